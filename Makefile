@@ -1,0 +1,67 @@
+# The front door: `make demo` runs the forwarder end to end on the embedded local stack,
+# `make test` runs every check CI runs. Both build .venv from the requirement files first.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# Lambda runs python3.13: use a 3.13 interpreter from PATH, pyenv, or $(PYTHON313) if given.
+PYTHON313 ?= $(shell for c in python3.13 "$$(pyenv root 2>/dev/null)"/versions/3.13*/bin/python3.13; do \
+	PYENV_VERSION=$${PYENV_VERSION:-3.13.0} "$$c" -c 'import sys; assert sys.version_info[:2] == (3, 13); print(sys.executable)' 2>/dev/null && break; done)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat requirements-dev.txt layers/forwarder/requirements.txt | cksum | cut -d' ' -f1)
+export AWS_DEFAULT_REGION ?= us-east-1
+export SAM_CLI_TELEMETRY := 0
+# sam build needs python3.13 itself on PATH.
+SAM_PATH := $(dir $(PYTHON313)):$(abspath $(BIN)):$(PATH)
+PYTEST_ARGS ?=
+export PYTHONPATH := $(CURDIR)/layers/forwarder:$(CURDIR)/functions/forwarder
+
+.PHONY: help venv lint typecheck template unit integration e2e test demo sandbox clean
+
+help:
+	@echo "make demo   run the forwarder end to end on the embedded local stack (no AWS, no Rokt account)"
+	@echo "make test   lint, type-check, template checks, unit + integration + end-to-end tests"
+	@echo "make sandbox  run the local Rokt Event API sandbox on :8765"
+
+$(STAMP): requirements-dev.txt layers/forwarder/requirements.txt
+	@if [ -z "$(PYTHON313)" ]; then echo "error: Python 3.13 not found (install it, e.g. 'pyenv install 3.13', or run make PYTHON313=/path/to/python3.13)" >&2; exit 1; fi
+	rm -rf $(VENV)
+	$(PYTHON313) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+venv: $(STAMP)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy layers/forwarder/rokt_forwarder functions/forwarder
+
+template: $(STAMP)
+	$(BIN)/cfn-lint template.yaml
+	PATH="$(SAM_PATH)" $(BIN)/sam validate --lint --template template.yaml
+	PATH="$(SAM_PATH)" $(BIN)/sam build --template template.yaml
+
+unit: $(STAMP)
+	$(BIN)/pytest tests/unit tests/template $(PYTEST_ARGS)
+
+integration: $(STAMP)
+	$(BIN)/pytest tests/integration $(PYTEST_ARGS)
+
+e2e: $(STAMP)
+	$(BIN)/pytest tests/e2e $(PYTEST_ARGS)
+
+test: lint typecheck template
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+demo: $(STAMP)
+	$(BIN)/python -m rokt_forwarder.local.demo $(DEMO_ARGS)
+
+sandbox: $(STAMP)
+	$(BIN)/python -m rokt_forwarder.local.sandbox $(SANDBOX_ARGS)
+
+clean:
+	rm -rf $(VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis
