@@ -1,0 +1,310 @@
+"""Static checks of template.yaml, samconfig.toml and the events/ samples."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+EVENTS = ROOT / "events"
+SQS_SAMPLES = sorted(p for p in EVENTS.glob("*.json") if p.name != "env.json")
+
+
+class CfnLoader(yaml.SafeLoader):
+    """SafeLoader that turns CloudFormation short tags (!Ref, !GetAtt, !Sub, ...) into their long form."""
+
+
+def _cfn_tag(loader: CfnLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
+    key = suffix if suffix in ("Ref", "Condition") else f"Fn::{suffix}"
+    value: Any
+    if isinstance(node, yaml.ScalarNode):
+        value = loader.construct_scalar(node)
+        if suffix == "GetAtt":
+            value = value.split(".", 1)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+    return {key: value}
+
+
+CfnLoader.add_multi_constructor("!", _cfn_tag)
+
+
+def ref(name: str) -> dict[str, str]:
+    return {"Ref": name}
+
+
+def get_att(resource: str, attribute: str) -> dict[str, list[str]]:
+    return {"Fn::GetAtt": [resource, attribute]}
+
+
+@pytest.fixture(scope="module")
+def template() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.load((ROOT / "template.yaml").read_text(), Loader=CfnLoader)
+    return loaded
+
+
+@pytest.fixture(scope="module")
+def resources(template: dict[str, Any]) -> dict[str, Any]:
+    found: dict[str, Any] = template["Resources"]
+    return found
+
+
+@pytest.fixture(scope="module")
+def function(resources: dict[str, Any]) -> dict[str, Any]:
+    assert resources["ForwarderFunction"]["Type"] == "AWS::Serverless::Function"
+    properties: dict[str, Any] = resources["ForwarderFunction"]["Properties"]
+    return properties
+
+
+@pytest.fixture(scope="module")
+def sqs_event(function: dict[str, Any]) -> dict[str, Any]:
+    event = function["Events"]["ConversionsQueueEvent"]
+    assert event["Type"] == "SQS"
+    properties: dict[str, Any] = event["Properties"]
+    return properties
+
+
+def default(template: dict[str, Any], parameter: str) -> Any:
+    return template["Parameters"][parameter]["Default"]
+
+
+def statements(document: dict[str, Any]) -> list[dict[str, Any]]:
+    found = document["Statement"]
+    return found if isinstance(found, list) else [found]
+
+
+def test_transform_runtime_and_architecture(template: dict[str, Any], function: dict[str, Any]) -> None:
+    assert template["Transform"] == "AWS::Serverless-2016-10-31"
+    globals_ = template["Globals"]["Function"]
+    assert globals_["Runtime"] == "python3.13"
+    assert globals_["Architectures"] == ["arm64"]
+    assert function.get("Runtime", "python3.13") == "python3.13"
+    assert function["Handler"] == "app.lambda_handler"
+    assert function["CodeUri"] == "functions/forwarder/"
+
+
+def test_sqs_event_reports_partial_batch_failures(sqs_event: dict[str, Any]) -> None:
+    assert sqs_event["Queue"] == get_att("ConversionsQueue", "Arn")
+    assert sqs_event["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+
+
+def test_sqs_event_tuning_comes_from_parameters(template: dict[str, Any], sqs_event: dict[str, Any]) -> None:
+    assert sqs_event["BatchSize"] == ref("BatchSize")
+    assert sqs_event["MaximumBatchingWindowInSeconds"] == ref("MaximumBatchingWindowInSeconds")
+    assert sqs_event["ScalingConfig"] == {"MaximumConcurrency": ref("MaximumConcurrency")}
+    # The defaults must be deployable together: BatchSize > 10 needs a batching window of at least 1 s.
+    batch, window = default(template, "BatchSize"), default(template, "MaximumBatchingWindowInSeconds")
+    assert 1 <= batch <= 10000
+    assert 0 <= window <= 300
+    assert batch <= 10 or window >= 1
+    assert 2 <= default(template, "MaximumConcurrency") <= 1000
+
+
+def test_redrive_policy_targets_dlq(template: dict[str, Any], resources: dict[str, Any]) -> None:
+    redrive = resources["ConversionsQueue"]["Properties"]["RedrivePolicy"]
+    assert redrive["deadLetterTargetArn"] == get_att("DeadLetterQueue", "Arn")
+    assert redrive["maxReceiveCount"] == ref("MaxReceiveCount")
+    assert default(template, "MaxReceiveCount") == 5
+    assert resources["DeadLetterQueue"]["Properties"]["MessageRetentionPeriod"] == 14 * 24 * 3600
+
+
+def test_visibility_timeout_covers_six_function_timeouts(
+    template: dict[str, Any], resources: dict[str, Any], function: dict[str, Any]
+) -> None:
+    timeout = function.get("Timeout", template["Globals"]["Function"]["Timeout"])
+    window = default(template, "MaximumBatchingWindowInSeconds")
+    visibility = resources["ConversionsQueue"]["Properties"]["VisibilityTimeout"]
+    assert visibility >= 6 * timeout + window
+
+
+def test_queues_are_encrypted(resources: dict[str, Any]) -> None:
+    queues = {name: r for name, r in resources.items() if r["Type"] == "AWS::SQS::Queue"}
+    assert set(queues) == {"ConversionsQueue", "DeadLetterQueue"}
+    for queue in queues.values():
+        assert queue["Properties"]["SqsManagedSseEnabled"] is True
+
+
+def test_layer_is_built_for_python313(resources: dict[str, Any], function: dict[str, Any]) -> None:
+    layer = resources["ForwarderLayer"]
+    assert layer["Type"] == "AWS::Serverless::LayerVersion"
+    assert layer["Metadata"]["BuildMethod"] == "python3.13"
+    assert layer["Properties"]["ContentUri"] == "layers/forwarder/"
+    assert layer["Properties"]["CompatibleRuntimes"] == ["python3.13"]
+    assert function["Layers"] == [ref("ForwarderLayer")]
+
+
+def test_each_policy_template_is_scoped_to_one_resource(function: dict[str, Any]) -> None:
+    assert function["Policies"] == [
+        {"AWSSecretsManagerGetSecretValuePolicy": {"SecretArn": ref("RoktSecretArn")}},
+        {"SQSPollerPolicy": {"QueueName": get_att("ConversionsQueue", "QueueName")}},
+        {"SQSSendMessagePolicy": {"QueueName": get_att("DeadLetterQueue", "QueueName")}},
+    ]
+
+
+def test_no_wildcard_resource_statements(resources: dict[str, Any]) -> None:
+    checked = 0
+    for name, resource in resources.items():
+        document = resource.get("Properties", {}).get("PolicyDocument")
+        if document is None:
+            continue
+        for statement in statements(document):
+            targets = statement["Resource"]
+            for target in targets if isinstance(targets, list) else [targets]:
+                assert not (isinstance(target, str) and "*" in target), f"{name}: wildcard {target!r}"
+                checked += 1
+    assert checked > 0
+
+
+def test_event_rule_is_conditional_and_allowed_only_from_the_rule(
+    template: dict[str, Any], resources: dict[str, Any]
+) -> None:
+    assert template["Conditions"]["CreateEventRule"] == {
+        "Fn::Not": [{"Fn::Equals": [ref("EventBusName"), ""]}]
+    }
+    assert default(template, "EventBusName") == ""
+
+    rule = resources["ConversionsRule"]
+    assert rule["Type"] == "AWS::Events::Rule"
+    assert rule["Condition"] == "CreateEventRule"
+    assert rule["Properties"]["EventBusName"] == ref("EventBusName")
+    assert rule["Properties"]["EventPattern"] == {"detail-type": [ref("EventDetailType")]}
+    (target,) = rule["Properties"]["Targets"]
+    assert target["Arn"] == get_att("ConversionsQueue", "Arn")
+    assert target["DeadLetterConfig"]["Arn"] == get_att("DeadLetterQueue", "Arn")
+    assert "RetryPolicy" in target
+
+    for policy_name, queue in [
+        ("ConversionsQueueEventsPolicy", "ConversionsQueue"),
+        ("DeadLetterQueueEventsPolicy", "DeadLetterQueue"),
+    ]:
+        policy = resources[policy_name]
+        assert policy["Type"] == "AWS::SQS::QueuePolicy"
+        assert policy["Condition"] == "CreateEventRule"
+        assert policy["Properties"]["Queues"] == [ref(queue)]
+        (statement,) = statements(policy["Properties"]["PolicyDocument"])
+        assert statement["Effect"] == "Allow"
+        assert statement["Principal"] == {"Service": "events.amazonaws.com"}
+        assert statement["Action"] == "sqs:SendMessage"
+        assert statement["Resource"] == get_att(queue, "Arn")
+        assert statement["Condition"] == {"ArnEquals": {"aws:SourceArn": get_att("ConversionsRule", "Arn")}}
+
+
+def test_at_most_one_policy_per_queue(resources: dict[str, Any]) -> None:
+    # SQS keeps one policy per queue: a second QueuePolicy on the same queue silently replaces the first.
+    targets = [
+        json.dumps(queue, sort_keys=True)
+        for r in resources.values()
+        if r["Type"] == "AWS::SQS::QueuePolicy"
+        for queue in r["Properties"]["Queues"]
+    ]
+    assert targets
+    assert len(targets) == len(set(targets))
+
+
+def test_outputs(template: dict[str, Any]) -> None:
+    outputs = template["Outputs"]
+    assert {"QueueUrl", "QueueArn", "DeadLetterQueueUrl", "DeadLetterQueueArn", "FunctionName"} <= set(
+        outputs
+    )
+    assert outputs["QueueUrl"]["Value"] == ref("ConversionsQueue")
+    assert outputs["DeadLetterQueueArn"]["Value"] == get_att("DeadLetterQueue", "Arn")
+    assert outputs["FunctionName"]["Value"] == ref("ForwarderFunction")
+
+
+def test_function_environment(function: dict[str, Any]) -> None:
+    variables = function["Environment"]["Variables"]
+    expected = {
+        "ROKT_SECRET_ID": ref("RoktSecretArn"),
+        "ROKT_POD": ref("RoktPod"),
+        "ROKT_ENVIRONMENT": ref("RoktEnvironment"),
+        "HASH_PII": ref("HashPii"),
+        "DLQ_URL": ref("DeadLetterQueue"),
+        "POWERTOOLS_LOG_LEVEL": ref("LogLevel"),
+    }
+    assert {k: variables.get(k) for k in expected} == expected
+
+
+def test_secret_arn_pattern(template: dict[str, Any]) -> None:
+    pattern = re.compile(template["Parameters"]["RoktSecretArn"]["AllowedPattern"])
+    assert pattern.fullmatch("arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/rokt-api-AbC123")
+    assert not pattern.fullmatch("rokt-event-api")
+    assert not pattern.fullmatch("arn:aws:sqs:us-east-1:123456789012:rokt-conversions")
+
+
+def test_samconfig(template: dict[str, Any]) -> None:
+    config = tomllib.loads((ROOT / "samconfig.toml").read_text())
+    assert config["version"] == 0.1
+    env = config["default"]
+    assert env["global"]["parameters"]["stack_name"] == "rokt-event-forwarder"
+    deploy = env["deploy"]["parameters"]
+    assert deploy["capabilities"] == "CAPABILITY_IAM"
+    overrides = dict(re.findall(r'(\w+)="([^"]*)"', deploy["parameter_overrides"]))
+    assert set(overrides) <= set(template["Parameters"])
+    secret_pattern = template["Parameters"]["RoktSecretArn"]["AllowedPattern"]
+    assert re.fullmatch(secret_pattern, overrides["RoktSecretArn"])
+    for command in ("local_invoke", "local_start_lambda"):
+        assert (ROOT / env[command]["parameters"]["env_vars"]).is_file()
+
+
+def test_env_json_only_sets_declared_variables(function: dict[str, Any]) -> None:
+    # `sam local invoke --env-vars` silently ignores variables the template does not declare.
+    env = json.loads((EVENTS / "env.json").read_text())
+    assert set(env) == {"ForwarderFunction"}
+    overrides = env["ForwarderFunction"]
+    assert overrides
+    assert set(overrides) <= set(function["Environment"]["Variables"])
+    assert all(isinstance(v, str) for v in overrides.values())
+
+
+def test_there_are_sqs_samples() -> None:
+    assert {p.name for p in SQS_SAMPLES} >= {
+        "sqs-conversions.json",
+        "sqs-mixed.json",
+        "sqs-full-batch.json",
+    }
+
+
+@pytest.mark.parametrize("path", SQS_SAMPLES, ids=lambda p: p.name)
+def test_sample_is_a_well_formed_sqs_event(path: Path) -> None:
+    records = json.loads(path.read_text())["Records"]
+    assert isinstance(records, list)
+    assert records
+    ids = [r["messageId"] for r in records]
+    assert len(set(ids)) == len(ids)
+    for record in records:
+        assert record["eventSource"] == "aws:sqs"
+        assert record["eventSourceARN"].startswith("arn:aws:sqs:")
+        assert record["receiptHandle"]
+        assert {"ApproximateReceiveCount", "SentTimestamp", "SenderId"} <= set(record["attributes"])
+        body = record["body"]
+        assert isinstance(body, str)
+        assert isinstance(json.loads(body), dict)
+        assert record["md5OfBody"] == hashlib.md5(body.encode()).hexdigest()
+
+
+FLAT_KEYS = {
+    *("email", "other", "customerid", "rtid"),
+    *("firstname", "lastname", "mobile", "ipaddress", "billingzipcode", "dateofbirth", "gender"),
+    *("amount", "currency", "quantity", "conversiontype", "productname", "sku", "paymenttype", "margin"),
+    *("transactionid", "confirmationref", "environment", "timestamp", "user_agent"),
+    *("custom_attributes", "user_attributes"),
+}
+
+
+def test_flat_conversion_samples_are_consistent() -> None:
+    records = json.loads((EVENTS / "sqs-conversions.json").read_text())["Records"]
+    for record in records:
+        body = json.loads(record["body"])
+        assert set(body) <= FLAT_KEYS
+        assert "timestamp" not in body  # a fixed timestamp would go stale
+        if "email" in body and "other" in body:
+            assert body["other"] == hashlib.sha256(body["email"].strip().lower().encode()).hexdigest()
