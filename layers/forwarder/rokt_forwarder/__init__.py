@@ -1,0 +1,1 @@
+"""Forward conversions from SQS to the Rokt Event API (mParticle S2S API v2)."""

@@ -1,0 +1,92 @@
+"""Build the Event API batch for one record: the guide's example payload is the shape.
+
+One batch per record (one user). Its ids derive from the SQS messageId, which is stable across
+redeliveries, so the API deduplicates a record that SQS delivers again.
+"""
+
+import uuid
+from typing import Any
+
+from rokt_forwarder import limits, pii, rules, wire
+from rokt_forwarder.envelope import MessageError
+from rokt_forwarder.message import EVENT_FIELDS, USER_FIELDS, Conversion, FullBatch, Message
+
+# Fixed namespace: the same messageId must give the same source_request_id in every container.
+_NAMESPACE = uuid.UUID("5b7e0c52-4a39-4d7e-9a54-6f1c3a0d2b8e")
+ROKT_INTEGRATION_ID = "1277"
+
+
+def request_id(message_id: str) -> str:
+    return str(uuid.uuid5(_NAMESPACE, message_id))
+
+
+def build(message: Message, *, message_id: str, environment: str, hash_pii: bool, now_ms: int) -> bytes:
+    """The batch as wire bytes; raises MessageError naming every rule it breaks."""
+    if isinstance(message, Conversion):
+        batch = _from_conversion(message, message_id=message_id, environment=environment)
+    else:
+        batch = _with_defaults(message, message_id=message_id, environment=environment)
+    if hash_pii:
+        batch = pii.hash_batch(batch)
+    if violations := rules.check_batch(batch, now_ms=now_ms):
+        raise MessageError("; ".join(map(str, violations)))
+    body = wire.dumps(batch)
+    if len(body) > limits.MAX_BATCH_BYTES:
+        raise MessageError(f"batch: {len(body)} bytes is over the {limits.MAX_BATCH_BYTES}-byte batch limit")
+    return body
+
+
+def _from_conversion(message: Conversion, *, message_id: str, environment: str) -> dict[str, Any]:
+    fields = message.fields
+    identities = {key: fields[key] for key in ("email", "other", "customerid") if key in fields}
+    attributes = {key: fields[key] for key in USER_FIELDS if key in fields}
+    attributes.update(fields.get("user_attributes", {}))
+    event_attributes = {key: fields[key] for key in EVENT_FIELDS if key in fields}
+    event_attributes.update(fields.get("custom_attributes", {}))
+    data: dict[str, Any] = {
+        "event_name": "conversion",
+        "custom_event_type": "transaction",
+        "source_message_id": message_id,
+        "custom_attributes": event_attributes,
+    }
+    if "timestamp" in fields:
+        data["timestamp_unixtime_ms"] = fields["timestamp"]
+    batch: dict[str, Any] = {
+        "environment": fields.get("environment", environment),
+        "source_request_id": request_id(message_id),
+        "user_identities": identities,
+        "events": [{"event_type": "custom_event", "data": data}],
+    }
+    if attributes:
+        batch["user_attributes"] = attributes
+    if "ipaddress" in fields:
+        batch["ip"] = fields["ipaddress"]
+    if "user_agent" in fields:
+        batch["device_info"] = {"http_header_user_agent": fields["user_agent"]}
+    if "rtid" in fields:
+        identities["other2"] = fields["rtid"]
+        batch["integration_attributes"] = {
+            ROKT_INTEGRATION_ID: {"passbackconversiontrackingid": fields["rtid"]}
+        }
+    return batch
+
+
+def _with_defaults(message: FullBatch, *, message_id: str, environment: str) -> dict[str, Any]:
+    """Pass the producer's batch through unchanged but for the defaults it left out."""
+    batch = dict(message.batch)
+    batch.setdefault("environment", environment)
+    batch.setdefault("source_request_id", request_id(message_id))
+    events = batch.get("events")
+    if isinstance(events, list):
+        batch["events"] = [_event_defaults(event, message_id, index) for index, event in enumerate(events)]
+    return batch
+
+
+def _event_defaults(event: Any, message_id: str, index: int) -> Any:
+    if not isinstance(event, dict) or not isinstance(event.get("data"), dict):
+        return event
+    data = dict(event["data"])
+    if event.get("event_type") == "custom_event":
+        data.setdefault("custom_event_type", "transaction")
+    data.setdefault("source_message_id", message_id if index == 0 else request_id(f"{message_id}/{index}"))
+    return {**event, "data": data}

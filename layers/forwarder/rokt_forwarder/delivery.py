@@ -1,0 +1,190 @@
+"""Send batches to the Event API and learn, for each, whether it was delivered.
+
+urllib3's Retry cannot do this: it knows no Lambda deadline, cannot split a refused bulk request,
+and cannot read a 202's per-batch errors. So the loop is ours; I/O stays behind `Transport`.
+"""
+
+import random
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from rokt_forwarder import policy, wire
+from rokt_forwarder.packing import pack
+
+# Below this many seconds before the deadline no request is started: it could not finish.
+MIN_REQUEST_SECONDS = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    status: int
+    body: bytes = b""
+    retry_after: float | None = None
+
+
+class TransportError(Exception):
+    """The request may not have reached the API: connection refused/reset, timeout, TLS."""
+
+
+class CredentialsError(Exception):
+    """The key/secret could not be read; no record can be sent until it can."""
+
+
+class Transport(Protocol):
+    def post(self, path: str, body: bytes, timeout: float) -> Response: ...
+
+    def reauthenticate(self) -> None:
+        """Re-read the key/secret (it may have been rotated)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Delivered:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """The API will never take this batch: dead-letter it."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Failed:
+    """Not delivered this time; SQS should deliver the record again (after `retry_after` if known)."""
+
+    reason: str
+    retry_after: float | None = None
+
+
+Result = Delivered | Refused | Failed
+DELIVERED = Delivered()
+
+
+@dataclass(slots=True)
+class DeliveryStats:
+    requests: int = 0
+    retries: int = 0
+    throttled: int = 0
+    splits: int = 0
+    by_status: dict[str, int] = field(default_factory=dict)
+
+
+class Clock(Protocol):
+    def monotonic(self) -> float: ...
+
+    def sleep(self, seconds: float) -> None: ...
+
+
+class Delivery:
+    """One invocation's sender: shares its deadline, stats and re-authentication across calls."""
+
+    def __init__(
+        self,
+        transport: Transport,
+        *,
+        clock: Clock,
+        deadline: float,
+        request_timeout: float,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._transport = transport
+        self._clock = clock
+        self._deadline = deadline
+        self._request_timeout = request_timeout
+        self._rng = rng or random.Random()
+        self._reauthenticated = False
+        self._halt: Failed | None = None
+        self.stats = DeliveryStats()
+
+    def deliver(self, batches: Sequence[bytes]) -> list[Result]:
+        """A result for each batch, in order. Every batch is posted at most once unless it fails."""
+        results: list[Result | None] = [None] * len(batches)
+        queue = deque(pack([len(b) for b in batches]))
+        while queue:
+            request = queue.popleft()
+            for index, result in self._send(request, batches, queue.appendleft):
+                results[index] = result
+        return [r if r is not None else Failed("not sent") for r in results]
+
+    def _send(
+        self, request: list[int], batches: Sequence[bytes], requeue: Callable[[list[int]], None]
+    ) -> list[tuple[int, Result]]:
+        attempt = 0
+        while True:
+            if self._halt:
+                return [(i, self._halt) for i in request]
+            timeout = min(self._request_timeout, self._remaining())
+            if timeout < MIN_REQUEST_SECONDS:
+                return [(i, Failed("Lambda deadline reached before delivery")) for i in request]
+            try:
+                response = self._post(request, batches, timeout)
+            except CredentialsError as error:
+                self._halt = Failed(f"credentials: {error}")
+                continue
+            except TransportError as error:
+                decision: policy.Decision = policy.Retry(f"connection: {error}")
+            else:
+                decision = policy.decide(
+                    response.status, response.body, response.retry_after, batches=len(request)
+                )
+            match decision:
+                case policy.Accepted(refused, unplaced) if unplaced and len(request) > 1:
+                    # Errors we cannot pin on a batch: ask again one batch at a time (ids make it safe).
+                    for index in reversed([i for n, i in enumerate(request) if n not in refused]):
+                        requeue([index])
+                    self.stats.splits += 1
+                    return [(request[n], Refused(reason)) for n, reason in refused.items()]
+                case policy.Accepted(refused):
+                    return [
+                        (i, Refused(refused[n]) if n in refused else DELIVERED) for n, i in enumerate(request)
+                    ]
+                case policy.Rejected(reason) if len(request) > 1:
+                    half = len(request) // 2
+                    requeue(request[half:])
+                    requeue(request[:half])
+                    self.stats.splits += 1
+                    return []
+                case policy.Rejected(reason):
+                    return [(request[0], Refused(reason))]
+                case policy.Unauthorized(reason) if not self._reauthenticated:
+                    self._reauthenticated = True
+                    self._transport.reauthenticate()
+                    continue
+                case policy.Unauthorized(reason):
+                    # A credentials problem is never the records' fault: retry them later, send no more now.
+                    self._halt = Failed(reason)
+                    continue
+                case policy.GiveUp(reason):
+                    return [(i, Failed(reason)) for i in request]
+                case policy.Retry(reason, after):
+                    wait = after if after is not None else policy.backoff(attempt, self._rng)
+                    if self._remaining() - wait < MIN_REQUEST_SECONDS:
+                        return [(i, Failed(reason, after)) for i in request]
+                    attempt += 1
+                    self.stats.retries += 1
+                    self._clock.sleep(wait)
+
+    def _post(self, request: list[int], batches: Sequence[bytes], timeout: float) -> Response:
+        if len(request) == 1:
+            path, body = "/events", batches[request[0]]
+        else:
+            path, body = "/bulkevents", wire.join([batches[i] for i in request])
+        self.stats.requests += 1
+        try:
+            response = self._transport.post(path, body, timeout)
+        except TransportError:
+            self._count("error")
+            raise
+        self._count(str(response.status))
+        if response.status == 429:
+            self.stats.throttled += 1
+        return response
+
+    def _count(self, key: str) -> None:
+        self.stats.by_status[key] = self.stats.by_status.get(key, 0) + 1
+
+    def _remaining(self) -> float:
+        return self._deadline - self._clock.monotonic()

@@ -1,0 +1,64 @@
+"""Unwrap the envelopes a conversion may arrive in: SNS notification, EventBridge event, or none.
+
+Order matters: SNS (raw delivery off) may carry an EventBridge event, which carries the message.
+"""
+
+import json
+from decimal import Decimal
+from typing import Any
+
+
+class MessageError(ValueError):
+    """The record can never be delivered as it is; the message says why (and holds no PII)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def parse_json(text: str) -> Any:
+    """JSON with exact decimals: 19.99 must reach the API as 19.99, not as a float's neighbour."""
+    return json.loads(text, parse_float=Decimal, parse_constant=_no_constants)
+
+
+def _no_constants(name: str) -> Any:
+    raise MessageError(f"body: {name} is not valid JSON")
+
+
+def unwrap(body: str) -> tuple[dict[str, Any], str]:
+    """The conversion payload and the envelope it came in ("sqs", "sns", "eventbridge", "sns+eventbridge")."""
+    try:
+        payload = parse_json(body)
+    except (ValueError, RecursionError) as error:
+        if isinstance(error, MessageError):
+            raise
+        raise MessageError("body: not valid JSON") from None
+    source = "sqs"
+    if _is_sns(payload):
+        message = payload.get("Message")
+        if not isinstance(message, str):
+            raise MessageError("SNS notification: Message must be a string")
+        try:
+            payload = parse_json(message)
+        except ValueError:
+            raise MessageError("SNS notification: Message is not valid JSON") from None
+        source = "sns"
+    if _is_eventbridge(payload):
+        payload = payload["detail"]
+        source = "eventbridge" if source == "sqs" else "sns+eventbridge"
+    if not isinstance(payload, dict):
+        raise MessageError("body: must be a JSON object")
+    return payload, source
+
+
+def _is_sns(payload: object) -> bool:
+    return isinstance(payload, dict) and payload.get("Type") == "Notification" and "TopicArn" in payload
+
+
+def _is_eventbridge(payload: object) -> bool:
+    return (
+        isinstance(payload, dict)
+        and "detail-type" in payload
+        and "source" in payload
+        and isinstance(payload.get("detail"), dict)
+    )

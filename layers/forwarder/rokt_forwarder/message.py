@@ -1,0 +1,144 @@
+"""The message: a flat conversion (the guide's field names) or a full Event API batch.
+
+Parsing a flat conversion checks each field's type and rule and names every problem at once, so a
+producer fixes a bad message in one round. Unknown keys are errors: a typo must not drop data.
+"""
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from rokt_forwarder import rules
+from rokt_forwarder.envelope import MessageError
+
+Value = Any
+
+
+@dataclass(frozen=True, slots=True)
+class Conversion:
+    """A flat conversion whose fields passed their rules; values are normalised for the wire."""
+
+    fields: Mapping[str, Value]
+
+
+@dataclass(frozen=True, slots=True)
+class FullBatch:
+    """An Event API batch the producer built itself; checked whole once defaults are filled in."""
+
+    batch: dict[str, Any]
+
+
+Message = Conversion | FullBatch
+_Parser = Callable[[Value, int], Value]
+
+
+def _string(value: Value, _now_ms: int) -> Value:
+    # Ids often arrive as JSON numbers; the API wants strings.
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if not isinstance(value, str):
+        raise ValueError("must be a string")
+    return value
+
+
+def _checked(rule: Callable[[object], str | None]) -> _Parser:
+    def parse(value: Value, _now_ms: int) -> Value:
+        if problem := rule(value):
+            raise ValueError(problem)
+        return value.strip() if isinstance(value, str) else value
+
+    return parse
+
+
+def _decimal(value: Value, _now_ms: int) -> Value:
+    if isinstance(value, bool) or not isinstance(value, int | Decimal | str):
+        raise ValueError("must be a decimal number")
+    if isinstance(value, str):
+        try:
+            value = Decimal(value.strip())
+        except InvalidOperation:
+            raise ValueError("must be a decimal number") from None
+    if isinstance(value, Decimal) and not value.is_finite():
+        raise ValueError("must be a decimal number")
+    return value
+
+
+def _quantity(value: Value, _now_ms: int) -> Value:
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError("must be a whole number ≥ 0")
+    return value
+
+
+def _timestamp(value: Value, now_ms: int) -> Value:
+    if isinstance(value, int) and not isinstance(value, bool):
+        millis = value
+    elif isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise ValueError("must be ISO-8601 or epoch milliseconds") from None
+        millis = int((parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp() * 1000)
+    else:
+        raise ValueError("must be ISO-8601 or epoch milliseconds")
+    if problem := rules.timestamp_rule(millis, now_ms):
+        raise ValueError(problem)
+    return millis
+
+
+def _object(value: Value, _now_ms: int) -> Value:
+    if not isinstance(value, dict):
+        raise ValueError("must be an object")
+    return value
+
+
+# Where each flat field goes is batch.py's business; here only what a valid value is.
+IDENTITY_FIELDS: Mapping[str, _Parser] = {
+    "email": _checked(rules.email_rule),
+    "other": _checked(rules.sha256_rule),
+    "customerid": _string,
+    "rtid": _string,
+}
+USER_FIELDS: Mapping[str, _Parser] = dict.fromkeys(
+    ("firstname", "lastname", "mobile", "ipaddress", "billingzipcode", "dateofbirth", "gender"), _string
+)
+EVENT_FIELDS: Mapping[str, _Parser] = {
+    "amount": _decimal,
+    "currency": _checked(rules.currency_rule),
+    "quantity": _quantity,
+    "margin": _decimal,
+    **dict.fromkeys(
+        ("conversiontype", "productname", "sku", "paymenttype", "transactionid", "confirmationref"), _string
+    ),
+}
+OPTION_FIELDS: Mapping[str, _Parser] = {
+    "environment": _checked(rules.environment_rule),
+    "timestamp": _timestamp,
+    "user_agent": _string,
+    "custom_attributes": _object,
+    "user_attributes": _object,
+}
+FIELDS: Mapping[str, _Parser] = {**IDENTITY_FIELDS, **USER_FIELDS, **EVENT_FIELDS, **OPTION_FIELDS}
+
+
+def parse_message(payload: dict[str, Any], *, now_ms: int) -> Message:
+    """Classify and check a message; raises MessageError listing every broken rule."""
+    if "events" in payload:
+        return FullBatch(payload)
+    problems: list[str] = []
+    fields: dict[str, Value] = {}
+    for key, value in payload.items():
+        parser = FIELDS.get(key)
+        if parser is None:
+            problems.append(f"{key}: unknown field")
+        elif value is not None:
+            try:
+                fields[key] = parser(value, now_ms)
+            except ValueError as error:
+                problems.append(f"{key}: {error}")
+    if problems:
+        raise MessageError("; ".join(problems))
+    return Conversion(fields)

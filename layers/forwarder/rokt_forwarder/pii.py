@@ -1,0 +1,49 @@
+"""Normalise and SHA-256 personal data before it leaves the account (HASH_PII=true).
+
+Normalisation follows Rokt's matching rules (event-api-facts.md) so hashes match Rokt's own.
+"""
+
+import hashlib
+import re
+from collections.abc import Callable
+from typing import Any
+
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+_PHONE_NOISE = re.compile(r"[\s\-.()]")
+# user attribute → (hashed attribute name, normaliser)
+_HASHED_ATTRIBUTES: dict[str, tuple[str, Callable[[str], str]]] = {
+    "firstname": ("firstnamesha256", lambda v: v.strip().lower()),
+    "lastname": ("lastnamesha256", lambda v: v.strip().lower()),
+    "billingzipcode": ("billingzipsha256", lambda v: v.strip().lower()),
+    "mobile": ("mobilesha256", lambda v: _PHONE_NOISE.sub("", v.strip())),
+}
+
+
+def sha256(normalised: str) -> str:
+    """Lowercase hex digest; a value that already is one is kept, so nothing is hashed twice."""
+    if _HEX64.match(normalised):
+        return normalised
+    return hashlib.sha256(normalised.encode()).hexdigest()
+
+
+def hash_email(email: str) -> str:
+    return sha256(email.strip().lower())
+
+
+def hash_batch(batch: dict[str, Any]) -> dict[str, Any]:
+    """Replace the raw email, names, phone and zip of a batch by their hashes (a new dict)."""
+    batch = dict(batch)
+    identities = dict(batch.get("user_identities") or {})
+    email = identities.pop("email", None)
+    if isinstance(email, str):
+        identities.setdefault("other", hash_email(email))
+    if identities:
+        batch["user_identities"] = identities
+    attributes = dict(batch.get("user_attributes") or {})
+    for name, (hashed_name, normalise) in _HASHED_ATTRIBUTES.items():
+        value = attributes.pop(name, None)
+        if isinstance(value, str):
+            attributes[hashed_name] = sha256(normalise(value))
+    if attributes:
+        batch["user_attributes"] = attributes
+    return batch

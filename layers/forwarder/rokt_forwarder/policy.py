@@ -1,0 +1,109 @@
+"""What an Event API answer means for the batches in the request, and how long to wait.
+
+Pure decisions, so every status in the guide's error table is tested without a network.
+"""
+
+import html
+import json
+import random
+import re
+from dataclasses import dataclass, field
+
+_BATCH_INDEX = re.compile(r"Path '\[(\d+)\]")
+_QUOTED = re.compile(r"\"[^\"]*\"|'[^'\[]*'")
+MAX_REASON_CHARS = 500
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """2xx: delivered, except batches the body's errors[] refuse (by index) or cannot place."""
+
+    refused: dict[int, str] = field(default_factory=dict)
+    unplaced: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """400/413: the request as a whole was refused; one of its batches is bad, or it is too big."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Unauthorized:
+    """401/403: the key/secret is missing or wrong, maybe rotated since we read it."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Retry:
+    """429 and 5xx: try again after `after` seconds if the API said, else after a backoff."""
+
+    reason: str
+    after: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GiveUp:
+    """Any other status: retrying now will not help, but a later redelivery might (e.g. a bad URL)."""
+
+    reason: str
+
+
+Decision = Accepted | Rejected | Unauthorized | Retry | GiveUp
+
+
+def decide(status: int, body: bytes, retry_after: float | None, *, batches: int) -> Decision:
+    if 200 <= status < 300:
+        return _accepted(_error_messages(body), batches)
+    reason = f"HTTP {status}" + (f": {msg}" if (msg := "; ".join(_error_messages(body))) else "")
+    reason = redact(reason)
+    if status in (400, 413):
+        return Rejected(reason)
+    if status in (401, 403):
+        return Unauthorized(reason)
+    if status == 429:
+        return Retry(reason, retry_after)
+    if status >= 500:
+        return Retry(reason)
+    return GiveUp(reason)
+
+
+def _accepted(messages: list[str], batches: int) -> Accepted:
+    refused: dict[int, str] = {}
+    unplaced: list[str] = []
+    for message in messages:
+        match = _BATCH_INDEX.search(message)
+        if batches == 1:
+            refused[0] = redact(message)
+        elif match and int(match.group(1)) < batches:
+            refused.setdefault(int(match.group(1)), redact(message))
+        else:
+            unplaced.append(redact(message))
+    return Accepted(refused, unplaced)
+
+
+def _error_messages(body: bytes) -> list[str]:
+    """The messages of an `{"errors": [{"message": ...}]}` body; anything else counts as one message."""
+    text = body.decode("utf-8", "replace").strip()
+    if not text:
+        return []
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        return [text]
+    errors = parsed.get("errors") if isinstance(parsed, dict) else None
+    if not isinstance(errors, list):
+        return [] if isinstance(parsed, dict) and not parsed else [text]
+    return [str(e.get("message") or e.get("code") or e) if isinstance(e, dict) else str(e) for e in errors]
+
+
+def redact(message: str) -> str:
+    """Drop quoted values from an API error: they may be an email or a name (its Path stays)."""
+    return _QUOTED.sub('"…"', html.unescape(message))[:MAX_REASON_CHARS]
+
+
+def backoff(attempt: int, rng: random.Random, *, base: float = 0.25, cap: float = 8.0) -> float:
+    """Exponential backoff with full jitter (AWS Architecture Blog), attempt counted from 0."""
+    return rng.uniform(0, min(cap, base * 2**attempt))
