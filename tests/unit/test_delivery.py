@@ -1,0 +1,234 @@
+"""Delivery decisions against a scripted API and a fake clock: every status of the guide's table."""
+
+import random
+from decimal import Decimal
+
+import pytest
+from fakes import FakeApi, FakeClock
+
+from rokt_forwarder import limits, wire
+from rokt_forwarder.delivery import (
+    DELIVERED,
+    CredentialsError,
+    Delivery,
+    Failed,
+    Refused,
+    Response,
+    TransportError,
+)
+
+
+def batch(n: int, pad: int = 0) -> bytes:
+    return wire.dumps(
+        {
+            "source_request_id": f"id-{n}",
+            "user_identities": {"customerid": f"c{n}"},
+            "events": [{"event_type": "custom_event", "data": {"event_name": "conversion", "x": "y" * pad}}],
+        }
+    )
+
+
+def deliver(api: FakeApi, batches: list[bytes], *, clock: FakeClock | None = None, deadline: float = 25.0):
+    clock = clock or api.clock or FakeClock()
+    delivery = Delivery(api, clock=clock, deadline=deadline, request_timeout=10.0, rng=random.Random(7))
+    return delivery.deliver(batches), delivery, clock
+
+
+def test_all_accepted_in_one_bulk_request() -> None:
+    api = FakeApi()
+    results, delivery, _ = deliver(api, [batch(i) for i in range(3)])
+    assert results == [DELIVERED] * 3
+    assert [path for path, _ in api.calls] == ["/bulkevents"]
+    assert api.sent_ids() == ["id-0", "id-1", "id-2"]
+    assert delivery.stats.requests == 1
+
+
+def test_single_batch_uses_events_endpoint() -> None:
+    api = FakeApi()
+    results, _, _ = deliver(api, [batch(0)])
+    assert results == [DELIVERED]
+    assert api.calls[0][0] == "/events"
+
+
+def test_many_batches_are_split_by_count_and_each_sent_once() -> None:
+    api = FakeApi()
+    results, _, _ = deliver(api, [batch(i) for i in range(250)])
+    assert results == [DELIVERED] * 250
+    assert [len(b) for _, b in api.calls] == [100, 100, 50]
+    assert sorted(api.sent_ids()) == sorted(f"id-{i}" for i in range(250))
+
+
+def test_requests_stay_under_the_byte_limit() -> None:
+    api = FakeApi()
+    batches = [batch(i, pad=60_000) for i in range(9)]
+    results, _, _ = deliver(api, batches)
+    assert results == [DELIVERED] * 9
+    assert all(
+        wire.bulk_size(sum(len(wire.dumps(b)) for b in bs), len(bs)) <= limits.MAX_REQUEST_BYTES
+        for _, bs in api.calls
+    )
+    assert len(api.calls) >= 3
+
+
+def test_202_with_indexed_errors_refuses_only_those_batches() -> None:
+    body = (
+        b'{"errors":[{"code":"BAD_REQUEST","message":"Error converting value &quot;jane@example.com&quot; '
+        b"to type 'System.Guid'. Path '[1].device_info.ios_advertising_id', line 1, position 153.\"}]}"
+    )
+    api = FakeApi([Response(202, body)])
+    results, _, _ = deliver(api, [batch(i) for i in range(3)])
+    assert results[0] == DELIVERED and results[2] == DELIVERED
+    assert isinstance(results[1], Refused)
+    assert "device_info.ios_advertising_id" in results[1].reason
+    assert "jane@example.com" not in results[1].reason
+    assert len(api.calls) == 1
+
+
+def test_202_with_unplaceable_error_resends_one_by_one_to_learn_which() -> None:
+    def reply(path: str, batches: list) -> Response:
+        if path == "/bulkevents":
+            return Response(202, b'{"errors":[{"code":"BAD_REQUEST","message":"something is wrong"}]}')
+        bad = batches[0]["source_request_id"] == "id-1"
+        return Response(202, b'{"errors":[{"message":"bad"}]}' if bad else b"")
+
+    api = FakeApi([reply])
+    results, _, _ = deliver(api, [batch(i) for i in range(3)])
+    assert results[0] == DELIVERED and results[2] == DELIVERED
+    assert isinstance(results[1], Refused)
+    assert [p for p, _ in api.calls] == ["/bulkevents", "/events", "/events", "/events"]
+    assert api.sent_ids() == ["id-0", "id-1", "id-2", "id-0", "id-1", "id-2"]
+
+
+def test_400_on_bulk_splits_to_isolate_the_refused_batch() -> None:
+    def reply(path: str, batches: list) -> Response:
+        if any(b["source_request_id"] == "id-5" for b in batches):
+            return Response(400, b'{"errors":[{"code":"BAD_REQUEST","message":"bad field"}]}')
+        return Response(202)
+
+    api = FakeApi([reply])
+    results, delivery, _ = deliver(api, [batch(i) for i in range(8)])
+    assert [type(r) for r in results] == [type(DELIVERED)] * 5 + [Refused] + [type(DELIVERED)] * 2
+    accepted = [b["source_request_id"] for p, bs in api.calls for b in bs if "id-5" not in str(bs)]
+    assert sorted(accepted) == sorted(f"id-{i}" for i in range(8) if i != 5)
+    assert len(accepted) == len(set(accepted)), "an accepted batch was posted twice"
+    assert delivery.stats.splits >= 3
+
+
+def test_413_on_single_batch_is_refused() -> None:
+    api = FakeApi([Response(413)])
+    results, _, _ = deliver(api, [batch(0)])
+    assert isinstance(results[0], Refused) and "413" in results[0].reason
+
+
+@pytest.mark.parametrize("status", [500, 502, 503])
+def test_server_errors_are_retried_with_backoff(status: int) -> None:
+    clock = FakeClock()
+    api = FakeApi([Response(status), Response(status), Response(202)], clock=clock)
+    results, delivery, _ = deliver(api, [batch(0), batch(1)], clock=clock)
+    assert results == [DELIVERED] * 2
+    assert len(api.calls) == 3
+    assert delivery.stats.retries == 2
+    assert len(clock.slept) == 2 and all(0 <= s <= 8 for s in clock.slept)
+
+
+def test_connection_errors_are_retried() -> None:
+    api = FakeApi([TransportError("ProtocolError"), Response(202)])
+    results, _, _ = deliver(api, [batch(0)])
+    assert results == [DELIVERED]
+    assert len(api.calls) == 2
+
+
+def test_429_waits_retry_after_then_retries() -> None:
+    clock = FakeClock()
+    api = FakeApi([Response(429, retry_after=3.0), Response(202)], clock=clock)
+    results, delivery, _ = deliver(api, [batch(0)], clock=clock)
+    assert results == [DELIVERED]
+    assert clock.slept == [3.0]
+    assert delivery.stats.throttled == 1
+
+
+def test_429_without_retry_after_backs_off_with_jitter() -> None:
+    clock = FakeClock()
+    api = FakeApi([Response(429)] * 3 + [Response(202)], clock=clock)
+    results, _, _ = deliver(api, [batch(0)], clock=clock)
+    assert results == [DELIVERED]
+    assert len(clock.slept) == 3
+    assert all(0 <= s <= 0.25 * 2**n for n, s in enumerate(clock.slept))
+
+
+def test_retry_after_beyond_the_deadline_fails_with_the_hint_and_does_not_wait() -> None:
+    clock = FakeClock()
+    api = FakeApi([Response(429, retry_after=60.0)], clock=clock)
+    results, _, _ = deliver(api, [batch(0)], clock=clock, deadline=20.0)
+    assert results == [Failed("HTTP 429", 60.0)]
+    assert clock.slept == []
+
+
+def test_outage_fails_at_the_deadline_never_past_it() -> None:
+    clock = FakeClock()
+    api = FakeApi([Response(503)], clock=clock, cost=0.5)
+    results, _, _ = deliver(api, [batch(0), batch(1)], clock=clock, deadline=20.0)
+    assert all(isinstance(r, Failed) for r in results)
+    assert clock.now <= 20.0
+    assert len(api.calls) > 3
+
+
+def test_request_timeout_is_cut_to_the_remaining_time() -> None:
+    seen: list[float] = []
+
+    class Api(FakeApi):
+        def post(self, path: str, body: bytes, timeout: float) -> Response:
+            seen.append(timeout)
+            return super().post(path, body, timeout)
+
+    clock = FakeClock(now=18.0)
+    results, _, _ = deliver(Api(), [batch(0)], clock=clock, deadline=20.0)
+    assert results == [DELIVERED]
+    assert seen == [pytest.approx(2.0)]
+
+
+def test_no_request_is_started_too_close_to_the_deadline() -> None:
+    api = FakeApi()
+    results, _, _ = deliver(api, [batch(0)], clock=FakeClock(now=19.8), deadline=20.0)
+    assert isinstance(results[0], Failed)
+    assert api.calls == []
+
+
+def test_403_reads_the_secret_again_once_then_succeeds() -> None:
+    api = FakeApi([Response(403), Response(202)])
+    results, _, _ = deliver(api, [batch(0), batch(1)])
+    assert results == [DELIVERED] * 2
+    assert api.reauthentications == 1
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_credentials_still_refused_fail_everything_without_dead_lettering(status: int) -> None:
+    api = FakeApi([Response(status)])
+    batches = [batch(i) for i in range(150)]
+    results, _, _ = deliver(api, batches)
+    assert all(isinstance(r, Failed) for r in results)
+    assert api.reauthentications == 1
+    assert len(api.calls) == 2, "after a second refusal no more requests are sent"
+
+
+def test_unreadable_secret_fails_everything() -> None:
+    class Api(FakeApi):
+        def post(self, path: str, body: bytes, timeout: float) -> Response:
+            raise CredentialsError("cannot read secret s: AccessDeniedException")
+
+    results, _, _ = deliver(Api(), [batch(0), batch(1)])
+    assert all(isinstance(r, Failed) and "AccessDenied" in r.reason for r in results)
+
+
+def test_unexpected_status_fails_without_retrying() -> None:
+    api = FakeApi([Response(404)])
+    results, _, _ = deliver(api, [batch(0)])
+    assert isinstance(results[0], Failed) and "404" in results[0].reason
+    assert len(api.calls) == 1
+
+
+def test_decimal_bodies_reach_the_api_exactly() -> None:
+    api = FakeApi()
+    body = wire.dumps({"source_request_id": "a", "events": [{"data": {"amount": Decimal("19.99")}}]})
+    deliver(api, [body])
+    assert api.calls[0][1][0]["events"][0]["data"]["amount"] == Decimal("19.99")

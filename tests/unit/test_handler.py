@@ -1,0 +1,197 @@
+"""The whole invocation with the API and SQS replaced at the edges: outcomes, DLQ, FIFO, response."""
+
+import json
+import random
+import uuid
+from typing import Any
+
+import pytest
+from fakes import Context, FakeApi, FakeClock
+
+from rokt_forwarder import sqs
+from rokt_forwarder.config import Settings
+from rokt_forwarder.delivery import Response
+from rokt_forwarder.handler import Forwarder
+
+QUEUE = "arn:aws:sqs:us-east-1:123456789012:rokt-conversions"
+FIFO_QUEUE = QUEUE + ".fifo"
+VALID = {"email": "jane@example.com", "amount": 19.99, "currency": "USD"}
+
+
+def record(
+    body: Any, *, queue: str = QUEUE, group: str | None = None, receives: int = 1, mid: str = ""
+) -> dict:
+    attributes = {"ApproximateReceiveCount": str(receives), "SentTimestamp": "1767225600000"}
+    if group:
+        attributes["MessageGroupId"] = group
+    return {
+        "messageId": mid or str(uuid.uuid4()),
+        "receiptHandle": "handle-" + (mid or "x"),
+        "body": body if isinstance(body, str) or body is None else json.dumps(body),
+        "attributes": attributes,
+        "messageAttributes": {},
+        "eventSource": "aws:sqs",
+        "eventSourceARN": queue,
+        "awsRegion": "us-east-1",
+    }
+
+
+class Edges:
+    def __init__(self, api: FakeApi, *, dlq: str | None = "https://sqs/dlq", dlq_fails: bool = False) -> None:
+        self.api = api
+        self.clock = api.clock or FakeClock()
+        self.letters: list[sqs.DeadLetter] = []
+        self.delays: list[sqs.Delay] = []
+        self.dlq_fails = dlq_fails
+        settings = Settings(
+            secret_id="s", api_url="https://api/v2", environment="development", dlq_url=dlq, hash_pii=False
+        )
+        self.forward = Forwarder(
+            settings=settings,
+            transport=api,
+            clock=self.clock,
+            dead_letter=self._dead_letter,
+            delay=self.delays.extend,
+            rng=random.Random(1),
+            now_ms=lambda: 1_767_225_600_000,
+        )
+
+    def _dead_letter(self, url: str, letters: list[sqs.DeadLetter]) -> set[str]:
+        if self.dlq_fails:
+            return {letter.message_id for letter in letters}
+        self.letters.extend(letters)
+        return set()
+
+    def __call__(self, records: list[dict], remaining_ms: int = 30_000) -> list[str]:
+        response = self.forward({"Records": records}, Context(remaining_ms))
+        return [item["itemIdentifier"] for item in response["batchItemFailures"]]
+
+
+def test_all_delivered_returns_an_empty_failure_list() -> None:
+    edges = Edges(FakeApi())
+    assert edges([record(VALID), record(VALID)]) == []
+    assert len(edges.api.calls) == 1
+    assert edges.letters == [] and edges.delays == []
+
+
+def test_invalid_records_go_to_the_dlq_with_reason_and_are_not_reported() -> None:
+    bad = record({"amount": 5}, mid="bad")
+    typo = record({**VALID, "emial": "x@example.com"}, mid="typo")
+    edges = Edges(FakeApi())
+    assert edges([record(VALID), bad, typo, record("not json", mid="junk")]) == []
+    reasons = {letter.message_id: letter.reason for letter in edges.letters}
+    assert set(reasons) == {"bad", "typo", "junk"}
+    assert "user_identities" in reasons["bad"]
+    assert reasons["typo"] == "emial: unknown field"
+    assert "not valid JSON" in reasons["junk"]
+    assert edges.letters[0].body == bad["body"], "the original body is dead-lettered"
+    assert edges.letters[0].source_queue_arn == QUEUE
+    assert len(edges.api.sent_ids()) == 1
+
+
+def test_invalid_records_are_reported_failed_without_a_dlq() -> None:
+    edges = Edges(FakeApi(), dlq=None)
+    bad = record({"amount": 5}, mid="bad")
+    assert edges([record(VALID), bad]) == ["bad"]
+
+
+def test_invalid_records_are_reported_failed_when_the_dlq_send_fails() -> None:
+    edges = Edges(FakeApi(), dlq_fails=True)
+    assert edges([record({"amount": 5}, mid="bad")]) == ["bad"]
+
+
+def test_batch_refused_by_the_api_is_dead_lettered() -> None:
+    def reply(path: str, batches: list) -> Response:
+        index = next(
+            i for i, b in enumerate(batches) if b["user_identities"].get("customerid") == "refuse-me"
+        )
+        return Response(202, f'{{"errors":[{{"message":"bad. Path \'[{index}].x\'"}}]}}'.encode())
+
+    edges = Edges(FakeApi([reply]))
+    refused = record({"customerid": "refuse-me"}, mid="refused")
+    assert edges([record(VALID), refused, record(VALID)]) == []
+    assert [letter.message_id for letter in edges.letters] == ["refused"]
+    assert "Path '[1].x'" in edges.letters[0].reason
+
+
+def test_transient_failures_are_reported_and_delayed_by_receive_count() -> None:
+    clock = FakeClock()
+    edges = Edges(FakeApi([Response(503)], clock=clock, cost=1.0))
+    failures = edges(
+        [record(VALID, mid="a", receives=1), record(VALID, mid="b", receives=4)], remaining_ms=10_000
+    )
+    assert failures == ["a", "b"]
+    assert clock.now <= 10.0
+    delays = {d.message_id: d.seconds for d in edges.delays}
+    assert 2 <= delays["a"] <= 5 and 20 <= delays["b"] <= 40
+    assert {d.receipt_handle for d in edges.delays} == {"handle-a", "handle-b"}
+
+
+def test_retry_after_longer_than_the_invocation_sets_the_redelivery_delay() -> None:
+    edges = Edges(FakeApi([Response(429, retry_after=120)]))
+    assert edges([record(VALID, mid="a")]) == ["a"]
+    assert edges.delays[0].seconds == 120
+
+
+def test_a_bug_while_preparing_one_record_fails_only_that_record() -> None:
+    edges = Edges(FakeApi())
+    assert edges([record(VALID), record(None, mid="broken")]) == ["broken"]
+    assert len(edges.api.sent_ids()) == 1
+
+
+def test_fifo_group_stops_at_its_first_failure_and_later_records_are_not_sent() -> None:
+    def reply(path: str, batches: list) -> Response:
+        return (
+            Response(503)
+            if any(b["user_identities"]["customerid"] == "a2" for b in batches)
+            else Response(202)
+        )
+
+    clock = FakeClock()
+    edges = Edges(FakeApi([reply], clock=clock, cost=1.0))
+    records = [
+        record({"customerid": name}, queue=FIFO_QUEUE, group=name[0], mid=name)
+        for name in ("a1", "b1", "a2", "b2", "a3", "b3", "c1")
+    ]
+    assert edges(records, remaining_ms=10_000) == ["a2", "b2", "a3", "b3"]
+    sent = {b["user_identities"]["customerid"] for _, batches in edges.api.calls for b in batches}
+    assert sent == {"a1", "b1", "a2", "b2", "c1"}, "a3 and b3 must not be sent after their group failed"
+
+
+def test_fifo_invalid_record_without_dlq_blocks_the_rest_of_its_group() -> None:
+    edges = Edges(FakeApi(), dlq=None)
+    records = [
+        record({"amount": 1}, queue=FIFO_QUEUE, group="g", mid="bad"),
+        record(VALID, queue=FIFO_QUEUE, group="g", mid="next"),
+        record(VALID, queue=FIFO_QUEUE, group="h", mid="other"),
+    ]
+    assert edges(records) == ["bad", "next"]
+    assert len(edges.api.sent_ids()) == 1
+
+
+def test_fifo_dead_lettered_record_lets_its_group_continue_in_order() -> None:
+    edges = Edges(FakeApi())
+    records = [
+        record({"customerid": "1"}, queue=FIFO_QUEUE, group="g", mid="1"),
+        record({"amount": 1}, queue=FIFO_QUEUE, group="g", mid="bad"),
+        record({"customerid": "3"}, queue=FIFO_QUEUE, group="g", mid="3"),
+    ]
+    assert edges(records) == []
+    assert [b["user_identities"]["customerid"] for _, bs in edges.api.calls for b in bs] == ["1", "3"]
+    assert edges.letters[0].group_id == "g"
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_credential_problems_never_dead_letter_valid_records(status: int) -> None:
+    edges = Edges(FakeApi([Response(status)]))
+    assert edges([record(VALID, mid="a"), record(VALID, mid="b")]) == ["a", "b"]
+    assert edges.letters == []
+    assert edges.api.reauthentications == 1
+
+
+def test_the_same_record_gets_the_same_request_id_on_redelivery() -> None:
+    edges = Edges(FakeApi())
+    edges([record(VALID, mid="m-1")])
+    edges([record(VALID, mid="m-1", receives=2)])
+    first, second = edges.api.sent_ids()
+    assert first == second
