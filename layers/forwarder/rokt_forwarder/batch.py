@@ -26,11 +26,14 @@ def build(message: Message, *, message_id: str, environment: str, hash_pii: bool
         batch = _from_conversion(message, message_id=message_id, environment=environment)
     else:
         batch = _with_defaults(message, message_id=message_id, environment=environment)
-    if hash_pii:
-        batch = pii.hash_batch(batch)
     if violations := rules.check_batch(batch, now_ms=now_ms):
         raise MessageError("; ".join(map(str, violations)))
-    body = wire.dumps(batch)
+    if hash_pii:
+        batch = pii.hash_batch(batch)
+    try:
+        body = wire.dumps(batch)
+    except UnicodeEncodeError:
+        raise MessageError("text must be valid Unicode (it holds a lone surrogate)") from None
     if len(body) > limits.MAX_BATCH_BYTES:
         raise MessageError(f"batch: {len(body)} bytes is over the {limits.MAX_BATCH_BYTES}-byte batch limit")
     return body

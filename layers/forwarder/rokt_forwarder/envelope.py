@@ -40,7 +40,7 @@ def unwrap(body: str) -> tuple[dict[str, Any], str]:
             raise MessageError("SNS notification: Message must be a string")
         try:
             payload = parse_json(message)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise MessageError("SNS notification: Message is not valid JSON") from None
         source = "sns"
     if _is_eventbridge(payload):

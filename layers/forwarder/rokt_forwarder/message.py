@@ -4,6 +4,7 @@ Parsing a flat conversion checks each field's type and rule and names every prob
 producer fixes a bad message in one round. Unknown keys are errors: a typo must not drop data.
 """
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -14,6 +15,7 @@ from rokt_forwarder import rules
 from rokt_forwarder.envelope import MessageError
 
 Value = Any
+_DIGITS = re.compile(r"[0-9]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,13 +45,22 @@ def _string(value: Value, _now_ms: int) -> Value:
     return value
 
 
-def _checked(rule: Callable[[object], str | None]) -> _Parser:
+def _checked(rule: Callable[[object], str | None], normalise: Callable[[str], str] = str.strip) -> _Parser:
     def parse(value: Value, _now_ms: int) -> Value:
+        value = normalise(value) if isinstance(value, str) else value
         if problem := rule(value):
             raise ValueError(problem)
-        return value.strip() if isinstance(value, str) else value
+        return value
 
     return parse
+
+
+def _lower(value: str) -> str:
+    return value.strip().lower()
+
+
+def _upper(value: str) -> str:
+    return value.strip().upper()
 
 
 def _decimal(value: Value, _now_ms: int) -> Value:
@@ -66,7 +77,7 @@ def _decimal(value: Value, _now_ms: int) -> Value:
 
 
 def _quantity(value: Value, _now_ms: int) -> Value:
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and _DIGITS.fullmatch(value.strip()):
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise ValueError("must be a whole number ≥ 0")
@@ -98,7 +109,8 @@ def _object(value: Value, _now_ms: int) -> Value:
 # Where each flat field goes is batch.py's business; here only what a valid value is.
 IDENTITY_FIELDS: Mapping[str, _Parser] = {
     "email": _checked(rules.email_rule),
-    "other": _checked(rules.sha256_rule),
+    # Rokt matches on lowercase hex digests.
+    "other": _checked(rules.sha256_rule, _lower),
     "customerid": _string,
     "rtid": _string,
 }
@@ -107,7 +119,7 @@ USER_FIELDS: Mapping[str, _Parser] = dict.fromkeys(
 )
 EVENT_FIELDS: Mapping[str, _Parser] = {
     "amount": _decimal,
-    "currency": _checked(rules.currency_rule),
+    "currency": _checked(rules.currency_rule, _upper),
     "quantity": _quantity,
     "margin": _decimal,
     **dict.fromkeys(
@@ -115,7 +127,7 @@ EVENT_FIELDS: Mapping[str, _Parser] = {
     ),
 }
 OPTION_FIELDS: Mapping[str, _Parser] = {
-    "environment": _checked(rules.environment_rule),
+    "environment": _checked(rules.environment_rule, _lower),
     "timestamp": _timestamp,
     "user_agent": _string,
     "custom_attributes": _object,
@@ -139,6 +151,10 @@ def parse_message(payload: dict[str, Any], *, now_ms: int) -> Message:
                 fields[key] = parser(value, now_ms)
             except ValueError as error:
                 problems.append(f"{key}: {error}")
+    for extras, named in (("custom_attributes", EVENT_FIELDS), ("user_attributes", USER_FIELDS)):
+        # An extra may not replace a checked field: "amount" in custom_attributes would skip its rule.
+        shadowed = [key for key in fields.get(extras, {}) if key in named]
+        problems += [f"{extras}.{key}: use the top-level field" for key in shadowed]
     if problems:
         raise MessageError("; ".join(problems))
     return Conversion(fields)

@@ -42,8 +42,13 @@ def hash_batch(batch: dict[str, Any]) -> dict[str, Any]:
     attributes = dict(batch.get("user_attributes") or {})
     for name, (hashed_name, normalise) in _HASHED_ATTRIBUTES.items():
         value = attributes.pop(name, None)
-        if isinstance(value, str):
-            attributes[hashed_name] = sha256(normalise(value))
+        if isinstance(value, list):
+            value = value[0] if value else None
+        if value is not None and not isinstance(value, bool):
+            # Numbers too: a zip code sent as 90210 is still personal data.
+            attributes[hashed_name] = sha256(normalise(str(value)))
     if attributes:
         batch["user_attributes"] = attributes
+    else:
+        batch.pop("user_attributes", None)
     return batch

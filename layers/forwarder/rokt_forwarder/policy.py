@@ -38,7 +38,7 @@ class Unauthorized:
 
 @dataclass(frozen=True, slots=True)
 class Retry:
-    """429 and 5xx: try again after `after` seconds if the API said, else after a backoff."""
+    """429 and 5xx: try again after `after` seconds if the API said (Retry-After), else after a backoff."""
 
     reason: str
     after: float | None = None
@@ -63,10 +63,8 @@ def decide(status: int, body: bytes, retry_after: float | None, *, batches: int)
         return Rejected(reason)
     if status in (401, 403):
         return Unauthorized(reason)
-    if status == 429:
+    if status == 429 or status >= 500:
         return Retry(reason, retry_after)
-    if status >= 500:
-        return Retry(reason)
     return GiveUp(reason)
 
 
@@ -106,4 +104,4 @@ def redact(message: str) -> str:
 
 def backoff(attempt: int, rng: random.Random, *, base: float = 0.25, cap: float = 8.0) -> float:
     """Exponential backoff with full jitter (AWS Architecture Blog), attempt counted from 0."""
-    return rng.uniform(0, min(cap, base * 2**attempt))
+    return rng.uniform(0, min(cap, base * 2 ** min(attempt, 32)))

@@ -50,7 +50,7 @@ def currency_rule(value: object) -> str | None:
 
 
 def environment_rule(value: object) -> str | None:
-    if value not in limits.ENVIRONMENTS:
+    if not isinstance(value, str) or value not in limits.ENVIRONMENTS:
         return "must be development or production"
     return None
 
