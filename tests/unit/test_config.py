@@ -1,0 +1,208 @@
+"""Settings.from_env: every variable's default, accepted forms, and a ConfigError naming a bad one."""
+
+import pytest
+
+from rokt_forwarder.config import DEFAULT_REQUEST_TIMEOUT_SECONDS, ConfigError, Settings
+
+SECRET = "arn:aws:secretsmanager:us-east-1:123456789012:secret:rokt-AbCdEf"
+
+
+def settings(**env: str) -> Settings:
+    return Settings.from_env({"ROKT_SECRET_ID": SECRET, **env})
+
+
+def test_defaults_with_only_the_secret_id() -> None:
+    assert settings() == Settings(
+        secret_id=SECRET,
+        api_url="https://s2s.us1.mparticle.com/v2",
+        environment="development",
+        dlq_url=None,
+        hash_pii=False,
+        request_timeout=DEFAULT_REQUEST_TIMEOUT_SECONDS,
+    )
+    assert DEFAULT_REQUEST_TIMEOUT_SECONDS == 10.0
+
+
+# --- ROKT_SECRET_ID ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("env", [{}, {"ROKT_SECRET_ID": ""}, {"ROKT_SECRET_ID": "   "}])
+def test_secret_id_is_required(env: dict[str, str]) -> None:
+    with pytest.raises(ConfigError, match="ROKT_SECRET_ID"):
+        Settings.from_env(env)
+
+
+def test_secret_id_is_trimmed() -> None:
+    assert Settings.from_env({"ROKT_SECRET_ID": "  rokt/key  "}).secret_id == "rokt/key"
+
+
+def test_config_error_is_a_value_error() -> None:
+    assert issubclass(ConfigError, ValueError)
+
+
+# --- ROKT_POD ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("pod", "url"),
+    [
+        ("us1", "https://s2s.us1.mparticle.com/v2"),
+        ("us2", "https://s2s.us2.mparticle.com/v2"),
+        ("eu1", "https://s2s.eu1.mparticle.com/v2"),
+        ("au1", "https://s2s.au1.mparticle.com/v2"),
+        ("EU1", "https://s2s.eu1.mparticle.com/v2"),
+        ("Au1", "https://s2s.au1.mparticle.com/v2"),
+        (" us2 ", "https://s2s.us2.mparticle.com/v2"),
+        ("", "https://s2s.us1.mparticle.com/v2"),
+        ("  ", "https://s2s.us1.mparticle.com/v2"),
+    ],
+)
+def test_pod_maps_to_its_url_case_insensitively(pod: str, url: str) -> None:
+    assert settings(ROKT_POD=pod).api_url == url
+
+
+@pytest.mark.parametrize("pod", ["us3", "eu", "ap1", "us-1", "s2s.us1.mparticle.com"])
+def test_unknown_pod_is_refused_naming_the_variable(pod: str) -> None:
+    with pytest.raises(ConfigError, match="ROKT_POD"):
+        settings(ROKT_POD=pod)
+
+
+# --- ROKT_API_URL -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("http://localhost:4010/v2", "http://localhost:4010/v2"),
+        ("https://proxy.example.com/rokt/v2", "https://proxy.example.com/rokt/v2"),
+        ("https://s2s.mparticle.com/v2/", "https://s2s.mparticle.com/v2"),
+        ("  https://s2s.mparticle.com/v2  ", "https://s2s.mparticle.com/v2"),
+    ],
+)
+def test_api_url_overrides_the_pod(url: str, expected: str) -> None:
+    assert settings(ROKT_API_URL=url, ROKT_POD="eu1").api_url == expected
+
+
+def test_empty_api_url_counts_as_unset() -> None:
+    assert settings(ROKT_API_URL="", ROKT_POD="au1").api_url == "https://s2s.au1.mparticle.com/v2"
+    assert settings(ROKT_API_URL="   ").api_url == "https://s2s.us1.mparticle.com/v2"
+
+
+def test_api_url_override_skips_pod_validation() -> None:
+    # The pod is not used when the URL is given, so a stale pod value must not block start-up.
+    assert settings(ROKT_API_URL="https://x.example/v2", ROKT_POD="nowhere").api_url == "https://x.example/v2"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://s2s.us1.mparticle.com",
+        "https://s2s.us1.mparticle.com/v2/events",
+        "https://s2s.us1.mparticle.com/v1",
+        "ftp://s2s.us1.mparticle.com/v2",
+        "s2s.us1.mparticle.com/v2",
+        "https:///v2",
+        "/v2",
+    ],
+)
+def test_bad_api_url_is_refused_naming_the_variable(url: str) -> None:
+    with pytest.raises(ConfigError, match="ROKT_API_URL"):
+        settings(ROKT_API_URL=url)
+
+
+# --- ROKT_ENVIRONMENT -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("", "development"),
+        ("development", "development"),
+        ("production", "production"),
+        ("PRODUCTION", "production"),
+        (" Production ", "production"),
+    ],
+)
+def test_environment(value: str, expected: str) -> None:
+    assert settings(ROKT_ENVIRONMENT=value).environment == expected
+
+
+@pytest.mark.parametrize("value", ["prod", "staging", "dev", "test"])
+def test_bad_environment_is_refused_naming_the_variable(value: str) -> None:
+    with pytest.raises(ConfigError, match="ROKT_ENVIRONMENT"):
+        settings(ROKT_ENVIRONMENT=value)
+
+
+# --- DLQ_URL ----------------------------------------------------------------------------------------
+
+
+def test_dlq_url_is_optional_and_empty_means_unset() -> None:
+    assert settings().dlq_url is None
+    assert settings(DLQ_URL="").dlq_url is None
+    assert settings(DLQ_URL="   ").dlq_url is None
+
+
+def test_dlq_url_is_kept_trimmed() -> None:
+    url = "https://sqs.us-east-1.amazonaws.com/123456789012/rokt-dlq"
+    assert settings(DLQ_URL=f" {url} ").dlq_url == url
+
+
+# --- HASH_PII ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("", False),
+        ("false", False),
+        ("FALSE", False),
+        ("0", False),
+        ("no", False),
+        ("true", True),
+        ("True", True),
+        (" TRUE ", True),
+        ("1", True),
+        ("yes", True),
+    ],
+)
+def test_hash_pii_flag(value: str, expected: bool) -> None:
+    assert settings(HASH_PII=value).hash_pii is expected
+
+
+@pytest.mark.parametrize("value", ["maybe", "on", "2", "truee"])
+def test_bad_hash_pii_is_refused_naming_the_variable(value: str) -> None:
+    with pytest.raises(ConfigError, match="HASH_PII"):
+        settings(HASH_PII=value)
+
+
+# --- ROKT_REQUEST_TIMEOUT ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"), [("", 10.0), ("  ", 10.0), ("5", 5.0), ("2.5", 2.5), (" 30 ", 30.0)]
+)
+def test_request_timeout(value: str, expected: float) -> None:
+    assert settings(ROKT_REQUEST_TIMEOUT=value).request_timeout == expected
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "abc", "nan", "10s", "-0.5"])
+def test_bad_request_timeout_is_refused_naming_the_variable(value: str) -> None:
+    with pytest.raises(ConfigError, match="ROKT_REQUEST_TIMEOUT"):
+        settings(ROKT_REQUEST_TIMEOUT=value)
+
+
+def test_all_variables_together() -> None:
+    assert settings(
+        ROKT_POD="us2",
+        ROKT_ENVIRONMENT="production",
+        DLQ_URL="https://sqs/dlq",
+        HASH_PII="true",
+        ROKT_REQUEST_TIMEOUT="3",
+    ) == Settings(
+        secret_id=SECRET,
+        api_url="https://s2s.us2.mparticle.com/v2",
+        environment="production",
+        dlq_url="https://sqs/dlq",
+        hash_pii=True,
+        request_timeout=3.0,
+    )

@@ -1,0 +1,128 @@
+"""outcome: the SQS partial-batch response, the redelivery delay, and the log summary."""
+
+import random
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from rokt_forwarder.outcome import (
+    DELIVERED,
+    RETRY_BASE_SECONDS,
+    RETRY_CAP_SECONDS,
+    Outcome,
+    Status,
+    response,
+    retry_delay,
+    summary,
+)
+
+
+def test_response_reports_only_failed_and_missing_records_in_order() -> None:
+    ids = ["m1", "m2", "m3", "m4", "m5"]
+    outcomes = {
+        "m1": DELIVERED,
+        "m2": Outcome(Status.FAILED, "HTTP 503"),
+        "m3": Outcome(Status.DEAD_LETTERED, "email: must be an email address"),
+        # m4 has no outcome: it must come back, never be lost
+        "m5": Outcome(Status.FAILED, "HTTP 429", 30.0),
+    }
+    assert response(ids, outcomes) == {
+        "batchItemFailures": [{"itemIdentifier": "m2"}, {"itemIdentifier": "m4"}, {"itemIdentifier": "m5"}]
+    }
+
+
+def test_response_when_everything_is_done() -> None:
+    assert response(["a", "b"], {"a": DELIVERED, "b": Outcome(Status.DEAD_LETTERED)}) == {
+        "batchItemFailures": []
+    }
+    assert response([], {}) == {"batchItemFailures": []}
+
+
+def test_response_ignores_outcomes_of_unknown_records() -> None:
+    assert response(["a"], {"a": DELIVERED, "zzz": Outcome(Status.FAILED)}) == {"batchItemFailures": []}
+
+
+def bounds(receive_count: int) -> tuple[int, int]:
+    backoff = min(RETRY_CAP_SECONDS, RETRY_BASE_SECONDS * 2 ** max(receive_count - 1, 0))
+    return int(backoff / 2), backoff
+
+
+@given(receive_count=st.integers(min_value=0, max_value=40), seed=st.integers())
+def test_retry_delay_is_jittered_exponential_and_capped(receive_count: int, seed: int) -> None:
+    delay = retry_delay(receive_count, None, random.Random(seed))
+    low, high = bounds(receive_count)
+    assert isinstance(delay, int)
+    assert low <= delay <= high <= RETRY_CAP_SECONDS
+
+
+@given(receive_count=st.integers(min_value=1, max_value=7), seed_a=st.integers(), seed_b=st.integers())
+def test_retry_delay_grows_with_receive_count(receive_count: int, seed_a: int, seed_b: int) -> None:
+    # Below the cap the ranges [b/2, b] and [b, 2b] touch, so any draw for n+1 is >= any draw for n.
+    assert retry_delay(receive_count + 1, None, random.Random(seed_a)) >= retry_delay(
+        receive_count, None, random.Random(seed_b)
+    )
+
+
+def test_retry_delay_first_receive() -> None:
+    delays = {retry_delay(1, None, random.Random(seed)) for seed in range(200)}
+    assert delays <= {2, 3, 4, 5}
+    assert retry_delay(0, None, random.Random(1)) in {2, 3, 4, 5}
+
+
+def test_retry_delay_caps_at_900() -> None:
+    assert RETRY_CAP_SECONDS == 900
+    delays = [retry_delay(n, None, random.Random(n)) for n in range(10, 60)]
+    assert max(delays) <= 900
+    assert min(delays) >= 450
+
+
+@pytest.mark.parametrize(("retry_after", "expected"), [(60.0, 60), (120.5, 120), (899.0, 899)])
+def test_retry_after_is_respected_when_longer_than_the_backoff(retry_after: float, expected: int) -> None:
+    assert retry_delay(1, retry_after, random.Random(0)) == expected
+
+
+@pytest.mark.parametrize("retry_after", [901.0, 3600.0, 86400.0])
+def test_retry_after_is_capped(retry_after: float) -> None:
+    assert retry_delay(1, retry_after, random.Random(0)) == 900
+
+
+@given(receive_count=st.integers(min_value=1, max_value=20), seed=st.integers())
+def test_short_retry_after_never_shortens_the_backoff(receive_count: int, seed: int) -> None:
+    with_header = retry_delay(receive_count, 1.0, random.Random(seed))
+    without = retry_delay(receive_count, None, random.Random(seed))
+    assert with_header == max(without, 1)
+
+
+def test_summary_counts_every_status_and_top_reasons() -> None:
+    outcomes = [
+        DELIVERED,
+        DELIVERED,
+        Outcome(Status.FAILED, "HTTP 503"),
+        Outcome(Status.FAILED, "HTTP 503"),
+        Outcome(Status.FAILED, "HTTP 429", 5.0),
+        Outcome(Status.DEAD_LETTERED, "email: must be an email address"),
+    ]
+    assert summary(outcomes) == {
+        "delivered": 2,
+        "dead_lettered": 1,
+        "failed": 3,
+        "reasons": {
+            "failed: HTTP 503": 2,
+            "failed: HTTP 429": 1,
+            "dead_lettered: email: must be an email address": 1,
+        },
+    }
+
+
+def test_summary_of_nothing_and_top_limit() -> None:
+    assert summary([]) == {"delivered": 0, "dead_lettered": 0, "failed": 0, "reasons": {}}
+    many = [Outcome(Status.FAILED, f"reason {i}") for i in range(15)]
+    result = summary(iter(many), top=3)
+    assert result["failed"] == 15
+    assert isinstance(result["reasons"], dict) and len(result["reasons"]) == 3
+
+
+def test_status_values() -> None:
+    assert [s.value for s in Status] == ["delivered", "dead_lettered", "failed"]
+    assert Outcome(Status.DELIVERED) == DELIVERED

@@ -1,0 +1,199 @@
+"""policy.decide for every status of the guide's error table, partial 202s, redaction, and backoff."""
+
+import json
+import random
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from rokt_forwarder import policy
+from rokt_forwarder.policy import Accepted, GiveUp, Rejected, Retry, Unauthorized, decide
+
+PII = "jane.secret@example.com"
+# The form seen live (event-api-facts.md): quotes around the value arrive HTML-escaped.
+GUID_ERROR = (
+    f"Error converting value &quot;{PII}&quot; to type 'System.Guid'. "
+    "Path '[1].device_info.ios_advertising_id', line 1, position 153."
+)
+
+
+def errors(*messages: str) -> bytes:
+    return json.dumps({"errors": [{"code": "BAD_REQUEST", "message": m} for m in messages]}).encode()
+
+
+# --- 2xx --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("body", [b"", b"  \n", b"{}"])
+@pytest.mark.parametrize("status", [200, 202])
+def test_accepted_with_an_empty_body(status: int, body: bytes) -> None:
+    assert decide(status, body, None, batches=3) == Accepted({}, [])
+
+
+def test_partial_202_refuses_the_named_batch_and_redacts_the_value() -> None:
+    decision = decide(202, errors(GUID_ERROR), None, batches=3)
+    assert isinstance(decision, Accepted)
+    assert list(decision.refused) == [1]
+    assert decision.unplaced == []
+    reason = decision.refused[1]
+    assert PII not in reason
+    assert "jane" not in reason and "&quot;" not in reason
+    assert "Path '[1].device_info.ios_advertising_id'" in reason
+    assert reason.startswith('Error converting value "…"')
+
+
+def test_partial_202_with_several_batches_refused() -> None:
+    body = errors(GUID_ERROR, GUID_ERROR.replace("[1]", "[0]"), GUID_ERROR.replace("[1]", "[4]"))
+    decision = decide(202, body, None, batches=5)
+    assert isinstance(decision, Accepted)
+    assert sorted(decision.refused) == [0, 1, 4]
+    assert decision.unplaced == []
+    assert all(PII not in reason for reason in decision.refused.values())
+
+
+def test_the_first_error_for_a_batch_is_kept() -> None:
+    body = errors("first problem. Path '[2].x'", "second problem. Path '[2].y'")
+    decision = decide(202, body, None, batches=3)
+    assert decision == Accepted({2: "first problem. Path '[2].x'"}, [])
+
+
+def test_202_with_an_unplaceable_error() -> None:
+    decision = decide(202, errors(f"Something about &quot;{PII}&quot; went wrong"), None, batches=3)
+    assert isinstance(decision, Accepted)
+    assert decision.refused == {}
+    assert decision.unplaced == ['Something about "…" went wrong']
+
+
+def test_202_error_naming_a_batch_that_is_not_in_the_request_is_unplaced() -> None:
+    decision = decide(202, errors(GUID_ERROR.replace("[1]", "[7]")), None, batches=3)
+    assert isinstance(decision, Accepted)
+    assert decision.refused == {}
+    assert len(decision.unplaced) == 1
+    assert PII not in decision.unplaced[0]
+
+
+def test_single_batch_202_with_errors_refuses_that_batch() -> None:
+    for message in (GUID_ERROR, "no path at all"):
+        decision = decide(202, errors(message), None, batches=1)
+        assert isinstance(decision, Accepted)
+        assert list(decision.refused) == [0]
+        assert decision.unplaced == []
+        assert PII not in decision.refused[0]
+
+
+def test_202_with_a_non_json_body_is_unplaced() -> None:
+    assert decide(202, b"accepted-ish", None, batches=2) == Accepted({}, ["accepted-ish"])
+
+
+def test_error_entries_without_message_use_the_code() -> None:
+    body = json.dumps({"errors": [{"code": "BAD_REQUEST"}]}).encode()
+    assert decide(400, body, None, batches=1) == Rejected("HTTP 400: BAD_REQUEST")
+
+
+# --- 4xx, 5xx ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("status", [400, 413])
+def test_request_refused_as_a_whole(status: int) -> None:
+    decision = decide(status, errors(GUID_ERROR), None, batches=2)
+    assert isinstance(decision, Rejected)
+    assert decision.reason.startswith(f"HTTP {status}: Error converting value")
+    assert PII not in decision.reason
+
+
+def test_400_without_body() -> None:
+    assert decide(400, b"", None, batches=2) == Rejected("HTTP 400")
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_unauthorized(status: int) -> None:
+    assert decide(status, b"", None, batches=1) == Unauthorized(f"HTTP {status}")
+
+
+def test_429_with_retry_after() -> None:
+    assert decide(429, b"", 7.0, batches=4) == Retry("HTTP 429", 7.0)
+
+
+def test_429_without_retry_after() -> None:
+    assert decide(429, b"", None, batches=4) == Retry("HTTP 429", None)
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 504])
+def test_server_errors_are_retried_with_backoff(status: int) -> None:
+    decision = decide(status, b"", None, batches=1)
+    assert decision == Retry(f"HTTP {status}")
+    assert isinstance(decision, Retry) and decision.after is None
+
+
+@pytest.mark.parametrize("status", [404, 405, 409, 301, 100])
+def test_other_statuses_give_up(status: int) -> None:
+    assert decide(status, b"", None, batches=1) == GiveUp(f"HTTP {status}")
+
+
+def test_non_json_error_body_is_kept_redacted_and_short() -> None:
+    html_page = f"<html><body>Bad gateway for &quot;{PII}&quot;</body></html>" + "x" * 2000
+    decision = decide(502, html_page.encode(), None, batches=1)
+    assert isinstance(decision, Retry)
+    assert decision.reason.startswith('HTTP 502: <html><body>Bad gateway for "…"')
+    assert PII not in decision.reason
+    assert len(decision.reason) == policy.MAX_REASON_CHARS
+
+
+def test_invalid_utf8_body_does_not_raise() -> None:
+    decision = decide(500, b"\xff\xfe broken", None, batches=1)
+    assert isinstance(decision, Retry)
+    assert decision.reason.startswith("HTTP 500: ")
+
+
+# --- redact -----------------------------------------------------------------------------------------
+
+
+def test_redact_drops_quoted_values_but_keeps_the_path() -> None:
+    assert policy.redact(GUID_ERROR) == (
+        'Error converting value "…" to type "…". Path \'[1].device_info.ios_advertising_id\', '
+        "line 1, position 153."
+    )
+    assert policy.redact("Value 'Jane' is invalid") == 'Value "…" is invalid'
+    assert policy.redact('raw "Jane" here') == 'raw "…" here'
+
+
+@given(st.from_regex(r"[A-Za-z0-9.@+_-]{1,40}", fullmatch=True))
+def test_redact_never_leaks_an_escaped_value(value: str) -> None:
+    message = f"Error converting value &quot;{value}&quot; to type 'System.Int64'. Path '[0].x', line 1."
+    redacted = policy.redact(message)
+    assert f'"{value}"' not in redacted
+    assert redacted.startswith('Error converting value "…" to type')
+
+
+# --- backoff ----------------------------------------------------------------------------------------
+
+
+@given(
+    attempt=st.integers(min_value=0, max_value=60),
+    seed=st.integers(),
+    base=st.floats(min_value=0.001, max_value=10),
+    cap=st.floats(min_value=0.001, max_value=100),
+)
+def test_backoff_is_within_full_jitter_bounds(attempt: int, seed: int, base: float, cap: float) -> None:
+    wait = policy.backoff(attempt, random.Random(seed), base=base, cap=cap)
+    assert 0 <= wait <= min(cap, base * 2**attempt)
+
+
+@given(attempt=st.integers(min_value=0, max_value=60), seed=st.integers())
+def test_backoff_defaults(attempt: int, seed: int) -> None:
+    wait = policy.backoff(attempt, random.Random(seed))
+    assert 0 <= wait <= min(8.0, 0.25 * 2**attempt)
+
+
+def test_backoff_grows_then_caps() -> None:
+    rng = random.Random(0)
+    first = [policy.backoff(0, rng) for _ in range(200)]
+    late = [policy.backoff(10, rng) for _ in range(200)]
+    assert max(first) <= 0.25
+    assert max(late) <= 8.0
+    assert max(late) > 4.0  # uses the cap, not stuck at the base
+
+
+def test_backoff_with_a_huge_attempt_stays_at_the_cap() -> None:
+    assert 0 <= policy.backoff(2000, random.Random(0)) <= 8.0
