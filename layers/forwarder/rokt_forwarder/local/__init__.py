@@ -1,0 +1,1 @@
+"""Local stack (sandbox, embedded AWS, SQS poller, demo); not imported by the Lambda handler."""

@@ -1,0 +1,138 @@
+"""AWS in-process: moto over real HTTP, holding the stack's queues and secret as the template defines them.
+
+The Lambda code then runs unchanged against it, pointed there by the standard AWS_ENDPOINT_URL.
+"""
+
+import json
+import logging
+import urllib.request
+from types import TracebackType
+from typing import TYPE_CHECKING, Literal, Self, overload
+
+import boto3
+from moto.server import ThreadedMotoServer
+
+from rokt_forwarder.local.sqs_tools import drain
+from rokt_forwarder.local.template import StackSettings
+
+if TYPE_CHECKING:
+    from mypy_boto3_secretsmanager import SecretsManagerClient
+    from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_sqs.literals import QueueAttributeNameType
+    from mypy_boto3_sqs.type_defs import MessageTypeDef
+
+QUEUE_NAME = "rokt-conversions"
+DLQ_NAME = "rokt-conversions-dlq"
+SECRET_NAME = "rokt-event-api"  # noqa: S105 - the name, not the secret
+REGION = "us-east-1"
+# moto accepts any credentials; fixed dummies keep real ones from ever being sent.
+CREDENTIALS = "testing"
+
+type Service = Literal["sqs", "secretsmanager"]
+
+
+class EmbeddedAws:
+    """Context manager owning one moto server and the stack's resources on it."""
+
+    def __init__(
+        self, settings: StackSettings, api_key: str, api_secret: str, port: int = 0, region: str = REGION
+    ) -> None:
+        self.settings = settings
+        self.region = region
+        self._api_credentials = {"api_key": api_key, "api_secret": api_secret}
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        self._endpoint_url: str | None = None
+        self._clients: dict[Service, SQSClient | SecretsManagerClient] = {}
+        self.queue_url = self.queue_arn = self.dlq_url = self.dlq_arn = self.secret_arn = ""
+
+    @property
+    def endpoint_url(self) -> str:
+        if self._endpoint_url is None:
+            raise RuntimeError("EmbeddedAws is not started")
+        return self._endpoint_url
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        # Werkzeug logs every request at INFO: one line per poll drowns everything else.
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        self._server.start()
+        host, port = self._server.get_host_and_port()
+        self._endpoint_url = f"http://{host}:{port}"
+        # moto's state is global to the process and outlives a server: start from a clean slate.
+        reset = urllib.request.Request(f"{self._endpoint_url}/moto-api/reset", method="POST")  # noqa: S310
+        urllib.request.urlopen(reset).close()  # noqa: S310 - our own loopback server
+        self._create_queues()
+        self.secret_arn = self.client("secretsmanager").create_secret(
+            Name=SECRET_NAME, SecretString=json.dumps(self._api_credentials)
+        )["ARN"]
+
+    def stop(self) -> None:
+        if self._endpoint_url is not None:
+            self._server.stop()
+            self._endpoint_url = None
+            self._clients.clear()
+
+    @overload
+    def client(self, service: Literal["sqs"]) -> "SQSClient": ...
+    @overload
+    def client(self, service: Literal["secretsmanager"]) -> "SecretsManagerClient": ...
+    def client(self, service: Service) -> "SQSClient | SecretsManagerClient":
+        """Cached per service (start() makes both): creating a client is slow and not thread-safe."""
+        if service not in self._clients:
+            self._clients[service] = boto3.client(
+                service,
+                endpoint_url=self.endpoint_url,
+                region_name=self.region,
+                aws_access_key_id=CREDENTIALS,
+                aws_secret_access_key=CREDENTIALS,
+            )
+        return self._clients[service]
+
+    def environment(self) -> dict[str, str]:
+        """What the Lambda code needs in os.environ to use this stack instead of AWS."""
+        return {
+            "AWS_ENDPOINT_URL": self.endpoint_url,
+            "AWS_ACCESS_KEY_ID": CREDENTIALS,
+            "AWS_SECRET_ACCESS_KEY": CREDENTIALS,
+            "AWS_DEFAULT_REGION": self.region,
+            "AWS_REGION": self.region,
+            "ROKT_SECRET_ID": self.secret_arn,
+            "DLQ_URL": self.dlq_url,
+        }
+
+    def drain_dlq(self) -> list["MessageTypeDef"]:
+        return drain(self.client("sqs"), self.dlq_url)
+
+    def _create_queues(self) -> None:
+        settings = self.settings
+        sqs = self.client("sqs")
+        fifo: dict[QueueAttributeNameType, str] = {"FifoQueue": "true"} if settings.fifo else {}
+        suffix = ".fifo" if settings.fifo else ""
+        self.dlq_url = sqs.create_queue(
+            QueueName=DLQ_NAME + suffix,
+            Attributes={**fifo, "MessageRetentionPeriod": str(settings.dlq_retention_seconds)},
+        )["QueueUrl"]
+        self.dlq_arn = _queue_arn(sqs, self.dlq_url)
+        redrive = {"deadLetterTargetArn": self.dlq_arn, "maxReceiveCount": settings.max_receive_count}
+        self.queue_url = sqs.create_queue(
+            QueueName=QUEUE_NAME + suffix,
+            Attributes={
+                **fifo,
+                "VisibilityTimeout": str(settings.queue_visibility_timeout),
+                "MessageRetentionPeriod": str(settings.queue_retention_seconds),
+                "RedrivePolicy": json.dumps(redrive),
+            },
+        )["QueueUrl"]
+        self.queue_arn = _queue_arn(sqs, self.queue_url)
+
+
+def _queue_arn(sqs: "SQSClient", queue_url: str) -> str:
+    return sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
