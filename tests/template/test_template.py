@@ -10,32 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
+
+from rokt_forwarder.local.template import load_template
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "events"
 SQS_SAMPLES = sorted(p for p in EVENTS.glob("*.json") if p.name != "env.json")
-
-
-class CfnLoader(yaml.SafeLoader):
-    """SafeLoader that turns CloudFormation short tags (!Ref, !GetAtt, !Sub, ...) into their long form."""
-
-
-def _cfn_tag(loader: CfnLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
-    key = suffix if suffix in ("Ref", "Condition") else f"Fn::{suffix}"
-    value: Any
-    if isinstance(node, yaml.ScalarNode):
-        value = loader.construct_scalar(node)
-        if suffix == "GetAtt":
-            value = value.split(".", 1)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
-    return {key: value}
-
-
-CfnLoader.add_multi_constructor("!", _cfn_tag)
 
 
 def ref(name: str) -> dict[str, str]:
@@ -48,8 +28,7 @@ def get_att(resource: str, attribute: str) -> dict[str, list[str]]:
 
 @pytest.fixture(scope="module")
 def template() -> dict[str, Any]:
-    loaded: dict[str, Any] = yaml.load((ROOT / "template.yaml").read_text(), Loader=CfnLoader)
-    return loaded
+    return load_template(ROOT / "template.yaml")
 
 
 @pytest.fixture(scope="module")
