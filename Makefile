@@ -16,12 +16,13 @@ SAM_PATH := $(dir $(PYTHON313)):$(abspath $(BIN)):$(PATH)
 PYTEST_ARGS ?=
 export PYTHONPATH := $(CURDIR)/layers/forwarder:$(CURDIR)/functions/forwarder
 
-.PHONY: help venv lint typecheck template unit integration e2e test demo sandbox clean
+.PHONY: help venv lint typecheck template unit integration e2e test demo sandbox local-stack clean
 
 help:
 	@echo "make demo   run the forwarder end to end on the embedded local stack (no AWS, no Rokt account)"
 	@echo "make test   lint, type-check, template checks, unit + integration + end-to-end tests"
-	@echo "make sandbox  run the local Rokt Event API sandbox on :8765"
+	@echo "make sandbox      run the local Rokt Event API sandbox on :8765 (SANDBOX_ARGS=--help)"
+	@echo "make local-stack  moto on :5000 + sandbox on :8765, for sam local (STACK_ARGS=--host 0.0.0.0)"
 
 $(STAMP): requirements-dev.txt layers/forwarder/requirements.txt
 	@if [ -z "$(PYTHON313)" ]; then echo "error: Python 3.13 not found (install it, e.g. 'pyenv install 3.13', or run make PYTHON313=/path/to/python3.13)" >&2; exit 1; fi
@@ -62,6 +63,9 @@ demo: $(STAMP)
 
 sandbox: $(STAMP)
 	$(BIN)/python -m rokt_forwarder.local.sandbox $(SANDBOX_ARGS)
+
+local-stack: $(STAMP)
+	$(BIN)/python -m rokt_forwarder.local.stack $(STACK_ARGS)
 
 clean:
 	rm -rf $(VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,41 +1,22 @@
 """Run the real Lambda entry point in-process against the embedded stack (moto server + sandbox)."""
 
-import importlib
 import json
-import os
-import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
-from aws_lambda_powertools.utilities.parameters import base as parameters_base
-
-from rokt_forwarder import sqs
 from rokt_forwarder.local.aws import EmbeddedAws
+from rokt_forwarder.local.function import Handler, cold_start
 from rokt_forwarder.local.runner import LambdaContext, sqs_record
 
 ROOT = Path(__file__).parents[1]
 API_KEY, API_SECRET = "test-key", "test-secret"
-Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 
-@contextmanager
-def lambda_handler(env: dict[str, str]) -> Iterator[Handler]:
-    """A cold start of functions/forwarder/app.py with `env`; clients and caches start empty."""
-    saved = dict(os.environ)
-    os.environ.update({"POWERTOOLS_SERVICE_NAME": "rokt-event-forwarder", **env})
-    parameters_base.DEFAULT_PROVIDERS.clear()
-    parameters_base.clear_caches()
-    sqs._client.cache_clear()
-    sys.modules.pop("app", None)
-    try:
-        yield importlib.import_module("app").lambda_handler
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-        sys.modules.pop("app", None)
+def lambda_handler(env: dict[str, str]) -> AbstractContextManager[Handler]:
+    return cold_start(ROOT, env)
 
 
 def send(aws: EmbeddedAws, bodies: Sequence[str | dict[str, Any]]) -> list[str]:

@@ -111,7 +111,7 @@ def test_batch_refused_by_the_api_is_dead_lettered() -> None:
     refused = record({"customerid": "refuse-me"}, mid="refused")
     assert edges([record(VALID), refused, record(VALID)]) == []
     assert [letter.message_id for letter in edges.letters] == ["refused"]
-    assert "Path '[1].x'" in edges.letters[0].reason
+    assert edges.letters[0].reason == "API refused: bad. Path 'x'"
 
 
 def test_transient_failures_are_reported_and_delayed_by_receive_count() -> None:

@@ -39,8 +39,8 @@ def test_partial_202_refuses_the_named_batch_and_redacts_the_value() -> None:
     reason = decision.refused[1]
     assert PII not in reason
     assert "jane" not in reason and "&quot;" not in reason
-    assert "Path '[1].device_info.ios_advertising_id'" in reason
-    assert reason.startswith('Error converting value "…"')
+    assert "Path 'device_info.ios_advertising_id'" in reason and reason.startswith("API refused: ")
+    assert reason.startswith('API refused: Error converting value "…"')
 
 
 def test_partial_202_with_several_batches_refused() -> None:
@@ -55,14 +55,14 @@ def test_partial_202_with_several_batches_refused() -> None:
 def test_the_first_error_for_a_batch_is_kept() -> None:
     body = errors("first problem. Path '[2].x'", "second problem. Path '[2].y'")
     decision = decide(202, body, None, batches=3)
-    assert decision == Accepted({2: "first problem. Path '[2].x'"}, [])
+    assert decision == Accepted({2: "API refused: first problem. Path 'x'"}, [])
 
 
 def test_202_with_an_unplaceable_error() -> None:
     decision = decide(202, errors(f"Something about &quot;{PII}&quot; went wrong"), None, batches=3)
     assert isinstance(decision, Accepted)
     assert decision.refused == {}
-    assert decision.unplaced == ['Something about "…" went wrong']
+    assert decision.unplaced == ['API refused: Something about "…" went wrong']
 
 
 def test_202_error_naming_a_batch_that_is_not_in_the_request_is_unplaced() -> None:
@@ -83,12 +83,12 @@ def test_single_batch_202_with_errors_refuses_that_batch() -> None:
 
 
 def test_202_with_a_non_json_body_is_unplaced() -> None:
-    assert decide(202, b"accepted-ish", None, batches=2) == Accepted({}, ["accepted-ish"])
+    assert decide(202, b"accepted-ish", None, batches=2) == Accepted({}, ["API refused: accepted-ish"])
 
 
 def test_error_entries_without_message_use_the_code() -> None:
     body = json.dumps({"errors": [{"code": "BAD_REQUEST"}]}).encode()
-    assert decide(400, body, None, batches=1) == Rejected("HTTP 400: BAD_REQUEST")
+    assert decide(400, body, None, batches=1) == Rejected("API refused: HTTP 400: BAD_REQUEST")
 
 
 # --- 4xx, 5xx ---------------------------------------------------------------------------------------
@@ -98,12 +98,12 @@ def test_error_entries_without_message_use_the_code() -> None:
 def test_request_refused_as_a_whole(status: int) -> None:
     decision = decide(status, errors(GUID_ERROR), None, batches=2)
     assert isinstance(decision, Rejected)
-    assert decision.reason.startswith(f"HTTP {status}: Error converting value")
+    assert decision.reason.startswith(f"API refused: HTTP {status}: Error converting value")
     assert PII not in decision.reason
 
 
 def test_400_without_body() -> None:
-    assert decide(400, b"", None, batches=2) == Rejected("HTTP 400")
+    assert decide(400, b"", None, batches=2) == Rejected("API refused: HTTP 400")
 
 
 @pytest.mark.parametrize("status", [401, 403])

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field
 
 _BATCH_INDEX = re.compile(r"Path '\[(\d+)\]")
-_QUOTED = re.compile(r"\"[^\"]*\"|'[^'\[]*'")
+_QUOTED = re.compile(r"\"[^\"]*\"|(?<!Path )'[^']*'")
 MAX_REASON_CHARS = 500
 
 
@@ -60,7 +60,7 @@ def decide(status: int, body: bytes, retry_after: float | None, *, batches: int)
     reason = f"HTTP {status}" + (f": {msg}" if (msg := "; ".join(_error_messages(body))) else "")
     reason = redact(reason)
     if status in (400, 413):
-        return Rejected(reason)
+        return Rejected(f"API refused: {reason}")
     if status in (401, 403):
         return Unauthorized(reason)
     if status == 429 or status >= 500:
@@ -71,14 +71,17 @@ def decide(status: int, body: bytes, retry_after: float | None, *, batches: int)
 def _accepted(messages: list[str], batches: int) -> Accepted:
     refused: dict[int, str] = {}
     unplaced: list[str] = []
-    for message in messages:
+    for text in messages:
+        message = html.unescape(text)
         match = _BATCH_INDEX.search(message)
+        # The index only locates the batch in this request; the reason should read the same in every one.
+        reason = "API refused: " + redact(_BATCH_INDEX.sub("Path '", message).replace("Path '.", "Path '"))
         if batches == 1:
-            refused[0] = redact(message)
+            refused[0] = reason
         elif match and int(match.group(1)) < batches:
-            refused.setdefault(int(match.group(1)), redact(message))
+            refused.setdefault(int(match.group(1)), reason)
         else:
-            unplaced.append(redact(message))
+            unplaced.append(reason)
     return Accepted(refused, unplaced)
 
 

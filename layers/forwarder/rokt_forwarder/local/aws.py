@@ -35,12 +35,20 @@ class EmbeddedAws:
     """Context manager owning one moto server and the stack's resources on it."""
 
     def __init__(
-        self, settings: StackSettings, api_key: str, api_secret: str, port: int = 0, region: str = REGION
+        self,
+        settings: StackSettings,
+        api_key: str,
+        api_secret: str,
+        *,
+        port: int = 0,
+        region: str = REGION,
+        host: str = "127.0.0.1",
     ) -> None:
+        """`host` 0.0.0.0 lets Docker containers (sam local) reach it as host.docker.internal."""
         self.settings = settings
         self.region = region
         self._api_credentials = {"api_key": api_key, "api_secret": api_secret}
-        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        self._server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
         self._endpoint_url: str | None = None
         self._clients: dict[Service, SQSClient | SecretsManagerClient] = {}
         self.queue_url = self.queue_arn = self.dlq_url = self.dlq_arn = self.secret_arn = ""
@@ -65,7 +73,7 @@ class EmbeddedAws:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         self._server.start()
         host, port = self._server.get_host_and_port()
-        self._endpoint_url = f"http://{host}:{port}"
+        self._endpoint_url = f"http://{'127.0.0.1' if host == '0.0.0.0' else host}:{port}"  # noqa: S104
         # moto's state is global to the process and outlives a server: start from a clean slate.
         reset = urllib.request.Request(f"{self._endpoint_url}/moto-api/reset", method="POST")  # noqa: S310
         urllib.request.urlopen(reset).close()  # noqa: S310 - our own loopback server

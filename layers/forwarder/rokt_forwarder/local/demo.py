@@ -1,0 +1,372 @@
+"""`make demo`: conversions through SQS, the real handler and the Event API, with faults, end to end.
+
+By default everything is embedded (moto server, the sandbox), so it runs offline on a fresh clone.
+--queue-url/--dlq-url/--secret-id use real AWS and --api-url/--pod a real Rokt pod instead: the same
+code path, nothing else changes. Exit status 0 only if every valid message was delivered and exactly
+the invalid ones were dead-lettered.
+"""
+
+import argparse
+import json
+import os
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import boto3
+
+from rokt_forwarder.local.aws import EmbeddedAws
+from rokt_forwarder.local.function import cold_start
+from rokt_forwarder.local.runner import EventSourceMapping, MappingStats
+from rokt_forwarder.local.sandbox import Sandbox, SandboxConfig
+from rokt_forwarder.local.sqs_tools import drain, queue_depth
+from rokt_forwarder.local.template import StackSettings
+from rokt_forwarder.local.traffic import Message, generate
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
+
+ROOT = Path(__file__).resolve().parents[4]
+API_KEY, API_SECRET = "demo-key", "demo-secret"
+# Faults a real API shows now and then; the chaos test turns them up.
+DEMO_FAULTS = {"p429": 0.03, "p503": 0.03, "p500": 0.02, "p_reset": 0.02, "p_slow": 0.02, "slow_seconds": 2.0}
+
+
+@dataclass(frozen=True)
+class Options:
+    messages: int = 1000
+    invalid_ratio: float = 0.05
+    seed: int = 7
+    faults: dict[str, Any] = field(default_factory=lambda: dict(DEMO_FAULTS))
+    outages: tuple[tuple[float, float], ...] = ()
+    drain_timeout: float = 600.0
+    template: Path = ROOT / "template.yaml"
+    api_url: str | None = None  # a real Event API (or a sandbox you run) instead of the embedded one
+    pod: str | None = None
+    queue_url: str | None = None  # real AWS instead of the embedded moto server
+    dlq_url: str | None = None
+    secret_id: str | None = None
+    progress: bool = True
+    backlog: int = 500
+
+
+@dataclass
+class Report:
+    sent: int
+    valid: int
+    invalid: int
+    delivered: int
+    undelivered: list[str]
+    dead_lettered: dict[str, str]  # message id → reason
+    unexpected_dead_letters: list[str]
+    missing_dead_letters: list[str]
+    left_in_queues: int
+    mapping: MappingStats
+    api: dict[str, Any] | None
+    seconds: float
+
+    @property
+    def duplicate_rate(self) -> float:
+        return float((self.api or {}).get("deduplicated", 0)) / max(self.delivered, 1)
+
+    @property
+    def ok(self) -> bool:
+        return not (
+            self.undelivered
+            or self.unexpected_dead_letters
+            or self.missing_dead_letters
+            or self.left_in_queues
+        )
+
+
+@dataclass(frozen=True)
+class Stack:
+    sqs: "SQSClient"
+    queue_url: str
+    queue_arn: str
+    dlq_url: str
+    region: str
+    env: dict[str, str]
+    sandbox: Sandbox | None
+
+
+def run(options: Options) -> Report:
+    settings = StackSettings.from_template(options.template)
+    messages = generate(options.messages, invalid_ratio=options.invalid_ratio, seed=options.seed)
+    with _stack(options, settings) as stack, cold_start(ROOT, stack.env) as handler:
+        mapping = EventSourceMapping.from_settings(
+            stack.sqs, stack.queue_url, stack.queue_arn, handler, settings, region=stack.region
+        )
+        started = time.monotonic()
+        producer = Producer(stack, messages, options.backlog)
+        with mapping:
+            producer.start()
+            drained = _wait(stack, mapping, producer, started, options)
+        if producer.error:
+            raise producer.error
+        sent = producer.sent
+        seconds = time.monotonic() - started
+        letters = {_source_id(m): _reason(m) for m in drain(stack.sqs, stack.dlq_url)}
+        left = queue_depth(stack.sqs, stack.queue_url) + (0 if drained else 1)
+        accepted = _accepted_ids(stack.sandbox) if stack.sandbox else None
+    valid = {mid for mid, message in sent.items() if message.valid}
+    invalid = set(sent) - valid
+    delivered = valid & accepted if accepted is not None else valid - set(letters)
+    return Report(
+        sent=len(sent),
+        valid=len(valid),
+        invalid=len(invalid),
+        delivered=len(delivered),
+        undelivered=sorted(valid - delivered),
+        dead_lettered={mid: reason for mid, reason in letters.items() if mid in invalid},
+        unexpected_dead_letters=sorted(set(letters) - invalid),
+        missing_dead_letters=sorted(invalid - set(letters)),
+        left_in_queues=left,
+        mapping=mapping.stats,
+        api=stack.sandbox.stats() if stack.sandbox else None,
+        seconds=seconds,
+    )
+
+
+@contextmanager
+def _stack(options: Options, settings: StackSettings) -> Iterator[Stack]:
+    with ExitStack() as stack:
+        sandbox = None
+        api_env = {"ROKT_API_URL": options.api_url} if options.api_url else {}
+        if options.pod:
+            api_env = {"ROKT_POD": options.pod, "ROKT_API_URL": ""}
+        if not api_env:
+            config = SandboxConfig(
+                api_key=API_KEY,
+                api_secret=API_SECRET,
+                seed=options.seed,
+                outages=options.outages,
+                **options.faults,
+            )
+            sandbox = stack.enter_context(Sandbox(config))
+            api_env = {"ROKT_API_URL": sandbox.url}
+        common = {"ROKT_ENVIRONMENT": "development", "POWERTOOLS_LOG_LEVEL": "WARNING", **api_env}
+        if options.queue_url:
+            if not (options.dlq_url and options.secret_id):
+                raise SystemExit("--queue-url needs --dlq-url and --secret-id")
+            client = boto3.client("sqs")
+            arn = client.get_queue_attributes(QueueUrl=options.queue_url, AttributeNames=["QueueArn"])
+            yield Stack(
+                client,
+                options.queue_url,
+                arn["Attributes"]["QueueArn"],
+                options.dlq_url,
+                client.meta.region_name,
+                {**common, "ROKT_SECRET_ID": options.secret_id, "DLQ_URL": options.dlq_url},
+                sandbox,
+            )
+            return
+        aws = stack.enter_context(EmbeddedAws(settings, API_KEY, API_SECRET))
+        yield Stack(
+            aws.client("sqs"),
+            aws.queue_url,
+            aws.queue_arn,
+            aws.dlq_url,
+            aws.region,
+            {**aws.environment(), **common},
+            sandbox,
+        )
+
+
+class Producer(threading.Thread):
+    """Sends the messages in batches of ten while the consumer runs, as producers do.
+
+    It pauses while the queue holds more than `backlog` messages: moto scans its whole queue on
+    every call, so an unbounded backlog would measure moto, not the forwarder.
+    """
+
+    def __init__(self, stack: Stack, messages: Sequence[Message], backlog: int) -> None:
+        super().__init__(name="producer", daemon=True)
+        self.stack, self.messages, self.backlog = stack, messages, backlog
+        self.sent: dict[str, Message] = {}
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            for start in range(0, len(self.messages), 10):
+                while self._visible() > self.backlog:
+                    time.sleep(0.1)
+                self._send(self.messages[start : start + 10])
+        except BaseException as error:  # reported by the main thread
+            self.error = error
+
+    def _visible(self) -> int:
+        attributes = self.stack.sqs.get_queue_attributes(
+            QueueUrl=self.stack.queue_url, AttributeNames=["ApproximateNumberOfMessages"]
+        )["Attributes"]
+        return int(attributes["ApproximateNumberOfMessages"])
+
+    def _send(self, chunk: Sequence[Message]) -> None:
+        response = self.stack.sqs.send_message_batch(
+            QueueUrl=self.stack.queue_url,
+            Entries=[{"Id": str(n), "MessageBody": m.body} for n, m in enumerate(chunk)],
+        )
+        if response.get("Failed"):
+            raise RuntimeError(f"SQS refused {len(response['Failed'])} messages: {response['Failed'][0]}")
+        self.sent.update({entry["MessageId"]: chunk[int(entry["Id"])] for entry in response["Successful"]})
+
+
+def _wait(
+    stack: Stack, mapping: EventSourceMapping, producer: Producer, started: float, options: Options
+) -> bool:
+    """Until all is sent and the queue stays empty (depth is approximate), or the timeout."""
+    deadline = started + options.drain_timeout
+    empty_since: float | None = None
+    while time.monotonic() < deadline:
+        depth = queue_depth(stack.sqs, stack.queue_url)
+        sending = producer.is_alive()
+        if options.progress:
+            total = len(producer.messages)
+            _progress(
+                stack, mapping.stats, total, depth + total - len(producer.sent), time.monotonic() - started
+            )
+        if sending:
+            depth = max(depth, 1)
+        now = time.monotonic()
+        empty_since = (empty_since or now) if depth == 0 else None
+        if empty_since is not None and now - empty_since >= 2:
+            break
+        time.sleep(0.5)
+    if options.progress:
+        print(file=sys.stderr)
+    return empty_since is not None
+
+
+def _progress(stack: Stack, stats: MappingStats, total: int, depth: int, seconds: float) -> None:
+    done = total - depth
+    width = 30
+    bar = "#" * (width * done // max(total, 1))
+    api = stack.sandbox.stats() if stack.sandbox else {}
+    line = (
+        f"\r[{bar:<{width}}] {done}/{total} handled  in queue {depth:>5}  "
+        f"invocations {stats.invocations}  retried {stats.records_retried}  "
+        f"API accepted {api.get('batches_accepted', '-')}  {seconds:5.1f}s"
+    )
+    print(line, end="", file=sys.stderr, flush=True)
+
+
+def _source_id(message: Any) -> str:
+    attributes = message.get("MessageAttributes", {})
+    return str(attributes.get("source_message_id", {}).get("StringValue", message["MessageId"]))
+
+
+def _reason(message: Any) -> str:
+    attributes = message.get("MessageAttributes", {})
+    default = "redriven by SQS after maxReceiveCount receives"
+    return str(attributes.get("reason", {}).get("StringValue", default))
+
+
+def _accepted_ids(sandbox: Sandbox) -> set[str]:
+    return {b["events"][0]["data"].get("source_message_id") for b in sandbox.accepted_batches()}
+
+
+def print_report(report: Report, out: Any = sys.stdout) -> None:
+    retried = {n: c for n, c in report.mapping.receive_counts.items() if n > 1}
+    rows = [
+        ("messages sent", f"{report.sent} ({report.valid} valid, {report.invalid} invalid)"),
+        ("delivered", f"{report.delivered} of {report.valid} valid"),
+        ("dead-lettered", f"{len(report.dead_lettered)} of {report.invalid} invalid"),
+        ("retried", ", ".join(f"{c} received {n}x" for n, c in retried.items()) or "none"),
+        (
+            "invocations",
+            f"{report.mapping.invocations} ({report.mapping.batches_failed} whole-batch failures)",
+        ),
+        ("time", f"{report.seconds:.1f} s ({report.sent / max(report.seconds, 1e-9):.0f} messages/s)"),
+    ]
+    if report.api is not None:
+        faults = {k: v for k, v in report.api.get("faults", {}).items() if v}
+        rows += [
+            ("API requests", f"{report.api['requests']}  by status {json.dumps(report.api['by_status'])}"),
+            ("API faults injected", json.dumps(faults) if faults else "none"),
+            (
+                "duplicates (deduplicated by the API)",
+                f"{report.api['deduplicated']} ({report.duplicate_rate:.2%})",
+            ),
+        ]
+    width = max(len(k) for k, _ in rows)
+    print("\nSummary", file=out)
+    for key, value in rows:
+        print(f"  {key:<{width}}  {value}", file=out)
+    reasons = Counter(report.dead_lettered.values())
+    if reasons:
+        print("\nDead-lettered, by reason", file=out)
+        for reason, count in reasons.most_common():
+            print(f"  {count:>5}  {reason}", file=out)
+    problems = [
+        ("valid but not delivered", report.undelivered),
+        ("dead-lettered but valid", report.unexpected_dead_letters),
+        ("invalid but not dead-lettered", report.missing_dead_letters),
+    ]
+    for label, ids in problems:
+        if ids:
+            print(f"\nPROBLEM: {len(ids)} {label}: {', '.join(ids[:5])}", file=out)
+    if report.left_in_queues:
+        print("\nPROBLEM: the queue did not drain", file=out)
+    print(
+        f"\n{'OK' if report.ok else 'FAILED'}: every valid message delivered, only invalid ones dead-lettered"
+        if report.ok
+        else "\nFAILED",
+        file=out,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="make demo DEMO_ARGS=...",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--messages", type=int, default=Options.messages)
+    parser.add_argument("--invalid-ratio", type=float, default=Options.invalid_ratio)
+    parser.add_argument("--seed", type=int, default=Options.seed)
+    parser.add_argument("--no-faults", action="store_true", help="a well-behaved sandbox API")
+    parser.add_argument(
+        "--outage",
+        action="append",
+        default=[],
+        metavar="START-END",
+        help="sandbox answers 503 between these seconds (repeatable)",
+    )
+    parser.add_argument("--api-url", help="Event API base URL ending in /v2 (e.g. a sandbox you run)")
+    parser.add_argument("--pod", choices=["us1", "us2", "eu1", "au1"], help="send to a real Rokt pod")
+    parser.add_argument("--queue-url", help="use this real SQS queue (AWS credentials from the environment)")
+    parser.add_argument("--dlq-url", help="the real DLQ (with --queue-url)")
+    parser.add_argument("--secret-id", help="the real Secrets Manager secret (with --queue-url)")
+    parser.add_argument("--drain-timeout", type=float, default=Options.drain_timeout)
+    args = parser.parse_args(argv)
+    outages = tuple(tuple(float(x) for x in o.split("-", 1)) for o in args.outage)
+    options = Options(
+        messages=args.messages,
+        invalid_ratio=args.invalid_ratio,
+        seed=args.seed,
+        faults={} if args.no_faults or args.api_url or args.pod else dict(DEMO_FAULTS),
+        outages=outages,  # type: ignore[arg-type]
+        drain_timeout=args.drain_timeout,
+        api_url=args.api_url,
+        pod=args.pod,
+        queue_url=args.queue_url,
+        dlq_url=args.dlq_url,
+        secret_id=args.secret_id,
+        progress=sys.stderr.isatty() or os.environ.get("DEMO_PROGRESS") == "1",
+    )
+    where = "real AWS" if options.queue_url else "embedded AWS (moto)"
+    api = options.api_url or (f"Rokt pod {options.pod}" if options.pod else "the local Event API sandbox")
+    print(f"Sending {options.messages} conversions through {where} to {api}...", file=sys.stderr)
+    report = run(replace(options))
+    print_report(report)
+    return 0 if report.ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

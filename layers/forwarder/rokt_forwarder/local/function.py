@@ -1,0 +1,44 @@
+"""Cold-start the real Lambda entry point (functions/forwarder/app.py) in this process.
+
+Environment, boto3 clients and Powertools caches are what a fresh Lambda container would have.
+"""
+
+import importlib
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from aws_lambda_powertools.utilities.parameters import base as parameters_base
+
+from rokt_forwarder import sqs
+
+Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+SERVICE_NAME = "rokt-event-forwarder"
+
+
+@contextmanager
+def cold_start(root: Path, env: dict[str, str]) -> Iterator[Handler]:
+    """`app.lambda_handler` loaded with `env` on top of os.environ, which is restored afterwards."""
+    saved = dict(os.environ)
+    function_dir = str(root / "functions" / "forwarder")
+    if function_dir not in sys.path:
+        sys.path.insert(0, function_dir)
+    os.environ.update({"POWERTOOLS_SERVICE_NAME": SERVICE_NAME, **env})
+    _forget_clients()
+    try:
+        yield importlib.import_module("app").lambda_handler
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        _forget_clients()
+
+
+def _forget_clients() -> None:
+    # Clients made under another AWS_ENDPOINT_URL must not be reused.
+    parameters_base.DEFAULT_PROVIDERS.clear()  # type: ignore[attr-defined]
+    parameters_base.clear_caches()  # type: ignore[no-untyped-call]
+    sqs._client.cache_clear()
+    sys.modules.pop("app", None)

@@ -1,0 +1,46 @@
+"""`make local-stack`: the embedded AWS and the sandbox on fixed ports, for `sam local` and your own tests.
+
+It keeps running until Ctrl-C. The queue, DLQ and secret are the template's; the secret holds the
+sandbox's key and secret, so the function authenticates against the sandbox as it would against Rokt.
+"""
+
+import argparse
+import contextlib
+import sys
+import threading
+from collections.abc import Sequence
+
+from rokt_forwarder.local.aws import EmbeddedAws
+from rokt_forwarder.local.demo import ROOT
+from rokt_forwarder.local.sandbox import Sandbox, SandboxConfig
+from rokt_forwarder.local.template import StackSettings
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="make local-stack STACK_ARGS=...", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1", help="0.0.0.0 so that sam local's containers reach it")
+    parser.add_argument("--aws-port", type=int, default=5000)
+    parser.add_argument("--api-port", type=int, default=8765)
+    args = parser.parse_args(argv)
+    settings = StackSettings.from_template(ROOT / "template.yaml")
+    api = SandboxConfig(host=args.host, port=args.api_port)
+    with (
+        EmbeddedAws(settings, api.api_key, api.api_secret, port=args.aws_port, host=args.host) as aws,
+        Sandbox(api) as sandbox,
+    ):
+        print(f"AWS (moto)        {aws.endpoint_url}", flush=True)
+        print(f"  queue           {aws.queue_url}")
+        print(f"  dead-letter     {aws.dlq_url}")
+        print(f"  secret          {aws.secret_arn}")
+        print(f"Event API sandbox {sandbox.url}  (stats: {sandbox.url.removesuffix('/v2')}/_sandbox/stats)")
+        print("Environment for the forwarder:")
+        for name, value in {**aws.environment(), "ROKT_API_URL": sandbox.url}.items():
+            print(f"  export {name}={value}")
+        print("Ctrl-C stops it.", flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            threading.Event().wait()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
