@@ -56,6 +56,10 @@ def default(template: dict[str, Any], parameter: str) -> Any:
     return template["Parameters"][parameter]["Default"]
 
 
+def key(node: Any) -> str:
+    return json.dumps(node, sort_keys=True)
+
+
 def statements(document: dict[str, Any]) -> list[dict[str, Any]]:
     found = document["Statement"]
     return found if isinstance(found, list) else [found]
@@ -121,21 +125,81 @@ def test_layer_is_built_for_python313(resources: dict[str, Any], function: dict[
     assert function["Layers"] == [ref("ForwarderLayer")]
 
 
-def test_each_policy_template_is_scoped_to_one_resource(function: dict[str, Any]) -> None:
-    assert function["Policies"] == [
-        {"AWSSecretsManagerGetSecretValuePolicy": {"SecretArn": ref("RoktSecretArn")}},
-        {"SQSPollerPolicy": {"QueueName": get_att("ConversionsQueue", "QueueName")}},
-        {"SQSSendMessagePolicy": {"QueueName": get_att("DeadLetterQueue", "QueueName")}},
-    ]
+def test_function_uses_the_explicit_role(function: dict[str, Any]) -> None:
+    # Without Role, SAM generates one and, for an SQS event, attaches the managed policy
+    # AWSLambdaSQSQueueExecutionRole (sqs:ReceiveMessage, ... on every queue).
+    assert function["Role"] == get_att("ForwarderRole", "Arn")
+    assert "Policies" not in function
+    assert "PermissionsBoundary" not in function
+
+
+@pytest.fixture(scope="module")
+def role(resources: dict[str, Any]) -> dict[str, Any]:
+    assert resources["ForwarderRole"]["Type"] == "AWS::IAM::Role"
+    properties: dict[str, Any] = resources["ForwarderRole"]["Properties"]
+    return properties
+
+
+def test_role_is_assumed_only_by_lambda(role: dict[str, Any]) -> None:
+    (statement,) = statements(role["AssumeRolePolicyDocument"])
+    assert statement == {
+        "Effect": "Allow",
+        "Principal": {"Service": "lambda.amazonaws.com"},
+        "Action": "sts:AssumeRole",
+    }
+
+
+def test_role_has_no_managed_policies(resources: dict[str, Any]) -> None:
+    for name, resource in resources.items():
+        properties = resource.get("Properties", {})
+        assert "ManagedPolicyArns" not in properties, name
+        assert resource["Type"] != "AWS::IAM::ManagedPolicy", name
+
+
+def test_each_role_statement_targets_one_resource(role: dict[str, Any]) -> None:
+    (policy,) = role["Policies"]
+    granted: dict[str, list[str]] = {}
+    for statement in statements(policy["PolicyDocument"]):
+        assert statement["Effect"] == "Allow"
+        assert set(statement) <= {"Sid", "Effect", "Action", "Resource"}  # no NotAction / NotResource
+        actions = statement["Action"]
+        assert isinstance(statement["Resource"], dict), "one resource, from an intrinsic, per statement"
+        granted[key(statement["Resource"])] = sorted(actions if isinstance(actions, list) else [actions])
+    assert granted == {
+        # The log group's Arn attribute ends in ":*": the group and its streams.
+        key(get_att("ForwarderLogGroup", "Arn")): ["logs:CreateLogStream", "logs:PutLogEvents"],
+        key(ref("RoktSecretArn")): ["secretsmanager:GetSecretValue"],
+        key(get_att("ConversionsQueue", "Arn")): [
+            "sqs:ChangeMessageVisibility",
+            "sqs:DeleteMessage",
+            "sqs:GetQueueAttributes",
+            "sqs:ReceiveMessage",
+        ],
+        key(get_att("DeadLetterQueue", "Arn")): ["sqs:SendMessage"],
+    }
+
+
+def test_log_group_is_the_function_log_group(resources: dict[str, Any], function: dict[str, Any]) -> None:
+    # The function has a fixed name so that the log group (and the role, through it) need not
+    # reference the function: that would be a circular dependency.
+    assert function["FunctionName"] == {"Fn::Sub": "${AWS::StackName}-forwarder"}
+    log_group = resources["ForwarderLogGroup"]
+    assert log_group["Type"] == "AWS::Logs::LogGroup"
+    assert log_group["Properties"]["LogGroupName"] == {"Fn::Sub": "/aws/lambda/${AWS::StackName}-forwarder"}
+
+
+def policy_documents(resource: dict[str, Any]) -> list[dict[str, Any]]:
+    properties = resource.get("Properties", {})
+    documents = [properties["PolicyDocument"]] if "PolicyDocument" in properties else []
+    inline = [p["PolicyDocument"] for p in properties.get("Policies", []) if isinstance(p, dict)]
+    return documents + [document for document in inline if document]
 
 
 def test_no_wildcard_resource_statements(resources: dict[str, Any]) -> None:
     checked = 0
     for name, resource in resources.items():
-        document = resource.get("Properties", {}).get("PolicyDocument")
-        if document is None:
-            continue
-        for statement in statements(document):
+        for statement in (s for document in policy_documents(resource) for s in statements(document)):
+            assert "NotResource" not in statement, name
             targets = statement["Resource"]
             for target in targets if isinstance(targets, list) else [targets]:
                 assert not (isinstance(target, str) and "*" in target), f"{name}: wildcard {target!r}"
