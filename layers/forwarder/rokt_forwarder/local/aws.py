@@ -6,12 +6,12 @@ The Lambda code then runs unchanged against it, pointed there by the standard AW
 import json
 import logging
 import urllib.request
-from types import TracebackType
-from typing import TYPE_CHECKING, Literal, Self, overload
+from typing import TYPE_CHECKING, Literal, overload
 
 import boto3
 from moto.server import ThreadedMotoServer
 
+from rokt_forwarder.local.service import Service
 from rokt_forwarder.local.sqs_tools import drain
 from rokt_forwarder.local.template import StackSettings
 
@@ -28,10 +28,10 @@ REGION = "us-east-1"
 # moto accepts any credentials; fixed dummies keep real ones from ever being sent.
 CREDENTIALS = "testing"
 
-type Service = Literal["sqs", "secretsmanager"]
+type AwsService = Literal["sqs", "secretsmanager"]
 
 
-class EmbeddedAws:
+class EmbeddedAws(Service):
     """Context manager owning one moto server and the stack's resources on it."""
 
     def __init__(
@@ -50,7 +50,7 @@ class EmbeddedAws:
         self._api_credentials = {"api_key": api_key, "api_secret": api_secret}
         self._server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
         self._endpoint_url: str | None = None
-        self._clients: dict[Service, SQSClient | SecretsManagerClient] = {}
+        self._clients: dict[AwsService, SQSClient | SecretsManagerClient] = {}
         self.queue_url = self.queue_arn = self.dlq_url = self.dlq_arn = self.secret_arn = ""
 
     @property
@@ -58,15 +58,6 @@ class EmbeddedAws:
         if self._endpoint_url is None:
             raise RuntimeError("EmbeddedAws is not started")
         return self._endpoint_url
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
     def start(self) -> None:
         # Werkzeug logs every request at INFO: one line per poll drowns everything else.
@@ -92,7 +83,7 @@ class EmbeddedAws:
     def client(self, service: Literal["sqs"]) -> "SQSClient": ...
     @overload
     def client(self, service: Literal["secretsmanager"]) -> "SecretsManagerClient": ...
-    def client(self, service: Service) -> "SQSClient | SecretsManagerClient":
+    def client(self, service: AwsService) -> "SQSClient | SecretsManagerClient":
         """Cached per service (start() makes both): creating a client is slow and not thread-safe."""
         if service not in self._clients:
             self._clients[service] = boto3.client(

@@ -14,11 +14,11 @@ from collections import Counter
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from rokt_forwarder.local.service import Service
 from rokt_forwarder.local.sqs_tools import MAX_MESSAGES_PER_CALL, delete_messages
 from rokt_forwarder.local.template import StackSettings
 
@@ -91,7 +91,7 @@ class MappingStats:
         )
 
 
-class EventSourceMapping:
+class EventSourceMapping(Service):
     """Pollers that feed a handler from a queue as Lambda's SQS trigger with ReportBatchItemFailures does."""
 
     def __init__(
@@ -175,15 +175,6 @@ class EventSourceMapping:
         for thread in self._threads:
             thread.join()
         self._threads = []
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
     def _poll(self) -> None:
         # Each poller stands for one execution environment, so it keeps one log stream.

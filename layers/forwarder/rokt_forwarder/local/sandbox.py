@@ -44,11 +44,11 @@ from enum import StrEnum
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Final, Self
 from urllib.parse import urlsplit
 
 from rokt_forwarder import limits, rules
+from rokt_forwarder.local.service import Service
 from rokt_forwarder.rules import Violation
 
 EVENTS: Final = "/v2/events"
@@ -315,7 +315,7 @@ class TokenBucket:
         return max(0, min(100, round(100 * (1 - self._tokens / self.rate))))
 
 
-class Sandbox:
+class Sandbox(Service):
     """The Event API on a local port (a real HTTP server in a daemon thread), with what it received."""
 
     def __init__(self, config: SandboxConfig | None = None) -> None:
@@ -354,14 +354,6 @@ class Sandbox:
         if self._thread is not None:
             self._thread.join()
         self._server = self._thread = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
-    ) -> None:
-        self.stop()
 
     @property
     def url(self) -> str:
