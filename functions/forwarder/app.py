@@ -12,6 +12,6 @@ logger = Logger()
 forward = create()
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(log_event=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return forward(event, context)

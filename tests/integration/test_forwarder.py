@@ -14,7 +14,6 @@ from rokt_forwarder.config import ConfigError
 from rokt_forwarder.local.aws import EmbeddedAws
 from rokt_forwarder.local.sandbox import Sandbox, SandboxConfig
 from rokt_forwarder.local.template import StackSettings
-from rokt_forwarder.secret import read_credentials
 
 SLOW_FIRST_SEED = 4  # with this seed the sandbox's first answer is slow and a later one is not
 VALID = {"email": "jane@example.com", "amount": 19.99, "currency": "USD", "firstname": "Jane"}
@@ -161,19 +160,20 @@ def test_wrong_credentials_fail_records_and_never_dead_letter_them(aws: Embedded
 
 
 def test_rotated_secret_is_read_again_after_a_403(aws: EmbeddedAws) -> None:
-    send(aws, [VALID])
+    send(aws, [VALID, VALID])
     rotated = {"api_key": "rotated-key", "api_secret": "rotated-secret"}
     with (
-        Sandbox(SandboxConfig(**rotated, seed=1)) as sandbox,
+        Sandbox(SandboxConfig(api_key=API_KEY, api_secret=API_SECRET, seed=1)) as sandbox,
         lambda_handler({**aws.environment(), "ROKT_API_URL": sandbox.url}) as handler,
     ):
-        assert read_credentials(aws.secret_arn).api_key == API_KEY, "the container caches the old secret"
+        assert invoke(handler, receive_event(aws, 1)) == set(), "the container now caches the old secret"
         aws.client("secretsmanager").put_secret_value(
             SecretId=aws.secret_arn, SecretString=json.dumps(rotated)
         )
+        sandbox.rotate_credentials(**rotated)
         failures = invoke(handler, receive_event(aws, 1))
     assert failures == set()
-    assert sandbox.stats()["by_status"] == {"403": 1, "202": 1}
+    assert sandbox.stats()["by_status"] == {"202": 2, "403": 1}
 
 
 def test_one_log_line_per_invocation_with_counts_and_no_pii(

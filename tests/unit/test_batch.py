@@ -515,3 +515,15 @@ def test_batch_size_boundary_is_inclusive() -> None:
     over = {**custom, "pad": exact["pad"] + "x"}
     with pytest.raises(MessageError, match="batch limit"):
         build({"customerid": "c", "custom_attributes": over})
+
+
+def test_deeply_nested_pass_through_is_a_message_error() -> None:
+    payload = full_batch()
+    nested: list = []
+    for _ in range(5000):
+        nested = [nested]
+    payload["device_info"] = {"extra": nested}
+    with pytest.raises(MessageError, match="nested too deeply"):
+        batch.build(
+            FullBatch(payload), message_id=MID, environment="development", hash_pii=False, now_ms=NOW_MS
+        )

@@ -232,3 +232,27 @@ def test_decimal_bodies_reach_the_api_exactly() -> None:
     body = wire.dumps({"source_request_id": "a", "events": [{"data": {"amount": Decimal("19.99")}}]})
     deliver(api, [body])
     assert api.calls[0][1][0]["events"][0]["data"]["amount"] == Decimal("19.99")
+
+
+def test_retry_after_past_the_deadline_stops_all_further_requests() -> None:
+    api = FakeApi([Response(429, retry_after=60.0)])
+    results, _, _ = deliver(api, [batch(i) for i in range(250)], deadline=20.0)
+    assert all(isinstance(r, Failed) and r.retry_after == 60.0 for r in results)
+    assert len(api.calls) == 1
+
+
+def test_retry_after_zero_still_backs_off() -> None:
+    clock = FakeClock()
+    api = FakeApi([Response(429, retry_after=0.0), Response(202)], clock=clock)
+    results, _, _ = deliver(api, [batch(0)], clock=clock)
+    assert results == [DELIVERED]
+    assert len(clock.slept) == 1
+
+
+def test_a_failed_secret_reread_fails_the_rest_without_raising() -> None:
+    class Api(FakeApi):
+        def reauthenticate(self) -> None:
+            raise CredentialsError("cannot read secret s: ThrottlingException")
+
+    results, _, _ = deliver(Api([Response(401)]), [batch(0), batch(1)])
+    assert all(isinstance(r, Failed) and "ThrottlingException" in r.reason for r in results)

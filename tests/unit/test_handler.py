@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from fakes import Context, FakeApi, FakeClock
 
-from rokt_forwarder import sqs
+from rokt_forwarder import outcome, sqs
 from rokt_forwarder.config import Settings
-from rokt_forwarder.delivery import Response
+from rokt_forwarder.delivery import CredentialsError, Response
 from rokt_forwarder.handler import Forwarder
 
 QUEUE = "arn:aws:sqs:us-east-1:123456789012:rokt-conversions"
@@ -123,7 +123,8 @@ def test_transient_failures_are_reported_and_delayed_by_receive_count() -> None:
     assert failures == ["a", "b"]
     assert clock.now <= 10.0
     delays = {d.message_id: d.seconds for d in edges.delays}
-    assert 2 <= delays["a"] <= 5 and 20 <= delays["b"] <= 40
+    base = outcome.RETRY_BASE_SECONDS
+    assert base / 2 <= delays["a"] <= base and 4 * base <= delays["b"] <= 8 * base
     assert {d.receipt_handle for d in edges.delays} == {"handle-a", "handle-b"}
 
 
@@ -195,3 +196,63 @@ def test_the_same_record_gets_the_same_request_id_on_redelivery() -> None:
     edges([record(VALID, mid="m-1", receives=2)])
     first, second = edges.api.sent_ids()
     assert first == second
+
+
+def test_failed_secret_reread_after_403_keeps_what_was_delivered() -> None:
+    class Api(FakeApi):
+        def reauthenticate(self) -> None:
+            raise CredentialsError("cannot read secret s: ThrottlingException")
+
+    def reply(path: str, batches: list) -> Response:
+        return Response(403) if batches[0]["user_identities"]["customerid"] == "2" else Response(202)
+
+    edges = Edges(Api([reply]))
+    records = [record({"customerid": n}, queue=FIFO_QUEUE, group="g", mid=n) for n in ("1", "2", "3")]
+    assert edges(records) == ["2", "3"]
+
+
+def test_an_unexpected_error_never_fails_records_already_delivered() -> None:
+    def reply(path: str, batches: list) -> Response:
+        if batches[0]["user_identities"]["customerid"] == "2":
+            raise RuntimeError("bug")
+        return Response(202)
+
+    edges = Edges(FakeApi([reply]))
+    records = [record({"customerid": n}, queue=FIFO_QUEUE, group=n, mid=n) for n in ("1",)]
+    records += [record({"customerid": "2"}, queue=FIFO_QUEUE, group="1", mid="2")]
+    assert edges(records) == ["2"]
+
+
+def test_fifo_record_before_a_failed_dead_letter_is_still_delivered() -> None:
+    edges = Edges(FakeApi(), dlq_fails=True)
+    records = [
+        record({"customerid": "1"}, queue=FIFO_QUEUE, group="g", mid="1"),
+        record({"amount": 1}, queue=FIFO_QUEUE, group="g", mid="bad"),
+        record({"customerid": "3"}, queue=FIFO_QUEUE, group="g", mid="3"),
+    ]
+    assert edges(records) == ["bad", "3"]
+    assert edges.api.sent_ids() and len(edges.api.sent_ids()) == 1
+
+
+def test_fifo_invalid_record_after_a_failure_is_not_dead_lettered_out_of_order() -> None:
+    def reply(path: str, batches: list) -> Response:
+        return Response(503)
+
+    clock = FakeClock()
+    edges = Edges(FakeApi([reply], clock=clock, cost=1.0))
+    records = [
+        record({"customerid": "1"}, queue=FIFO_QUEUE, group="g", mid="1"),
+        record({"amount": 1}, queue=FIFO_QUEUE, group="g", mid="bad"),
+    ]
+    assert edges(records, remaining_ms=5_000) == ["1", "bad"]
+    assert edges.letters == []
+
+
+def test_each_record_has_exactly_one_outcome_when_a_fifo_group_breaks() -> None:
+    edges = Edges(FakeApi())
+    records = [
+        record(None, queue=FIFO_QUEUE, group="g", mid="broken"),
+        record({"amount": 1}, queue=FIFO_QUEUE, group="g", mid="bad"),
+    ]
+    assert edges(records) == ["broken", "bad"]
+    assert edges.letters == [], "a record reported failed is not also dead-lettered"

@@ -380,3 +380,9 @@ def test_error_text_never_contains_the_values(email: str, currency: str) -> None
     assert broken not in reason
     assert currency not in reason
     assert email not in reason
+
+
+def test_unknown_key_is_shown_short_and_printable() -> None:
+    reason = problem(**{"x" * 200: 1})
+    assert reason.endswith(": unknown field") and len(reason) < 100
+    assert "\\ud800" in problem(**{"\ud800": 1})

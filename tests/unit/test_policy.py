@@ -83,7 +83,7 @@ def test_single_batch_202_with_errors_refuses_that_batch() -> None:
 
 
 def test_202_with_a_non_json_body_is_unplaced() -> None:
-    assert decide(202, b"accepted-ish", None, batches=2) == Accepted({}, ["API refused: accepted-ish"])
+    assert decide(202, b"accepted-ish", None, batches=2) == Accepted({}, [])
 
 
 def test_error_entries_without_message_use_the_code() -> None:
@@ -131,13 +131,11 @@ def test_other_statuses_give_up(status: int) -> None:
     assert decide(status, b"", None, batches=1) == GiveUp(f"HTTP {status}")
 
 
-def test_non_json_error_body_is_kept_redacted_and_short() -> None:
+def test_non_json_error_body_is_summarised_never_quoted() -> None:
     html_page = f"<html><body>Bad gateway for &quot;{PII}&quot;</body></html>" + "x" * 2000
     decision = decide(502, html_page.encode(), None, batches=1)
     assert isinstance(decision, Retry)
-    assert decision.reason.startswith('HTTP 502: <html><body>Bad gateway for "…"')
-    assert PII not in decision.reason
-    assert len(decision.reason) == policy.MAX_REASON_CHARS
+    assert decision.reason == "HTTP 502: non-JSON body"
 
 
 def test_invalid_utf8_body_does_not_raise() -> None:
@@ -156,6 +154,19 @@ def test_redact_drops_quoted_values_but_keeps_the_path() -> None:
     )
     assert policy.redact("Value 'Jane' is invalid") == 'Value "…" is invalid'
     assert policy.redact('raw "Jane" here') == 'raw "…" here'
+
+
+def test_redact_masks_emails_ips_and_phone_numbers_outside_quotes() -> None:
+    message = "Invalid jane.doe@example.com from 203.0.113.10, phone +1 (323) 867-5309. Path '[0].x'"
+    assert policy.redact(message) == "Invalid … from …, phone …. Path '[0].x'"
+
+
+def test_202_whose_body_is_not_an_error_list_is_an_acceptance() -> None:
+    assert decide(202, b'{"request_id": "abc"}', None, batches=1) == Accepted({}, [])
+
+
+def test_408_is_retried() -> None:
+    assert isinstance(decide(408, b"", None, batches=1), Retry)
 
 
 @given(st.from_regex(r"[A-Za-z0-9.@+_-]{1,40}", fullmatch=True))

@@ -1,17 +1,19 @@
 """The Event API over HTTPS: one urllib3 pool per container, Basic auth as the guide says."""
 
+import time
 from collections.abc import Callable
 
 import urllib3
 from urllib3.exceptions import HTTPError, InvalidHeader
 from urllib3.util.retry import Retry
 
-from rokt_forwarder.delivery import Response, TransportError
+from rokt_forwarder.delivery import CredentialsError, Response, TransportError
 from rokt_forwarder.secret import Credentials
 
 _POOL = urllib3.PoolManager(num_pools=4, maxsize=8, retries=False, block=False)
 _RETRY_AFTER = Retry()
 CONNECT_TIMEOUT_SECONDS = 3.05
+READ_CHUNK_BYTES = 16 * 1024
 
 
 class HttpTransport:
@@ -34,27 +36,49 @@ class HttpTransport:
             "Content-Type": "application/json",
             "Accept": "application/json",
         }
+        deadline = time.monotonic() + timeout
         try:
             response = self._pool.request(
                 "POST",
                 self._base_url + path,
                 body=body,
                 headers=headers,
-                timeout=urllib3.Timeout(connect=min(CONNECT_TIMEOUT_SECONDS, timeout), read=timeout),
+                timeout=urllib3.Timeout(total=timeout, connect=min(CONNECT_TIMEOUT_SECONDS, timeout)),
                 retries=False,
+                preload_content=False,
             )
+            try:
+                data = _read_before(response, deadline)
+            except BaseException:
+                response.close()  # a half-read connection must not go back to the pool
+                raise
+            finally:
+                response.release_conn()
         except HTTPError as error:
             raise TransportError(type(error).__name__) from error
-        return Response(response.status, response.data, _retry_after(response.headers.get("Retry-After")))
+        return Response(response.status, data, _retry_after(response.headers.get("Retry-After")))
 
     def reauthenticate(self) -> None:
         self._authorize(refresh=True)
 
     def _authorize(self, *, refresh: bool) -> str:
         credentials = self._credentials(refresh)
-        header = urllib3.make_headers(basic_auth=f"{credentials.api_key}:{credentials.api_secret}")
+        try:
+            header = urllib3.make_headers(basic_auth=f"{credentials.api_key}:{credentials.api_secret}")
+        except UnicodeEncodeError:
+            raise CredentialsError("the API key/secret must be Latin-1 text") from None
         self._authorization = header["authorization"]
         return self._authorization
+
+
+def _read_before(response: urllib3.BaseHTTPResponse, deadline: float) -> bytes:
+    """The body, but never past the deadline: urllib3's read timeout is per socket read, not total."""
+    chunks = []
+    while chunk := response.read1(READ_CHUNK_BYTES):
+        chunks.append(chunk)
+        if time.monotonic() > deadline:
+            raise TransportError("response body still arriving at the request deadline")
+    return b"".join(chunks)
 
 
 def _retry_after(value: str | None) -> float | None:

@@ -34,6 +34,8 @@ def build(message: Message, *, message_id: str, environment: str, hash_pii: bool
         body = wire.dumps(batch)
     except UnicodeEncodeError:
         raise MessageError("text must be valid Unicode (it holds a lone surrogate)") from None
+    except RecursionError:
+        raise MessageError("batch: nested too deeply") from None
     if len(body) > limits.MAX_BATCH_BYTES:
         raise MessageError(f"batch: {len(body)} bytes is over the {limits.MAX_BATCH_BYTES}-byte batch limit")
     return body

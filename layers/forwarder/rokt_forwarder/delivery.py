@@ -151,7 +151,10 @@ class Delivery:
                     return [(request[0], Refused(reason))]
                 case policy.Unauthorized(reason) if not self._reauthenticated:
                     self._reauthenticated = True
-                    self._transport.reauthenticate()
+                    try:
+                        self._transport.reauthenticate()
+                    except CredentialsError as error:
+                        self._halt = Failed(f"credentials: {error}")
                     continue
                 case policy.Unauthorized(reason):
                     # A credentials problem is never the records' fault: retry them later, send no more now.
@@ -160,8 +163,11 @@ class Delivery:
                 case policy.GiveUp(reason):
                     return [(i, Failed(reason)) for i in request]
                 case policy.Retry(reason, after):
-                    wait = after if after is not None else policy.backoff(attempt, self._rng)
+                    wait = after if after else policy.backoff(attempt, self._rng)
                     if self._remaining() - wait < MIN_REQUEST_SECONDS:
+                        if after:
+                            # The API asked everyone to wait past our deadline: send nothing more now.
+                            self._halt = Failed(reason, after)
                         return [(i, Failed(reason, after)) for i in request]
                     attempt += 1
                     self.stats.retries += 1

@@ -5,6 +5,7 @@ record → envelope → message → batch (validated) → packed requests → de
 
 import random
 import time
+import traceback
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -24,6 +25,8 @@ from rokt_forwarder.outcome import DELIVERED, Outcome, Status
 
 logger = Logger(child=True)
 FIFO_BLOCKED = "an earlier message of its FIFO group was not delivered"
+# No SQS call (visibility changes) is started with less time than this left.
+MIN_SQS_SECONDS = 1.0
 
 
 class LambdaContext(Protocol):
@@ -42,6 +45,17 @@ class Invalid:
     reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class Broken:
+    """Preparing the record raised: a bug, not the message's fault, so it is retried."""
+
+    record: SQSRecord
+    error: str
+
+
+Item = Prepared | Invalid | Broken
+
+
 class SystemClock:
     def monotonic(self) -> float:
         return time.monotonic()
@@ -50,23 +64,28 @@ class SystemClock:
         time.sleep(seconds)
 
 
+def _no_dead_letters(url: str, letters: Sequence[sqs.DeadLetter]) -> set[str]:
+    return {letter.message_id for letter in letters}
+
+
 @dataclass
 class Forwarder:
     """The delivery path with its edges (API, SQS, clocks) passed in, so tests choose them."""
 
     settings: Settings
     transport: Transport
+    dead_letter: Callable[[str, Sequence[sqs.DeadLetter]], set[str]] = _no_dead_letters
+    delay: Callable[[Sequence[sqs.Delay]], None] = lambda delays: None
     clock: Clock = field(default_factory=SystemClock)
     now_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000
-    dead_letter: Callable[[str, Sequence[sqs.DeadLetter]], set[str]] = sqs.dead_letter
-    delay: Callable[[Sequence[sqs.Delay]], None] = sqs.delay
     rng: random.Random = field(default_factory=random.Random)
     # Stop this long before Lambda's deadline: dead-lettering and the response still need time.
     safety_margin: float = 3.0
 
     def __call__(self, event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         remaining = context.get_remaining_time_in_millis() / 1000
-        deadline = self.clock.monotonic() + remaining - min(self.safety_margin, remaining * 0.2)
+        lambda_deadline = self.clock.monotonic() + remaining
+        deadline = lambda_deadline - min(self.safety_margin, remaining * 0.2)
         delivery = Delivery(
             self.transport,
             clock=self.clock,
@@ -74,16 +93,28 @@ class Forwarder:
             request_timeout=self.settings.request_timeout,
             rng=self.rng,
         )
-        records, prepared = self._prepare(event)
+        records = [SQSRecord(raw) for raw in event["Records"]]
         outcomes: dict[str, Outcome] = {}
-        self._dead_letter([p for p in prepared if isinstance(p, Invalid)], outcomes)
-        self._deliver(records, prepared, delivery, outcomes)
-        self._delay_failed(records, outcomes)
+        try:
+            self._settle(records, self._prepare(event), delivery, outcomes)
+        except Exception as error:
+            # Never fail the whole batch: what was delivered stays delivered, the rest is retried.
+            # Type and place only: an exception's message may quote a record's data.
+            where = traceback.extract_tb(error.__traceback__)[-1]
+            logger.error(
+                "invocation failed; undecided records are reported failed",
+                extra={
+                    "error": type(error).__name__,
+                    "at": f"{where.filename}:{where.lineno} in {where.name}",
+                },
+            )
+        if self.clock.monotonic() < lambda_deadline - MIN_SQS_SECONDS:
+            self._delay_failed(records, outcomes)
         logger.info(
             "invocation done",
             extra={
                 "records": len(records),
-                **outcome.summary(outcomes.values()),
+                **outcome.summary(outcomes.get(r.message_id, outcome.UNDECIDED) for r in records),
                 "requests": delivery.stats.requests,
                 "retries": delivery.stats.retries,
                 "throttled": delivery.stats.throttled,
@@ -93,7 +124,7 @@ class Forwarder:
         )
         return outcome.response([r.message_id for r in records], outcomes)
 
-    def _prepare(self, event: dict[str, Any]) -> tuple[list[SQSRecord], list[Prepared | Invalid | None]]:
+    def _prepare(self, event: dict[str, Any]) -> list[Item]:
         """Per record, in Powertools' batch processor: a bug in one record fails only that record."""
         now_ms = self.now_ms()
 
@@ -115,9 +146,63 @@ class Forwarder:
         processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
         with processor(records=event["Records"], handler=prepare):
             processed = processor.process()
-        records = [SQSRecord(raw) for raw in event["Records"]]
-        results = [result if status == "success" else None for status, result, _ in processed]
-        return records, results
+        items: list[Item] = []
+        for status, result, raw in processed:
+            if status == "success":
+                items.append(result)
+            else:
+                # Powertools gives "ExceptionType:message"; the message may quote data, so log the type only.
+                error = str(result).split(":", 1)[0]
+                logger.warning(
+                    "record could not be prepared", extra={"messageId": raw["messageId"], "error": error}
+                )
+                items.append(Broken(SQSRecord(raw), error))
+        return items
+
+    def _settle(
+        self,
+        records: Sequence[SQSRecord],
+        items: Sequence[Item],
+        delivery: Delivery,
+        outcomes: dict[str, Outcome],
+    ) -> None:
+        """Give every record an outcome, in waves: each wave takes the next record of every group.
+
+        On a FIFO queue a group's next record is handled only once the one before it is done, and a
+        failure stops the group. On a standard queue every record is its own group: one wave.
+        """
+        fifo = bool(records) and records[0].event_source_arn.endswith(".fifo")
+        groups: dict[str, deque[Item]] = {}
+        for item in items:
+            key = (item.record.attributes.message_group_id or "") if fifo else item.record.message_id
+            groups.setdefault(key, deque()).append(item)
+        while groups:
+            heads = [queue[0] for queue in groups.values()]
+            for broken in (h for h in heads if isinstance(h, Broken)):
+                outcomes[broken.record.message_id] = Outcome(Status.FAILED, f"unexpected {broken.error}")
+            self._dead_letter([h for h in heads if isinstance(h, Invalid)], outcomes)
+            ready = [h for h in heads if isinstance(h, Prepared)]
+            results = delivery.deliver([item.body for item in ready]) if ready else []
+            refused = []
+            for item, result in zip(ready, results, strict=True):
+                if isinstance(result, Delivered):
+                    outcomes[item.record.message_id] = DELIVERED
+                elif isinstance(result, Failed):
+                    outcomes[item.record.message_id] = Outcome(
+                        Status.FAILED, result.reason, result.retry_after
+                    )
+                elif isinstance(result, Refused):
+                    refused.append(Invalid(item.record, result.reason))
+            self._dead_letter(refused, outcomes)
+            for key in list(groups):
+                queue = groups[key]
+                head = queue.popleft()
+                if outcomes[head.record.message_id].status is Status.FAILED:
+                    for blocked in queue:
+                        outcomes[blocked.record.message_id] = Outcome(Status.FAILED, FIFO_BLOCKED)
+                    queue.clear()
+                if not queue:
+                    del groups[key]
 
     def _dead_letter(self, invalid: Sequence[Invalid], outcomes: dict[str, Outcome]) -> None:
         if not invalid:
@@ -141,77 +226,31 @@ class Forwarder:
         unsent = self.dead_letter(self.settings.dlq_url, letters)
         for item in invalid:
             sent = item.record.message_id not in unsent
-            status = Status.DEAD_LETTERED if sent else Status.FAILED
-            outcomes[item.record.message_id] = Outcome(
-                status, item.reason if sent else f"DLQ send failed: {item.reason}"
+            outcomes[item.record.message_id] = (
+                Outcome(Status.DEAD_LETTERED, item.reason)
+                if sent
+                else Outcome(Status.FAILED, f"DLQ send failed: {item.reason}")
             )
-
-    def _deliver(
-        self,
-        records: Sequence[SQSRecord],
-        prepared: Sequence[Prepared | Invalid | None],
-        delivery: Delivery,
-        outcomes: dict[str, Outcome],
-    ) -> None:
-        """Deliver in waves: the next message of a FIFO group goes only once the one before it is done.
-
-        A standard queue has no groups, so everything goes in the first wave.
-        """
-        fifo = bool(records) and records[0].event_source_arn.endswith(".fifo")
-        groups: dict[str, deque[Prepared]] = {}
-        blocked: set[str] = set()
-        for record, item in zip(records, prepared, strict=True):
-            group = (record.attributes.message_group_id or "") if fifo else record.message_id
-            if item is None:
-                outcomes[record.message_id] = Outcome(Status.FAILED, "unexpected error while preparing")
-            if group in blocked:
-                outcomes[record.message_id] = Outcome(Status.FAILED, FIFO_BLOCKED)
-            elif isinstance(item, Prepared):
-                groups.setdefault(group, deque()).append(item)
-            if outcomes.get(record.message_id, DELIVERED).status is Status.FAILED and fifo:
-                blocked.add(group)
-                for queued in groups.pop(group, ()):
-                    outcomes[queued.record.message_id] = Outcome(Status.FAILED, FIFO_BLOCKED)
-        while groups:
-            wave = [queue[0] for queue in groups.values()]
-            results = delivery.deliver([item.body for item in wave])
-            refused = [
-                Invalid(item.record, r.reason)
-                for item, r in zip(wave, results, strict=True)
-                if isinstance(r, Refused)
-            ]
-            for item, result in zip(wave, results, strict=True):
-                if isinstance(result, Delivered):
-                    outcomes[item.record.message_id] = DELIVERED
-                elif isinstance(result, Failed):
-                    outcomes[item.record.message_id] = Outcome(
-                        Status.FAILED, result.reason, result.retry_after
-                    )
-            self._dead_letter(refused, outcomes)
-            for key, item in zip(list(groups), wave, strict=True):
-                queue = groups[key]
-                queue.popleft()
-                if outcomes[item.record.message_id].status is Status.FAILED:
-                    for queued in queue:
-                        outcomes[queued.record.message_id] = Outcome(Status.FAILED, FIFO_BLOCKED)
-                    queue.clear()
-                if not queue:
-                    del groups[key]
 
     def _delay_failed(self, records: Sequence[SQSRecord], outcomes: dict[str, Outcome]) -> None:
-        delays = [
-            sqs.Delay(
-                message_id=record.message_id,
-                receipt_handle=record.receipt_handle,
-                source_queue_arn=record.event_source_arn,
-                seconds=outcome.retry_delay(
-                    int(record.attributes.approximate_receive_count or 1),
-                    outcomes[record.message_id].retry_after,
-                    self.rng,
-                ),
-            )
+        failed = [
+            (record, outcomes.get(record.message_id, outcome.UNDECIDED))
             for record in records
-            if outcomes.get(record.message_id, Outcome(Status.FAILED)).status is Status.FAILED
+            if outcomes.get(record.message_id, outcome.UNDECIDED).status is Status.FAILED
         ]
-        if delays:
-            self.delay(delays)
+        if failed:
+            self.delay(
+                [
+                    sqs.Delay(
+                        message_id=record.message_id,
+                        receipt_handle=record.receipt_handle,
+                        source_queue_arn=record.event_source_arn,
+                        seconds=outcome.retry_delay(
+                            int(record.attributes.approximate_receive_count or 1),
+                            result.retry_after,
+                            self.rng,
+                        ),
+                    )
+                    for record, result in failed
+                ]
+            )

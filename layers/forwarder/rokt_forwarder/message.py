@@ -136,6 +136,11 @@ OPTION_FIELDS: Mapping[str, _Parser] = {
 FIELDS: Mapping[str, _Parser] = {**IDENTITY_FIELDS, **USER_FIELDS, **EVENT_FIELDS, **OPTION_FIELDS}
 
 
+def _shown(key: str) -> str:
+    """A producer's key as it may appear in an error: short and printable (it is not a value)."""
+    return key if key.isprintable() and len(key) <= 64 else ascii(key[:64])
+
+
 def parse_message(payload: dict[str, Any], *, now_ms: int) -> Message:
     """Classify and check a message; raises MessageError listing every broken rule."""
     if "events" in payload:
@@ -145,7 +150,7 @@ def parse_message(payload: dict[str, Any], *, now_ms: int) -> Message:
     for key, value in payload.items():
         parser = FIELDS.get(key)
         if parser is None:
-            problems.append(f"{key}: unknown field")
+            problems.append(f"{_shown(key)}: unknown field")
         elif value is not None:
             try:
                 fields[key] = parser(value, now_ms)

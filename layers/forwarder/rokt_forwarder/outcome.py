@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 # Failed records come back after BASE * 2^(receives-1) seconds (capped), not the queue's full timeout.
-RETRY_BASE_SECONDS = 5
+# With MaxReceiveCount 5 that rides out about ten minutes of API trouble before SQS dead-letters.
+RETRY_BASE_SECONDS = 30
 RETRY_CAP_SECONDS = 900  # 15 minutes; SQS allows up to 12 hours
 
 
@@ -28,6 +29,7 @@ class Outcome:
 
 
 DELIVERED = Outcome(Status.DELIVERED)
+UNDECIDED = Outcome(Status.FAILED, "no outcome (the invocation failed)")
 
 
 def response(message_ids: Sequence[str], outcomes: Mapping[str, Outcome]) -> dict[str, list[dict[str, str]]]:
@@ -36,15 +38,15 @@ def response(message_ids: Sequence[str], outcomes: Mapping[str, Outcome]) -> dic
         "batchItemFailures": [
             {"itemIdentifier": message_id}
             for message_id in message_ids
-            if outcomes.get(message_id, Outcome(Status.FAILED)).status is Status.FAILED
+            if outcomes.get(message_id, UNDECIDED).status is Status.FAILED
         ]
     }
 
 
 def retry_delay(receive_count: int, retry_after: float | None, rng: random.Random) -> int:
     """Seconds until a failed record is visible again: the API's Retry-After, else jittered backoff."""
-    backoff = min(RETRY_CAP_SECONDS, RETRY_BASE_SECONDS * 2 ** max(receive_count - 1, 0))
-    seconds = rng.uniform(backoff / 2, backoff)
+    backoff = RETRY_BASE_SECONDS * 2 ** min(max(receive_count - 1, 0), 16)
+    seconds = rng.uniform(backoff / 2, backoff)  # equal jitter: never sooner than half the backoff
     return int(min(RETRY_CAP_SECONDS, max(seconds, retry_after or 0)))
 
 

@@ -10,8 +10,15 @@ import re
 from dataclasses import dataclass, field
 
 _BATCH_INDEX = re.compile(r"Path '\[(\d+)\]")
-_QUOTED = re.compile(r"\"[^\"]*\"|(?<!Path )'[^']*'")
+# What may be personal data in an API error text: quoted values, emails, IPs, long digit runs (phones).
+_PII = re.compile(
+    r"\"[^\"]*\"|(?<!Path )'[^']*'"  # quoted values (a Path '...' names a field: it stays)
+    r"|\S+@\S+"  # emails
+    r"|\b\d{1,3}(?:\.\d{1,3}){3}\b|[0-9a-fA-F:]*:[0-9a-fA-F:]{4,}"  # IPv4, IPv6
+    r"|\+?\d[\d\s().-]{5,}\d"  # phone numbers and other long digit runs
+)
 MAX_REASON_CHARS = 500
+RETRYABLE_4XX = frozenset({408, 429})
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +45,7 @@ class Unauthorized:
 
 @dataclass(frozen=True, slots=True)
 class Retry:
-    """429 and 5xx: try again after `after` seconds if the API said (Retry-After), else after a backoff."""
+    """408, 429 and 5xx: try again after `after` seconds if the API said (Retry-After), else backoff."""
 
     reason: str
     after: float | None = None
@@ -56,14 +63,15 @@ Decision = Accepted | Rejected | Unauthorized | Retry | GiveUp
 
 def decide(status: int, body: bytes, retry_after: float | None, *, batches: int) -> Decision:
     if 200 <= status < 300:
-        return _accepted(_error_messages(body), batches)
-    reason = f"HTTP {status}" + (f": {msg}" if (msg := "; ".join(_error_messages(body))) else "")
-    reason = redact(reason)
+        return _accepted(_error_messages(body) or [], batches)
+    messages = _error_messages(body)
+    detail = "non-JSON body" if messages is None else "; ".join(messages)
+    reason = redact(f"HTTP {status}: {detail}" if detail else f"HTTP {status}")
     if status in (400, 413):
         return Rejected(f"API refused: {reason}")
     if status in (401, 403):
         return Unauthorized(reason)
-    if status == 429 or status >= 500:
+    if status in RETRYABLE_4XX or status >= 500:
         return Retry(reason, retry_after)
     return GiveUp(reason)
 
@@ -85,24 +93,33 @@ def _accepted(messages: list[str], batches: int) -> Accepted:
     return Accepted(refused, unplaced)
 
 
-def _error_messages(body: bytes) -> list[str]:
-    """The messages of an `{"errors": [{"message": ...}]}` body; anything else counts as one message."""
+def _error_messages(body: bytes) -> list[str] | None:
+    """The messages of an `{"errors": [...]}` body; [] when it has none, None when it is not JSON.
+
+    Only an errors list refuses anything: any other body of a 2xx is an acceptance.
+    """
     text = body.decode("utf-8", "replace").strip()
     if not text:
         return []
     try:
         parsed = json.loads(text)
     except ValueError:
-        return [text]
+        return None
     errors = parsed.get("errors") if isinstance(parsed, dict) else None
     if not isinstance(errors, list):
-        return [] if isinstance(parsed, dict) and not parsed else [text]
-    return [str(e.get("message") or e.get("code") or e) if isinstance(e, dict) else str(e) for e in errors]
+        return []
+    return [
+        str(e.get("message") or e.get("code") or "error") if isinstance(e, dict) else str(e) for e in errors
+    ]
 
 
 def redact(message: str) -> str:
-    """Drop quoted values from an API error: they may be an email or a name (its Path stays)."""
-    return _QUOTED.sub('"…"', html.unescape(message))[:MAX_REASON_CHARS]
+    """Mask what may be personal data in an API error; the Path (a field name) stays."""
+    return _PII.sub(_mask, html.unescape(message))[:MAX_REASON_CHARS]
+
+
+def _mask(match: re.Match[str]) -> str:
+    return '"…"' if match.group().startswith(('"', "'")) else "…"
 
 
 def backoff(attempt: int, rng: random.Random, *, base: float = 0.25, cap: float = 8.0) -> float:

@@ -3,11 +3,14 @@
 from dataclasses import dataclass
 
 from aws_lambda_powertools.utilities import parameters
+from botocore.config import Config
 
 from rokt_forwarder.delivery import CredentialsError
 
 # Rotation is caught by a 401/403 (which forces a re-read), so the cache can outlive invocations.
 CACHE_SECONDS = 3600
+# Fail fast rather than spend the invocation's time on a hung endpoint.
+BOTO_CONFIG = Config(connect_timeout=2, read_timeout=3, retries={"mode": "standard", "max_attempts": 2})
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,19 +22,29 @@ class Credentials:
         return "Credentials(api_key=***, api_secret=***)"
 
 
-def read_credentials(secret_id: str, *, refresh: bool = False) -> Credentials:
-    """Raises CredentialsError naming the secret and what is wrong, never the values."""
-    try:
-        value = parameters.get_secret(secret_id, transform="json", max_age=CACHE_SECONDS, force_fetch=refresh)
-    except parameters.exceptions.GetParameterError as error:
-        raise CredentialsError(
-            f"cannot read secret {secret_id}: {type(error.__cause__ or error).__name__}"
-        ) from error
-    except parameters.exceptions.TransformParameterError:
-        raise CredentialsError(f"secret {secret_id} is not a JSON object") from None
-    if not isinstance(value, dict):
-        raise CredentialsError(f"secret {secret_id} is not a JSON object")
-    key, secret = value.get("api_key"), value.get("api_secret")
-    if not (isinstance(key, str) and key and isinstance(secret, str) and secret):
-        raise CredentialsError(f'secret {secret_id} needs non-empty "api_key" and "api_secret"')
-    return Credentials(key, secret)
+class SecretReader:
+    """Reads one secret; created once per container so its client and cache are reused."""
+
+    def __init__(self, secret_id: str, provider: parameters.SecretsProvider | None = None) -> None:
+        self.secret_id = secret_id
+        self._provider = provider or parameters.SecretsProvider(boto_config=BOTO_CONFIG)
+
+    def __call__(self, refresh: bool = False) -> Credentials:
+        """Raises CredentialsError naming the secret and what is wrong, never the values."""
+        secret_id = self.secret_id
+        try:
+            value = self._provider.get(
+                secret_id, transform="json", max_age=CACHE_SECONDS, force_fetch=refresh
+            )
+        except parameters.exceptions.TransformParameterError:
+            raise CredentialsError(f"secret {secret_id} is not a JSON object") from None
+        except parameters.exceptions.GetParameterError as error:
+            # Powertools raises without `from`: the AWS error is the context.
+            cause = error.__cause__ or error.__context__ or error
+            raise CredentialsError(f"cannot read secret {secret_id}: {type(cause).__name__}") from error
+        if not isinstance(value, dict):
+            raise CredentialsError(f"secret {secret_id} is not a JSON object")
+        key, secret = value.get("api_key"), value.get("api_secret")
+        if not (isinstance(key, str) and key and isinstance(secret, str) and secret):
+            raise CredentialsError(f'secret {secret_id} needs non-empty "api_key" and "api_secret"')
+        return Credentials(key, secret)

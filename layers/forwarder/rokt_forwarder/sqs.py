@@ -3,18 +3,22 @@
 The client is created on first use, so an invocation in which everything is delivered pays nothing.
 """
 
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from functools import cache
 from typing import TYPE_CHECKING, Any
 
 import boto3
+from botocore.config import Config
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
 SQS_BATCH = 10
+# SendMessageBatch refuses a batch over 1 MiB (256 KiB on older queues) as a whole: stay under both.
+MAX_BATCH_BYTES = 256 * 1024
 MAX_ATTRIBUTE_CHARS = 1024
+BOTO_CONFIG = Config(connect_timeout=2, read_timeout=3, retries={"mode": "standard", "max_attempts": 2})
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,30 +38,62 @@ class Delay:
     seconds: int
 
 
-@cache
-def _client() -> "SQSClient":
-    return boto3.client("sqs")
+class Sqs:
+    """The forwarder's SQS calls. Every failure is contained: the caller learns what was not done."""
 
+    def __init__(self) -> None:
+        self._client: SQSClient | None = None
+        self._lock = threading.Lock()
 
-def queue_url(queue_arn: str) -> str:
-    """The URL of a queue from its ARN, on the endpoint boto3 resolved (AWS or AWS_ENDPOINT_URL)."""
-    _, _, _, _, account, name = queue_arn.split(":", 5)
-    return f"{_client().meta.endpoint_url}/{account}/{name}"
+    @property
+    def client(self) -> "SQSClient":
+        with self._lock:  # boto3's default session is not thread-safe; make one client, once
+            if self._client is None:
+                self._client = boto3.session.Session().client("sqs", config=BOTO_CONFIG)
+            return self._client
 
+    def queue_url(self, queue_arn: str) -> str:
+        """The URL of a queue from its ARN, on the endpoint boto3 resolved (AWS or AWS_ENDPOINT_URL)."""
+        _, _, _, _, account, name = queue_arn.split(":", 5)
+        return f"{self.client.meta.endpoint_url}/{account}/{name}"
 
-def dead_letter(dlq_url: str, letters: Sequence[DeadLetter]) -> set[str]:
-    """Send the original bodies with the reason; returns the message ids that could NOT be sent."""
-    fifo = dlq_url.endswith(".fifo")
-    failed: set[str] = set()
-    for chunk in _chunks(letters):
-        entries: list[Any] = [_dead_letter_entry(n, letter, fifo) for n, letter in enumerate(chunk)]
+    def dead_letter(self, dlq_url: str, letters: Sequence[DeadLetter]) -> set[str]:
+        """Send the original bodies with the reason; returns the message ids that could NOT be sent."""
+        fifo = dlq_url.endswith(".fifo")
+        unsent: set[str] = set()
+        for chunk in _chunks(letters):
+            entries = [_dead_letter_entry(n, letter, fifo) for n, letter in enumerate(chunk)]
+            try:
+                response = self.client.send_message_batch(QueueUrl=dlq_url, Entries=entries)  # type: ignore[arg-type]
+                failed = {chunk[int(entry["Id"])] for entry in response.get("Failed", [])}
+            except Exception:  # one bad letter must not keep the others out: try each alone
+                failed = set(chunk)
+            for letter in failed:
+                if not self._send_one(dlq_url, _dead_letter_entry(0, letter, fifo)):
+                    unsent.add(letter.message_id)
+        return unsent
+
+    def _send_one(self, dlq_url: str, entry: dict[str, Any]) -> bool:
+        entry.pop("Id")
         try:
-            response = _client().send_message_batch(QueueUrl=dlq_url, Entries=entries)
-        except Exception:  # any failure here means: report the records failed, SQS retries them
-            failed.update(letter.message_id for letter in chunk)
-            continue
-        failed.update(chunk[int(entry["Id"])].message_id for entry in response.get("Failed", []))
-    return failed
+            self.client.send_message(QueueUrl=dlq_url, **entry)
+        except Exception:  # the record is reported failed instead; SQS will deliver it again
+            return False
+        return True
+
+    def delay(self, delays: Sequence[Delay]) -> None:
+        """Best effort: if this fails, the records still come back after the queue's visibility timeout."""
+        for chunk in _chunks(delays):
+            try:
+                self.client.change_message_visibility_batch(
+                    QueueUrl=self.queue_url(chunk[0].source_queue_arn),
+                    Entries=[
+                        {"Id": str(n), "ReceiptHandle": d.receipt_handle, "VisibilityTimeout": d.seconds}
+                        for n, d in enumerate(chunk)
+                    ],
+                )
+            except Exception:  # noqa: S112 - see docstring: the queue's own timeout is the fallback
+                continue
 
 
 def _dead_letter_entry(index: int, letter: DeadLetter, fifo: bool) -> dict[str, Any]:
@@ -76,25 +112,22 @@ def _dead_letter_entry(index: int, letter: DeadLetter, fifo: bool) -> dict[str, 
     return entry
 
 
-def delay(delays: Sequence[Delay]) -> None:
-    """Best effort: if this fails, the records still come back after the queue's visibility timeout."""
-    for chunk in _chunks(delays):
-        try:
-            _client().change_message_visibility_batch(
-                QueueUrl=queue_url(chunk[0].source_queue_arn),
-                Entries=[
-                    {"Id": str(n), "ReceiptHandle": d.receipt_handle, "VisibilityTimeout": d.seconds}
-                    for n, d in enumerate(chunk)
-                ],
-            )
-        except Exception:  # noqa: S112 - see docstring: the queue's own timeout is the fallback
-            continue
-
-
 def _text(value: str) -> dict[str, str]:
-    return {"DataType": "String", "StringValue": value[:MAX_ATTRIBUTE_CHARS]}
+    # Attribute values must be valid Unicode without control characters.
+    clean = "".join(c if c.isprintable() else "?" for c in value[:MAX_ATTRIBUTE_CHARS])
+    return {"DataType": "String", "StringValue": clean.encode("utf-8", "replace").decode("utf-8")}
 
 
-def _chunks[T](items: Sequence[T]) -> Iterator[Sequence[T]]:
-    for start in range(0, len(items), SQS_BATCH):
-        yield items[start : start + SQS_BATCH]
+def _chunks[T: (DeadLetter, Delay)](items: Sequence[T]) -> Iterator[list[T]]:
+    """At most ten entries and MAX_BATCH_BYTES of bodies per call."""
+    chunk: list[T] = []
+    size = 0
+    for item in items:
+        item_size = len(item.body.encode("utf-8", "replace")) if isinstance(item, DeadLetter) else 0
+        if chunk and (len(chunk) == SQS_BATCH or size + item_size > MAX_BATCH_BYTES):
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(item)
+        size += item_size
+    if chunk:
+        yield chunk

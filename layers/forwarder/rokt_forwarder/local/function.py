@@ -11,10 +11,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from aws_lambda_powertools.utilities.parameters import base as parameters_base
-
-from rokt_forwarder import sqs
-
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 SERVICE_NAME = "rokt-event-forwarder"
 
@@ -37,8 +33,5 @@ def cold_start(root: Path, env: dict[str, str]) -> Iterator[Handler]:
 
 
 def _forget_clients() -> None:
-    # Clients made under another AWS_ENDPOINT_URL must not be reused.
-    parameters_base.DEFAULT_PROVIDERS.clear()  # type: ignore[attr-defined]
-    parameters_base.clear_caches()  # type: ignore[no-untyped-call]
-    sqs._client.cache_clear()
+    # The next import of app is a cold start: it builds its clients under the new environment.
     sys.modules.pop("app", None)
