@@ -6,6 +6,7 @@ forwarder. Visibility timeouts are cut to 1 s so retries and redrive happen with
 
 import base64
 import hashlib
+import logging
 import threading
 import time
 import uuid
@@ -18,7 +19,7 @@ import pytest
 
 from rokt_forwarder.local.aws import EmbeddedAws
 from rokt_forwarder.local.runner import EventSourceMapping, InvalidBatchResponse, failed_message_ids
-from rokt_forwarder.local.sqs_tools import queue_depth, wait_until_drained
+from rokt_forwarder.local.sqs_tools import drain, queue_depth, wait_until_drained
 from rokt_forwarder.local.template import StackSettings
 
 SETTINGS = StackSettings(
@@ -163,6 +164,84 @@ def test_always_failing_record_is_redriven_to_the_dlq(aws: EmbeddedAws) -> None:
     assert len(handler.records("poison")) == SETTINGS.max_receive_count
     assert esm.stats.records_reported_failed == SETTINGS.max_receive_count
     assert len(handler.records("ok")) == 1
+
+
+class FirstReceiveFails:
+    """An SQS client whose first receive raises something botocore never would."""
+
+    def __init__(self, sqs: Any) -> None:
+        self._sqs = sqs
+        self.failed = False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sqs, name)
+
+    def receive_message(self, **kwargs: Any) -> Any:
+        if not self.failed:
+            self.failed = True
+            raise RuntimeError("not a botocore error")
+        return self._sqs.receive_message(**kwargs)
+
+
+def test_a_poller_outlives_an_unexpected_error(aws: EmbeddedAws, caplog: pytest.LogCaptureFixture) -> None:
+    send(aws, ["ok"])
+    handler = Recorder(lambda records: SUCCESS)
+    flaky = FirstReceiveFails(aws.client("sqs"))
+    settings = replace(aws.settings, max_concurrency=1)
+    esm = EventSourceMapping.from_settings(
+        flaky,  # type: ignore[arg-type]
+        aws.queue_url,
+        aws.queue_arn,
+        handler,
+        settings,
+        region=aws.region,
+    )
+
+    with caplog.at_level(logging.ERROR, logger="rokt_forwarder.local.runner"), esm:
+        assert drained(aws)
+
+    assert flaky.failed
+    assert handler.receive_counts("ok") == ["1"]
+    assert "not a botocore error" in caplog.text
+
+
+def test_drain_takes_only_the_wanted_and_leaves_the_rest(aws: EmbeddedAws) -> None:
+    sqs = aws.client("sqs")
+    # Visibility 0: what is left comes straight back, which must not keep the drain going forever.
+    shared = sqs.create_queue(QueueName="shared-dlq", Attributes={"VisibilityTimeout": "0"})["QueueUrl"]
+    tagged = {"source_message_id": {"DataType": "String", "StringValue": "ours-1"}}
+    sqs.send_message(QueueUrl=shared, MessageBody="tagged", MessageAttributes=tagged)
+    redriven = sqs.send_message(QueueUrl=shared, MessageBody="redriven")["MessageId"]
+    sqs.send_message(QueueUrl=shared, MessageBody="someone else's")
+    ours = {"ours-1", redriven}
+
+    def wanted(message: Any) -> bool:
+        attributes = message.get("MessageAttributes", {})
+        return attributes.get("source_message_id", {}).get("StringValue", message["MessageId"]) in ours
+
+    taken = drain(sqs, shared, wanted=wanted)
+
+    assert sorted(message["Body"] for message in taken) == ["redriven", "tagged"]
+    assert [message["Body"] for message in drain(sqs, shared)] == ["someone else's"]
+
+
+def test_wait_until_drained_reports_depth_and_waits_while_busy(aws: EmbeddedAws) -> None:
+    sqs = aws.client("sqs")
+    send(aws, ["x"])
+    ticks: list[int] = []
+    assert not wait_until_drained(sqs, [aws.queue_url], timeout=0.3, interval=0.1, on_tick=ticks.append)
+    assert ticks and set(ticks) == {1}
+
+    sqs.receive_message(QueueUrl=aws.queue_url, VisibilityTimeout=30)
+    assert queue_depth(sqs, aws.queue_url) == 1, "in flight still counts"
+    assert queue_depth(sqs, aws.queue_url, visible_only=True) == 0
+    sqs.purge_queue(QueueUrl=aws.queue_url)
+
+    busy_until = time.monotonic() + 0.5
+    assert wait_until_drained(
+        sqs, [aws.queue_url], timeout=5, settle=0.1, interval=0.05, busy=lambda: time.monotonic() < busy_until
+    )
+    assert time.monotonic() >= busy_until + 0.1
 
 
 def raise_error(records: list[dict[str, Any]]) -> Any:

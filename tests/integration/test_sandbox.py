@@ -96,6 +96,18 @@ def test_malformed_json_is_400(api: Sandbox) -> None:
     assert "not valid JSON" in response.json()["errors"][0]["message"]
 
 
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+@pytest.mark.parametrize("path", ["/events", "/bulkevents"])
+def test_nan_and_infinity_are_400_as_the_forwarder_refuses_them(
+    api: Sandbox, path: str, constant: str
+) -> None:
+    text = json.dumps(VALID).replace("19.99", constant)
+    response = post(api, path, (f"[{text}]" if path == "/bulkevents" else text).encode())
+    assert response.status == 400
+    assert f"{constant} is not valid JSON" in response.json()["errors"][0]["message"]
+    assert api.accepted_batches() == []
+
+
 def test_a_partly_refused_bulk_is_202_naming_the_refused_index(api: Sandbox) -> None:
     first, last = batch(source_request_id="a"), batch(source_request_id="c")
     refused = batch(device_info={"ios_advertising_id": "secret-not-a-guid"})

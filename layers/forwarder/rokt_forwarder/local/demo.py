@@ -3,7 +3,8 @@
 By default everything is embedded (moto server, the sandbox), so it runs offline on a fresh clone.
 --queue-url/--dlq-url/--secret-id use real AWS and --api-url/--pod a real Rokt pod instead: the same
 code path, nothing else changes. Exit status 0 only if every valid message was delivered and exactly
-the invalid ones were dead-lettered.
+the invalid ones were dead-lettered. Against a real DLQ only the demo's own dead letters are taken
+from it; anything else there is left for its owners.
 """
 
 import argparse
@@ -15,22 +16,24 @@ import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import boto3
 
+from rokt_forwarder import limits
 from rokt_forwarder.local.aws import EmbeddedAws
 from rokt_forwarder.local.function import cold_start
 from rokt_forwarder.local.runner import EventSourceMapping, MappingStats
-from rokt_forwarder.local.sandbox import Sandbox, SandboxConfig
-from rokt_forwarder.local.sqs_tools import drain, queue_depth
+from rokt_forwarder.local.sandbox import Sandbox, SandboxConfig, parse_outage
+from rokt_forwarder.local.sqs_tools import drain, queue_depth, wait_until_drained
 from rokt_forwarder.local.template import StackSettings
 from rokt_forwarder.local.traffic import Message, generate
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_sqs.type_defs import MessageTypeDef
 
 ROOT = Path(__file__).resolve().parents[4]
 API_KEY, API_SECRET = "demo-key", "demo-secret"
@@ -54,6 +57,15 @@ class Options:
     secret_id: str | None = None
     progress: bool = True
     backlog: int = 500
+
+    def __post_init__(self) -> None:
+        if self.queue_url and not (self.dlq_url and self.secret_id):
+            raise ValueError("--queue-url needs --dlq-url and --secret-id")
+        if (self.dlq_url or self.secret_id) and not self.queue_url:
+            raise ValueError("--dlq-url and --secret-id go with --queue-url")
+        if self.queue_url and not (self.api_url or self.pod):
+            # The embedded sandbox only knows the demo's credentials, so the real secret's would be 403.
+            raise ValueError("--queue-url needs --pod or --api-url: the real secret does not fit the sandbox")
 
 
 @dataclass
@@ -107,12 +119,20 @@ def run(options: Options) -> Report:
         producer = Producer(stack, messages, options.backlog)
         with mapping:
             producer.start()
-            drained = _wait(stack, mapping, producer, started, options)
+            try:
+                drained = _wait(stack, mapping, producer, started, options)
+            finally:
+                # After a timeout it may still be sending: `sent` is only safe to read once it is done.
+                producer.stop()
         if producer.error:
             raise producer.error
         sent = producer.sent
         seconds = time.monotonic() - started
-        letters = {_source_id(m): _reason(m) for m in drain(stack.sqs, stack.dlq_url)}
+
+        def ours(message: "MessageTypeDef") -> bool:
+            return _source_id(message) in sent
+
+        letters = {_source_id(m): _reason(m) for m in drain(stack.sqs, stack.dlq_url, wanted=ours)}
         left = queue_depth(stack.sqs, stack.queue_url) + (0 if drained else 1)
         accepted = _accepted_ids(stack.sandbox) if stack.sandbox else None
     valid = {mid for mid, message in sent.items() if message.valid}
@@ -152,9 +172,7 @@ def _stack(options: Options, settings: StackSettings) -> Iterator[Stack]:
             sandbox = stack.enter_context(Sandbox(config))
             api_env = {"ROKT_API_URL": sandbox.url}
         common = {"ROKT_ENVIRONMENT": "development", "POWERTOOLS_LOG_LEVEL": "WARNING", **api_env}
-        if options.queue_url:
-            if not (options.dlq_url and options.secret_id):
-                raise SystemExit("--queue-url needs --dlq-url and --secret-id")
+        if options.queue_url and options.dlq_url and options.secret_id:  # all or none: see Options
             client = boto3.client("sqs")
             arn = client.get_queue_attributes(QueueUrl=options.queue_url, AttributeNames=["QueueArn"])
             yield Stack(
@@ -191,21 +209,24 @@ class Producer(threading.Thread):
         self.stack, self.messages, self.backlog = stack, messages, backlog
         self.sent: dict[str, Message] = {}
         self.error: BaseException | None = None
+        self._stopping = threading.Event()
 
     def run(self) -> None:
         try:
             for start in range(0, len(self.messages), 10):
-                while self._visible() > self.backlog:
-                    time.sleep(0.1)
+                while queue_depth(self.stack.sqs, self.stack.queue_url, visible_only=True) > self.backlog:
+                    if self._stopping.wait(0.1):
+                        return
+                if self._stopping.is_set():
+                    return
                 self._send(self.messages[start : start + 10])
         except BaseException as error:  # reported by the main thread
             self.error = error
 
-    def _visible(self) -> int:
-        attributes = self.stack.sqs.get_queue_attributes(
-            QueueUrl=self.stack.queue_url, AttributeNames=["ApproximateNumberOfMessages"]
-        )["Attributes"]
-        return int(attributes["ApproximateNumberOfMessages"])
+    def stop(self) -> None:
+        """Stop after the batch in flight, so whatever SQS took is in `sent` and nothing more arrives."""
+        self._stopping.set()
+        self.join()
 
     def _send(self, chunk: Sequence[Message]) -> None:
         response = self.stack.sqs.send_message_batch(
@@ -220,27 +241,25 @@ class Producer(threading.Thread):
 def _wait(
     stack: Stack, mapping: EventSourceMapping, producer: Producer, started: float, options: Options
 ) -> bool:
-    """Until all is sent and the queue stays empty (depth is approximate), or the timeout."""
-    deadline = started + options.drain_timeout
-    empty_since: float | None = None
-    while time.monotonic() < deadline:
-        depth = queue_depth(stack.sqs, stack.queue_url)
-        sending = producer.is_alive()
-        if options.progress:
-            total = len(producer.messages)
-            _progress(
-                stack, mapping.stats, total, depth + total - len(producer.sent), time.monotonic() - started
-            )
-        if sending:
-            depth = max(depth, 1)
-        now = time.monotonic()
-        empty_since = (empty_since or now) if depth == 0 else None
-        if empty_since is not None and now - empty_since >= 2:
-            break
-        time.sleep(0.5)
+    """Until all is sent and the queue stays empty, or the timeout; the producer counts as not empty."""
+    total = len(producer.messages)
+
+    def show(depth: int) -> None:
+        unsent = total - len(producer.sent)
+        _progress(stack, mapping.stats, total, depth + unsent, time.monotonic() - started)
+
+    drained = wait_until_drained(
+        stack.sqs,
+        [stack.queue_url],
+        timeout=max(0.0, started + options.drain_timeout - time.monotonic()),
+        settle=2.0,
+        interval=0.5,
+        busy=producer.is_alive,
+        on_tick=show if options.progress else None,
+    )
     if options.progress:
         print(file=sys.stderr)
-    return empty_since is not None
+    return drained
 
 
 def _progress(stack: Stack, stats: MappingStats, total: int, depth: int, seconds: float) -> None:
@@ -335,35 +354,42 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--outage",
         action="append",
         default=[],
+        type=parse_outage,
         metavar="START-END",
         help="sandbox answers 503 between these seconds (repeatable)",
     )
-    parser.add_argument("--api-url", help="Event API base URL ending in /v2 (e.g. a sandbox you run)")
-    parser.add_argument("--pod", choices=["us1", "us2", "eu1", "au1"], help="send to a real Rokt pod")
-    parser.add_argument("--queue-url", help="use this real SQS queue (AWS credentials from the environment)")
+    target = parser.add_mutually_exclusive_group()
+    target.add_argument("--api-url", help="Event API base URL ending in /v2 (e.g. a sandbox you run)")
+    target.add_argument("--pod", choices=limits.PODS, help="send to a real Rokt pod")
+    parser.add_argument(
+        "--queue-url",
+        help="use this real SQS queue (AWS credentials from the environment); needs --pod or --api-url",
+    )
     parser.add_argument("--dlq-url", help="the real DLQ (with --queue-url)")
     parser.add_argument("--secret-id", help="the real Secrets Manager secret (with --queue-url)")
     parser.add_argument("--drain-timeout", type=float, default=Options.drain_timeout)
     args = parser.parse_args(argv)
-    outages = tuple(tuple(float(x) for x in o.split("-", 1)) for o in args.outage)
-    options = Options(
-        messages=args.messages,
-        invalid_ratio=args.invalid_ratio,
-        seed=args.seed,
-        faults={} if args.no_faults or args.api_url or args.pod else dict(DEMO_FAULTS),
-        outages=outages,  # type: ignore[arg-type]
-        drain_timeout=args.drain_timeout,
-        api_url=args.api_url,
-        pod=args.pod,
-        queue_url=args.queue_url,
-        dlq_url=args.dlq_url,
-        secret_id=args.secret_id,
-        progress=sys.stderr.isatty() or os.environ.get("DEMO_PROGRESS") == "1",
-    )
+    try:
+        options = Options(
+            messages=args.messages,
+            invalid_ratio=args.invalid_ratio,
+            seed=args.seed,
+            faults={} if args.no_faults or args.api_url or args.pod else dict(DEMO_FAULTS),
+            outages=tuple(args.outage),
+            drain_timeout=args.drain_timeout,
+            api_url=args.api_url,
+            pod=args.pod,
+            queue_url=args.queue_url,
+            dlq_url=args.dlq_url,
+            secret_id=args.secret_id,
+            progress=sys.stderr.isatty() or os.environ.get("DEMO_PROGRESS") == "1",
+        )
+    except ValueError as error:
+        parser.error(str(error))
     where = "real AWS" if options.queue_url else "embedded AWS (moto)"
     api = options.api_url or (f"Rokt pod {options.pod}" if options.pod else "the local Event API sandbox")
     print(f"Sending {options.messages} conversions through {where} to {api}...", file=sys.stderr)
-    report = run(replace(options))
+    report = run(options)
     print_report(report)
     return 0 if report.ok else 1
 

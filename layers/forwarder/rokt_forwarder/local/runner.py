@@ -16,8 +16,6 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Self
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from rokt_forwarder.local.service import Service
 from rokt_forwarder.local.sqs_tools import MAX_MESSAGES_PER_CALL, delete_messages
 from rokt_forwarder.local.template import StackSettings
@@ -184,8 +182,9 @@ class EventSourceMapping(Service):
                 batch = self._gather()
                 if batch:
                     self._invoke(batch, log_stream)
-            except (BotoCoreError, ClientError):
-                # Lambda's pollers retry SQS errors; so do these, without spinning.
+            except Exception:
+                # Lambda's pollers outlive any error (SQS's or a malformed message's); a poller that
+                # died here would silently cut the concurrency. Pause so a lasting fault cannot spin.
                 logger.exception("polling %s failed", self._queue_url)
                 self._stopping.wait(POLL_WAIT_SECONDS)
 

@@ -37,9 +37,8 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from decimal import Decimal
 from enum import StrEnum
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -48,6 +47,7 @@ from typing import Any, Final, Self
 from urllib.parse import urlsplit
 
 from rokt_forwarder import limits, rules
+from rokt_forwarder.envelope import MessageError, parse_json
 from rokt_forwarder.local.service import Service
 from rokt_forwarder.rules import Violation
 
@@ -175,31 +175,33 @@ class BodyError(ValueError):
     """The body cannot be read as the endpoint's batch (or array of batches)."""
 
 
-def _no_constants(name: str) -> object:
-    raise BodyError(f"{name} is not valid JSON")
-
-
-_DECODER: Final = json.JSONDecoder(parse_float=Decimal, parse_constant=_no_constants)
+# Only finds where each bulk item ends: parse_json has already judged the whole text, values included.
+_ITEM_END: Final = json.JSONDecoder()
 
 
 def parse_batches(body: bytes, *, bulk: bool) -> list[tuple[Any, str]]:
-    """Each batch with its text as sent, so its size is measured, and its record kept, exactly as sent."""
+    """Each batch with its text as sent, so its size is measured, and its record kept, exactly as sent.
+
+    Parsed as the forwarder parses (exact decimals, no NaN or Infinity), so both judge the same values.
+    """
     try:
         text = body.decode()
-        parsed = _DECODER.decode(text)
+        parsed = parse_json(text)
     except UnicodeDecodeError:
         raise BodyError("body is not UTF-8") from None
     except json.JSONDecodeError as exc:
         raise BodyError(f"body is not valid JSON ({exc.msg}: line {exc.lineno} column {exc.colno})") from None
+    except MessageError as exc:
+        raise BodyError(exc.reason) from None
     if not bulk:
         return [(parsed, text.strip(" \t\n\r"))]
     if not isinstance(parsed, list) or not parsed:
         raise BodyError("body must be a non-empty JSON array of batches")
     found, end = [], text.index("[") + 1
-    for _ in parsed:  # already validated, so only whitespace and commas lie between items
+    for batch in parsed:  # already validated, so only whitespace and commas lie between items
         gap = _BETWEEN_ITEMS.match(text, end)
         start = gap.end() if gap else end
-        batch, end = _DECODER.raw_decode(text, start)
+        end = _ITEM_END.raw_decode(text, start)[1]
         found.append((batch, text[start:end]))
     return found
 
@@ -376,6 +378,11 @@ class Sandbox(Service):
         """A snapshot, in arrival order, of every batch accepted (duplicates excluded)."""
         with self._lock:
             return list(self._accepted)
+
+    def rotate_credentials(self, api_key: str, api_secret: str) -> None:
+        """Accept only the new key/secret from now on, as the real API does after a rotation."""
+        with self._lock:
+            self.config = replace(self.config, api_key=api_key, api_secret=api_secret)
 
     def reset(self) -> None:
         """Forget counters, batches and seen ids; the outage clock and the record file carry on."""

@@ -2,7 +2,7 @@
 
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from itertools import batched
 from typing import TYPE_CHECKING
 
@@ -15,17 +15,23 @@ logger = logging.getLogger(__name__)
 
 # SQS caps ReceiveMessage and DeleteMessageBatch at ten messages per call.
 MAX_MESSAGES_PER_CALL = 10
+_VISIBLE: "QueueAttributeNameType" = "ApproximateNumberOfMessages"
 _DEPTH_ATTRIBUTES: "tuple[QueueAttributeNameType, ...]" = (
-    "ApproximateNumberOfMessages",
+    _VISIBLE,
     "ApproximateNumberOfMessagesNotVisible",
     "ApproximateNumberOfMessagesDelayed",
 )
 
 
-def queue_depth(sqs: "SQSClient", queue_url: str) -> int:
-    """Every message still owned by the queue: visible, in flight, or delayed."""
-    attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=list(_DEPTH_ATTRIBUTES))
-    return sum(int(attributes["Attributes"].get(name, "0")) for name in _DEPTH_ATTRIBUTES)
+def queue_depth(sqs: "SQSClient", queue_url: str, *, visible_only: bool = False) -> int:
+    """Every message still owned by the queue: visible, in flight, or delayed.
+
+    `visible_only` counts just the backlog waiting for a consumer, which is what a producer throttles on:
+    in-flight messages are already being worked on.
+    """
+    names = [_VISIBLE] if visible_only else list(_DEPTH_ATTRIBUTES)
+    attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=names)
+    return sum(int(attributes["Attributes"].get(name, "0")) for name in names)
 
 
 def delete_messages(sqs: "SQSClient", queue_url: str, receipt_handles: Iterable[str]) -> int:
@@ -44,9 +50,22 @@ def delete_messages(sqs: "SQSClient", queue_url: str, receipt_handles: Iterable[
     return deleted
 
 
-def drain(sqs: "SQSClient", queue_url: str, wait_seconds: int = 1) -> list["MessageTypeDef"]:
-    """Receive and delete until a long poll comes back empty (a short poll may miss messages)."""
-    drained: list[MessageTypeDef] = []
+def drain(
+    sqs: "SQSClient",
+    queue_url: str,
+    wait_seconds: int = 1,
+    *,
+    wanted: "Callable[[MessageTypeDef], bool] | None" = None,
+) -> list["MessageTypeDef"]:
+    """Receive until a long poll brings nothing new (a short poll may miss messages); delete what is taken.
+
+    With `wanted`, only the messages it accepts are taken: the queue may be a real one shared with
+    others (a production DLQ), whose messages must survive. Those are left in flight, so SQS returns
+    them after their visibility timeout; a message seen twice ends the loop, so a short timeout
+    cannot keep it going forever.
+    """
+    taken: list[MessageTypeDef] = []
+    seen: set[str] = set()
     while True:
         messages = sqs.receive_message(
             QueueUrl=queue_url,
@@ -55,21 +74,40 @@ def drain(sqs: "SQSClient", queue_url: str, wait_seconds: int = 1) -> list["Mess
             MessageSystemAttributeNames=["All"],
             MessageAttributeNames=["All"],
         ).get("Messages", [])
-        if not messages:
-            return drained
-        delete_messages(sqs, queue_url, (message["ReceiptHandle"] for message in messages))
-        drained.extend(messages)
+        fresh = [message for message in messages if message["MessageId"] not in seen]
+        if not fresh:
+            return taken
+        seen.update(message["MessageId"] for message in fresh)
+        mine = [message for message in fresh if wanted is None or wanted(message)]
+        delete_messages(sqs, queue_url, (message["ReceiptHandle"] for message in mine))
+        taken.extend(mine)
 
 
 def wait_until_drained(
-    sqs: "SQSClient", queue_urls: Sequence[str], timeout: float, settle: float = 1.0, interval: float = 0.2
+    sqs: "SQSClient",
+    queue_urls: Sequence[str],
+    timeout: float,
+    settle: float = 1.0,
+    interval: float = 0.2,
+    *,
+    busy: Callable[[], bool] | None = None,
+    on_tick: Callable[[int], None] | None = None,
 ) -> bool:
-    """True once every queue stayed empty for `settle` seconds: depth is approximate and may blink to 0."""
+    """True once every queue stayed empty for `settle` seconds: depth is approximate and may blink to 0.
+
+    `busy` holds the wait open while something (a producer) may still add messages, since an empty
+    queue then means nothing; `on_tick` sees the total depth on every check, for progress reports.
+    """
     deadline = time.monotonic() + timeout
     empty_since: float | None = None
     while True:
+        # Asked before the depth: once it says no, every message it sent is counted below.
+        sending = busy is not None and busy()
+        depth = sum(queue_depth(sqs, url) for url in queue_urls)
+        if on_tick is not None:
+            on_tick(depth)
         now = time.monotonic()
-        if all(queue_depth(sqs, url) == 0 for url in queue_urls):
+        if depth == 0 and not sending:
             empty_since = now if empty_since is None else empty_since
             if now - empty_since >= settle:
                 return True
