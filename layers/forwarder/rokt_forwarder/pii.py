@@ -8,7 +8,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+from rokt_forwarder import rules
+
 _PHONE_NOISE = re.compile(r"[\s\-.()]")
 # user attribute → (hashed attribute name, normaliser)
 _HASHED_ATTRIBUTES: dict[str, tuple[str, Callable[[str], str]]] = {
@@ -21,8 +22,8 @@ _HASHED_ATTRIBUTES: dict[str, tuple[str, Callable[[str], str]]] = {
 
 def sha256(normalised: str) -> str:
     """Lowercase hex digest; a value that already is one is kept, so nothing is hashed twice."""
-    if _HEX64.match(normalised):
-        return normalised
+    if rules.sha256_rule(normalised) is None:
+        return normalised.lower()
     return hashlib.sha256(normalised.encode()).hexdigest()
 
 
