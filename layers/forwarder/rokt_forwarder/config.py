@@ -9,9 +9,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from botocore.config import Config
+
 from rokt_forwarder import limits
 
 DEFAULT_REQUEST_TIMEOUT_SECONDS = 10.0
+# For the AWS calls (secret, DLQ, visibility): fail fast rather than spend the invocation on a hung endpoint.
+AWS_CLIENT_CONFIG = Config(connect_timeout=2, read_timeout=3, retries={"mode": "standard", "max_attempts": 2})
 
 
 class ConfigError(ValueError):

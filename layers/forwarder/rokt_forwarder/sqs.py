@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import boto3
-from botocore.config import Config
+
+from rokt_forwarder.config import AWS_CLIENT_CONFIG
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -18,7 +19,6 @@ SQS_BATCH = 10
 # SendMessageBatch refuses a batch over 1 MiB (256 KiB on older queues) as a whole: stay under both.
 MAX_BATCH_BYTES = 256 * 1024
 MAX_ATTRIBUTE_CHARS = 1024
-BOTO_CONFIG = Config(connect_timeout=2, read_timeout=3, retries={"mode": "standard", "max_attempts": 2})
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +49,7 @@ class Sqs:
     def client(self) -> "SQSClient":
         with self._lock:  # boto3's default session is not thread-safe; make one client, once
             if self._client is None:
-                self._client = boto3.session.Session().client("sqs", config=BOTO_CONFIG)
+                self._client = boto3.session.Session().client("sqs", config=AWS_CLIENT_CONFIG)
             return self._client
 
     def queue_url(self, queue_arn: str) -> str:
