@@ -7,6 +7,7 @@ import pytest
 from fakes import FakeApi, FakeClock
 
 from rokt_forwarder import limits, wire
+from rokt_forwarder.api import _retry_after
 from rokt_forwarder.delivery import (
     DELIVERED,
     CredentialsError,
@@ -256,3 +257,9 @@ def test_a_failed_secret_reread_fails_the_rest_without_raising() -> None:
 
     results, _, _ = deliver(Api([Response(401)]), [batch(0), batch(1)])
     assert all(isinstance(r, Failed) and "ThrottlingException" in r.reason for r in results)
+
+
+def test_unparseable_retry_after_date_is_ignored() -> None:
+    assert _retry_after("Wed, 21 Oct 99999 07:28:00 GMT") is None
+    assert _retry_after("soon") is None
+    assert _retry_after("3") == 3.0

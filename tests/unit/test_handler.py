@@ -51,12 +51,13 @@ class Edges:
             transport=api,
             clock=self.clock,
             dead_letter=self._dead_letter,
-            delay=self.delays.extend,
+            delay=lambda delays, time_left: self.delays.extend(delays),
             rng=random.Random(1),
             now_ms=lambda: 1_767_225_600_000,
         )
 
-    def _dead_letter(self, url: str, letters: list[sqs.DeadLetter]) -> set[str]:
+    def _dead_letter(self, url: str, letters: list[sqs.DeadLetter], time_left: sqs.TimeLeft) -> set[str]:
+        assert time_left() > 0
         if self.dlq_fails:
             return {letter.message_id for letter in letters}
         self.letters.extend(letters)

@@ -149,7 +149,7 @@ def test_invalid_utf8_body_does_not_raise() -> None:
 
 def test_redact_drops_quoted_values_but_keeps_the_path() -> None:
     assert policy.redact(GUID_ERROR) == (
-        'Error converting value "…" to type "…". Path \'[1].device_info.ios_advertising_id\', '
+        "Error converting value \"…\" to type 'System.Guid'. Path '[1].device_info.ios_advertising_id', "
         "line 1, position 153."
     )
     assert policy.redact("Value 'Jane' is invalid") == 'Value "…" is invalid'
@@ -208,3 +208,18 @@ def test_backoff_grows_then_caps() -> None:
 
 def test_backoff_with_a_huge_attempt_stays_at_the_cap() -> None:
     assert 0 <= policy.backoff(2000, random.Random(0)) <= 8.0
+
+
+@pytest.mark.parametrize(
+    ("message", "redacted"),
+    [
+        (
+            "Could not convert string to DateTime: Jane Smith. Path '[0].x', line 1, position 9.",
+            "Could not convert string to DateTime: …. Path '[0].x', line 1, position 9.",
+        ),
+        ("Path 'data.phone' value '5550123' bad", "Path 'data.phone' value \"…\" bad"),
+        ("to type 'System.Int64'. Path '[2].y'", "to type 'System.Int64'. Path '[2].y'"),
+    ],
+)
+def test_redact_keeps_paths_and_types_and_masks_unquoted_values(message: str, redacted: str) -> None:
+    assert policy.redact(message) == redacted

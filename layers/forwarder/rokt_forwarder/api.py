@@ -87,5 +87,5 @@ def _retry_after(value: str | None) -> float | None:
         return None
     try:
         return max(_RETRY_AFTER.parse_retry_after(value), 0.0)
-    except InvalidHeader:
+    except (InvalidHeader, ValueError, OverflowError):
         return None

@@ -25,8 +25,6 @@ from rokt_forwarder.outcome import DELIVERED, Outcome, Status
 
 logger = Logger(child=True)
 FIFO_BLOCKED = "an earlier message of its FIFO group was not delivered"
-# No SQS call (visibility changes) is started with less time than this left.
-MIN_SQS_SECONDS = 1.0
 
 
 class LambdaContext(Protocol):
@@ -64,7 +62,7 @@ class SystemClock:
         time.sleep(seconds)
 
 
-def _no_dead_letters(url: str, letters: Sequence[sqs.DeadLetter]) -> set[str]:
+def _no_dead_letters(url: str, letters: Sequence[sqs.DeadLetter], time_left: sqs.TimeLeft) -> set[str]:
     return {letter.message_id for letter in letters}
 
 
@@ -74,18 +72,22 @@ class Forwarder:
 
     settings: Settings
     transport: Transport
-    dead_letter: Callable[[str, Sequence[sqs.DeadLetter]], set[str]] = _no_dead_letters
-    delay: Callable[[Sequence[sqs.Delay]], None] = lambda delays: None
+    dead_letter: Callable[[str, Sequence[sqs.DeadLetter], sqs.TimeLeft], set[str]] = _no_dead_letters
+    delay: Callable[[Sequence[sqs.Delay], sqs.TimeLeft], None] = lambda delays, time_left: None
     clock: Clock = field(default_factory=SystemClock)
     now_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000
     rng: random.Random = field(default_factory=random.Random)
-    # Stop this long before Lambda's deadline: dead-lettering and the response still need time.
-    safety_margin: float = 3.0
+    # Stop sending this long before Lambda's deadline: dead-lettering and the response still need time.
+    safety_margin: float = 5.0
 
     def __call__(self, event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         remaining = context.get_remaining_time_in_millis() / 1000
         lambda_deadline = self.clock.monotonic() + remaining
         deadline = lambda_deadline - min(self.safety_margin, remaining * 0.2)
+
+        def time_left() -> float:
+            return lambda_deadline - self.clock.monotonic()
+
         delivery = Delivery(
             self.transport,
             clock=self.clock,
@@ -96,7 +98,7 @@ class Forwarder:
         records = [SQSRecord(raw) for raw in event["Records"]]
         outcomes: dict[str, Outcome] = {}
         try:
-            self._settle(records, self._prepare(event), delivery, outcomes)
+            self._settle(records, self._prepare(event), delivery, outcomes, time_left)
         except Exception as error:
             # Never fail the whole batch: what was delivered stays delivered, the rest is retried.
             # Type and place only: an exception's message may quote a record's data.
@@ -108,8 +110,7 @@ class Forwarder:
                     "at": f"{where.filename}:{where.lineno} in {where.name}",
                 },
             )
-        if self.clock.monotonic() < lambda_deadline - MIN_SQS_SECONDS:
-            self._delay_failed(records, outcomes)
+        self._delay_failed(records, outcomes, time_left)
         logger.info(
             "invocation done",
             extra={
@@ -165,6 +166,7 @@ class Forwarder:
         items: Sequence[Item],
         delivery: Delivery,
         outcomes: dict[str, Outcome],
+        time_left: sqs.TimeLeft,
     ) -> None:
         """Give every record an outcome, in waves: each wave takes the next record of every group.
 
@@ -180,7 +182,7 @@ class Forwarder:
             heads = [queue[0] for queue in groups.values()]
             for broken in (h for h in heads if isinstance(h, Broken)):
                 outcomes[broken.record.message_id] = Outcome(Status.FAILED, f"unexpected {broken.error}")
-            self._dead_letter([h for h in heads if isinstance(h, Invalid)], outcomes)
+            self._dead_letter([h for h in heads if isinstance(h, Invalid)], outcomes, time_left)
             ready = [h for h in heads if isinstance(h, Prepared)]
             results = delivery.deliver([item.body for item in ready]) if ready else []
             refused = []
@@ -193,7 +195,7 @@ class Forwarder:
                     )
                 elif isinstance(result, Refused):
                     refused.append(Invalid(item.record, result.reason))
-            self._dead_letter(refused, outcomes)
+            self._dead_letter(refused, outcomes, time_left)
             for key in list(groups):
                 queue = groups[key]
                 head = queue.popleft()
@@ -204,7 +206,9 @@ class Forwarder:
                 if not queue:
                     del groups[key]
 
-    def _dead_letter(self, invalid: Sequence[Invalid], outcomes: dict[str, Outcome]) -> None:
+    def _dead_letter(
+        self, invalid: Sequence[Invalid], outcomes: dict[str, Outcome], time_left: sqs.TimeLeft
+    ) -> None:
         if not invalid:
             return
         if not self.settings.dlq_url:
@@ -223,7 +227,7 @@ class Forwarder:
             )
             for item in invalid
         ]
-        unsent = self.dead_letter(self.settings.dlq_url, letters)
+        unsent = self.dead_letter(self.settings.dlq_url, letters, time_left)
         for item in invalid:
             sent = item.record.message_id not in unsent
             outcomes[item.record.message_id] = (
@@ -232,7 +236,9 @@ class Forwarder:
                 else Outcome(Status.FAILED, f"DLQ send failed: {item.reason}")
             )
 
-    def _delay_failed(self, records: Sequence[SQSRecord], outcomes: dict[str, Outcome]) -> None:
+    def _delay_failed(
+        self, records: Sequence[SQSRecord], outcomes: dict[str, Outcome], time_left: sqs.TimeLeft
+    ) -> None:
         failed = [
             (record, outcomes.get(record.message_id, outcome.UNDECIDED))
             for record in records
@@ -252,5 +258,6 @@ class Forwarder:
                         ),
                     )
                     for record, result in failed
-                ]
+                ],
+                time_left,
             )

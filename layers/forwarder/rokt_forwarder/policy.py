@@ -10,12 +10,15 @@ import re
 from dataclasses import dataclass, field
 
 _BATCH_INDEX = re.compile(r"Path '\[(\d+)\]")
-# What may be personal data in an API error text: quoted values, emails, IPs, long digit runs (phones).
+# What may be personal data in an API error text. Field paths and type names are kept (first two
+# alternatives); quoted values, an unquoted value before ". Path", emails, IPs and digit runs are masked.
 _PII = re.compile(
-    r"\"[^\"]*\"|(?<!Path )'[^']*'"  # quoted values (a Path '...' names a field: it stays)
-    r"|\S+@\S+"  # emails
-    r"|\b\d{1,3}(?:\.\d{1,3}){3}\b|[0-9a-fA-F:]*:[0-9a-fA-F:]{4,}"  # IPv4, IPv6
-    r"|\+?\d[\d\s().-]{5,}\d"  # phone numbers and other long digit runs
+    r"(?P<keep>(?:Path|type) '[^']*')"
+    r"|\"[^\"]*\"|'[^']*'"
+    r"|(?<=: )[^:'\"]{1,120}?(?=\. Path ')"
+    r"|\S+@\S+"
+    r"|\b\d{1,3}(?:\.\d{1,3}){3}\b|[0-9a-fA-F:]*:[0-9a-fA-F:]{4,}"
+    r"|\+?\d[\d\s().-]{5,}\d"
 )
 MAX_REASON_CHARS = 500
 RETRYABLE_4XX = frozenset({408, 429})
@@ -119,6 +122,8 @@ def redact(message: str) -> str:
 
 
 def _mask(match: re.Match[str]) -> str:
+    if match.group("keep"):
+        return match.group()
     return '"…"' if match.group().startswith(('"', "'")) else "…"
 
 

@@ -3,14 +3,15 @@
 The client is created on first use, so an invocation in which everything is delivered pays nothing.
 """
 
+import math
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import boto3
 
-from rokt_forwarder.config import AWS_CLIENT_CONFIG
+from rokt_forwarder.config import SQS_CALL_SECONDS, SQS_CLIENT_CONFIG
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -19,6 +20,13 @@ SQS_BATCH = 10
 # SendMessageBatch refuses a batch over 1 MiB (256 KiB on older queues) as a whole: stay under both.
 MAX_BATCH_BYTES = 256 * 1024
 MAX_ATTRIBUTE_CHARS = 1024
+
+
+TimeLeft = Callable[[], float]
+
+
+def _unlimited() -> float:
+    return math.inf
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +57,7 @@ class Sqs:
     def client(self) -> "SQSClient":
         with self._lock:  # boto3's default session is not thread-safe; make one client, once
             if self._client is None:
-                self._client = boto3.session.Session().client("sqs", config=AWS_CLIENT_CONFIG)
+                self._client = boto3.session.Session().client("sqs", config=SQS_CLIENT_CONFIG)
             return self._client
 
     def queue_url(self, queue_arn: str) -> str:
@@ -57,11 +65,16 @@ class Sqs:
         _, _, _, _, account, name = queue_arn.split(":", 5)
         return f"{self.client.meta.endpoint_url}/{account}/{name}"
 
-    def dead_letter(self, dlq_url: str, letters: Sequence[DeadLetter]) -> set[str]:
+    def dead_letter(
+        self, dlq_url: str, letters: Sequence[DeadLetter], time_left: TimeLeft = _unlimited
+    ) -> set[str]:
         """Send the original bodies with the reason; returns the message ids that could NOT be sent."""
         fifo = dlq_url.endswith(".fifo")
         unsent: set[str] = set()
         for chunk in _chunks(letters):
+            if time_left() < SQS_CALL_SECONDS:
+                unsent.update(letter.message_id for letter in chunk)
+                continue
             entries = [_dead_letter_entry(n, letter, fifo) for n, letter in enumerate(chunk)]
             try:
                 response = self.client.send_message_batch(QueueUrl=dlq_url, Entries=entries)  # type: ignore[arg-type]
@@ -69,7 +82,9 @@ class Sqs:
             except Exception:  # one bad letter must not keep the others out: try each alone
                 failed = set(chunk)
             for letter in failed:
-                if not self._send_one(dlq_url, _dead_letter_entry(0, letter, fifo)):
+                if time_left() < SQS_CALL_SECONDS or not self._send_one(
+                    dlq_url, _dead_letter_entry(0, letter, fifo)
+                ):
                     unsent.add(letter.message_id)
         return unsent
 
@@ -81,9 +96,11 @@ class Sqs:
             return False
         return True
 
-    def delay(self, delays: Sequence[Delay]) -> None:
+    def delay(self, delays: Sequence[Delay], time_left: TimeLeft = _unlimited) -> None:
         """Best effort: if this fails, the records still come back after the queue's visibility timeout."""
         for chunk in _chunks(delays):
+            if time_left() < SQS_CALL_SECONDS:
+                return
             try:
                 self.client.change_message_visibility_batch(
                     QueueUrl=self.queue_url(chunk[0].source_queue_arn),
