@@ -67,9 +67,12 @@ DELIVERED = Delivered()
 class DeliveryStats:
     requests: int = 0
     retries: int = 0
-    throttled: int = 0
     splits: int = 0
     by_status: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def throttled(self) -> int:
+        return self.by_status.get("429", 0)
 
 
 class Clock(Protocol):
@@ -185,8 +188,6 @@ class Delivery:
             self._count("error")
             raise
         self._count(str(response.status))
-        if response.status == 429:
-            self.stats.throttled += 1
         return response
 
     def _count(self, key: str) -> None:

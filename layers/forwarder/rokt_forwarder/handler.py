@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from rokt_forwarder import outcome, sqs
@@ -62,18 +61,14 @@ class SystemClock:
         time.sleep(seconds)
 
 
-def _no_dead_letters(url: str, letters: Sequence[sqs.DeadLetter], time_left: sqs.TimeLeft) -> set[str]:
-    return {letter.message_id for letter in letters}
-
-
 @dataclass
 class Forwarder:
     """The delivery path with its edges (API, SQS, clocks) passed in, so tests choose them."""
 
     settings: Settings
     transport: Transport
-    dead_letter: Callable[[str, Sequence[sqs.DeadLetter], sqs.TimeLeft], set[str]] = _no_dead_letters
-    delay: Callable[[Sequence[sqs.Delay], sqs.TimeLeft], None] = lambda delays, time_left: None
+    dead_letter: Callable[[str, Sequence[sqs.DeadLetter], sqs.TimeLeft], set[str]]
+    delay: Callable[[Sequence[sqs.Delay], sqs.TimeLeft], None]
     clock: Clock = field(default_factory=SystemClock)
     now_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000
     rng: random.Random = field(default_factory=random.Random)
@@ -98,7 +93,7 @@ class Forwarder:
         records = [SQSRecord(raw) for raw in event["Records"]]
         outcomes: dict[str, Outcome] = {}
         try:
-            self._settle(records, self._prepare(event), delivery, outcomes, time_left)
+            self._settle(records, self._prepare(records), delivery, outcomes, time_left)
         except Exception as error:
             # Never fail the whole batch: what was delivered stays delivered, the rest is retried.
             # Type and place only: an exception's message may quote a record's data.
@@ -110,12 +105,14 @@ class Forwarder:
                     "at": f"{where.filename}:{where.lineno} in {where.name}",
                 },
             )
+        for record in records:
+            outcomes.setdefault(record.message_id, outcome.UNDECIDED)
         self._delay_failed(records, outcomes, time_left)
         logger.info(
             "invocation done",
             extra={
                 "records": len(records),
-                **outcome.summary(outcomes.get(r.message_id, outcome.UNDECIDED) for r in records),
+                **outcome.summary(outcomes.values()),
                 "requests": delivery.stats.requests,
                 "retries": delivery.stats.retries,
                 "throttled": delivery.stats.throttled,
@@ -125,40 +122,34 @@ class Forwarder:
         )
         return outcome.response([r.message_id for r in records], outcomes)
 
-    def _prepare(self, event: dict[str, Any]) -> list[Item]:
-        """Per record, in Powertools' batch processor: a bug in one record fails only that record."""
+    def _prepare(self, records: Sequence[SQSRecord]) -> list[Item]:
+        # Not Powertools' BatchProcessor: it settles records one by one, while here they are sent in
+        # bulk and in FIFO order; all it would add is the try/except below.
         now_ms = self.now_ms()
+        return [self._prepare_one(record, now_ms) for record in records]
 
-        def prepare(record: SQSRecord) -> Prepared | Invalid:
-            try:
-                payload, _ = unwrap(record.body)
-                message = parse_message(payload, now_ms=now_ms)
-                body = build(
-                    message,
-                    message_id=record.message_id,
-                    environment=self.settings.environment,
-                    hash_pii=self.settings.hash_pii,
-                    now_ms=now_ms,
-                )
-            except MessageError as error:
-                return Invalid(record, error.reason)
-            return Prepared(record, body)
-
-        processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-        with processor(records=event["Records"], handler=prepare):
-            processed = processor.process()
-        items: list[Item] = []
-        for status, result, raw in processed:
-            if status == "success":
-                items.append(result)
-            else:
-                # Powertools gives "ExceptionType:message"; the message may quote data, so log the type only.
-                error = str(result).split(":", 1)[0]
-                logger.warning(
-                    "record could not be prepared", extra={"messageId": raw["messageId"], "error": error}
-                )
-                items.append(Broken(SQSRecord(raw), error))
-        return items
+    def _prepare_one(self, record: SQSRecord, now_ms: int) -> Item:
+        """A bad message is Invalid (dead-lettered); a bug is Broken (retried) and fails only its record."""
+        try:
+            payload, _ = unwrap(record.body)
+            message = parse_message(payload, now_ms=now_ms)
+            body = build(
+                message,
+                message_id=record.message_id,
+                environment=self.settings.environment,
+                hash_pii=self.settings.hash_pii,
+                now_ms=now_ms,
+            )
+        except MessageError as error:
+            return Invalid(record, error.reason)
+        except Exception as error:
+            # The type only: an exception's message may quote the record's data.
+            logger.warning(
+                "record could not be prepared",
+                extra={"messageId": record.message_id, "error": type(error).__name__},
+            )
+            return Broken(record, type(error).__name__)
+        return Prepared(record, body)
 
     def _settle(
         self,
@@ -240,9 +231,9 @@ class Forwarder:
         self, records: Sequence[SQSRecord], outcomes: dict[str, Outcome], time_left: sqs.TimeLeft
     ) -> None:
         failed = [
-            (record, outcomes.get(record.message_id, outcome.UNDECIDED))
+            (record, outcomes[record.message_id])
             for record in records
-            if outcomes.get(record.message_id, outcome.UNDECIDED).status is Status.FAILED
+            if outcomes[record.message_id].status is Status.FAILED
         ]
         if failed:
             self.delay(

@@ -11,12 +11,22 @@ from typing import Any
 from rokt_forwarder import rules
 
 _PHONE_NOISE = re.compile(r"[\s\-.()]")
+
+
+def _trimmed_lower(value: str) -> str:
+    return value.strip().lower()
+
+
+def _phone(value: str) -> str:
+    return _PHONE_NOISE.sub("", value.strip())
+
+
 # user attribute → (hashed attribute name, normaliser)
 _HASHED_ATTRIBUTES: dict[str, tuple[str, Callable[[str], str]]] = {
-    "firstname": ("firstnamesha256", lambda v: v.strip().lower()),
-    "lastname": ("lastnamesha256", lambda v: v.strip().lower()),
-    "billingzipcode": ("billingzipsha256", lambda v: v.strip().lower()),
-    "mobile": ("mobilesha256", lambda v: _PHONE_NOISE.sub("", v.strip())),
+    "firstname": ("firstnamesha256", _trimmed_lower),
+    "lastname": ("lastnamesha256", _trimmed_lower),
+    "billingzipcode": ("billingzipsha256", _trimmed_lower),
+    "mobile": ("mobilesha256", _phone),
 }
 
 
@@ -28,7 +38,7 @@ def sha256(normalised: str) -> str:
 
 
 def hash_email(email: str) -> str:
-    return sha256(email.strip().lower())
+    return sha256(_trimmed_lower(email))
 
 
 def hash_batch(batch: dict[str, Any]) -> dict[str, Any]:

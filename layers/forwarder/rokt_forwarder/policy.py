@@ -9,7 +9,8 @@ import random
 import re
 from dataclasses import dataclass, field
 
-_BATCH_INDEX = re.compile(r"Path '\[(\d+)\]")
+# "Path '[3].user_identities.email'": the batch's index in the request, then the field.
+_BATCH_INDEX = re.compile(r"Path '\[(\d+)\]\.?")
 # What may be personal data in an API error text. Field paths and type names are kept (first two
 # alternatives); quoted values, an unquoted value before ". Path", emails, IPs and digit runs are masked.
 _PII = re.compile(
@@ -86,7 +87,7 @@ def _accepted(messages: list[str], batches: int) -> Accepted:
         message = html.unescape(text)
         match = _BATCH_INDEX.search(message)
         # The index only locates the batch in this request; the reason should read the same in every one.
-        reason = "API refused: " + redact(_BATCH_INDEX.sub("Path '", message).replace("Path '.", "Path '"))
+        reason = "API refused: " + redact(_BATCH_INDEX.sub("Path '", message))
         if batches == 1:
             refused[0] = reason
         elif match and int(match.group(1)) < batches:

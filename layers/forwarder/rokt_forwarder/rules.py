@@ -63,9 +63,12 @@ def timestamp_rule(value_ms: int, now_ms: int) -> str | None:
     return None
 
 
+_NAME_LENGTH = f"name must be 1 to {limits.MAX_NAME_LENGTH} characters"
+
+
 def name_rule(name: str) -> str | None:
     if not name or len(name) > limits.MAX_NAME_LENGTH:
-        return f"name must be 1 to {limits.MAX_NAME_LENGTH} characters"
+        return _NAME_LENGTH
     return None
 
 
@@ -152,8 +155,8 @@ def _event(path: str, event: object, now_ms: int) -> Iterator[Violation]:
         return
     if event.get("event_type") == "custom_event":
         name = data.get("event_name")
-        if not isinstance(name, str) or (rule := name_rule(name)):
-            yield Violation(f"{path}.data.event_name", f"event {name_rule('')}")
+        if not isinstance(name, str) or name_rule(name):
+            yield Violation(f"{path}.data.event_name", f"event {_NAME_LENGTH}")
         if not isinstance(data.get("custom_event_type"), str):
             yield Violation(f"{path}.data.custom_event_type", "must be a string")
     timestamp = data.get("timestamp_unixtime_ms")

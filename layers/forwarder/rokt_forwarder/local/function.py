@@ -1,6 +1,6 @@
 """Cold-start the real Lambda entry point (functions/forwarder/app.py) in this process.
 
-Environment, boto3 clients and Powertools caches are what a fresh Lambda container would have.
+Environment, boto3 clients and the secret cache are what a fresh Lambda container would have.
 """
 
 import importlib
@@ -23,15 +23,10 @@ def cold_start(root: Path, env: dict[str, str]) -> Iterator[Handler]:
     if function_dir not in sys.path:
         sys.path.insert(0, function_dir)
     os.environ.update({"POWERTOOLS_SERVICE_NAME": SERVICE_NAME, **env})
-    _forget_clients()
+    sys.modules.pop("app", None)  # importing app again is the cold start: new settings, clients, caches
     try:
         yield importlib.import_module("app").lambda_handler
     finally:
         os.environ.clear()
         os.environ.update(saved)
-        _forget_clients()
-
-
-def _forget_clients() -> None:
-    # The next import of app is a cold start: it builds its clients under the new environment.
-    sys.modules.pop("app", None)
+        sys.modules.pop("app", None)
