@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from rokt_forwarder.delivery import Response, TransportError
+from rokt_forwarder.errors import TransportError
+from rokt_forwarder.ports import Response
 
 Reply = Response | TransportError | Callable[[str, list[Any]], Response]
 

@@ -7,9 +7,9 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
-from rokt_forwarder.local.aws import EmbeddedAws
-from rokt_forwarder.local.function import Handler, cold_start
-from rokt_forwarder.local.runner import LambdaContext, sqs_record
+from devstack.aws import EmbeddedAws
+from devstack.function import Handler, cold_start
+from devstack.runner import LocalContext, sqs_record
 
 ROOT = Path(__file__).parents[1]
 API_KEY, API_SECRET = "test-key", "test-secret"
@@ -45,7 +45,7 @@ def receive_event(aws: EmbeddedAws, count: int) -> dict[str, Any]:
 
 
 def invoke(handler: Handler, event: dict[str, Any], timeout_seconds: float = 30) -> set[str]:
-    context = LambdaContext(
+    context = LocalContext(
         function_name="ForwarderFunction",
         invoked_function_arn="arn:aws:lambda:us-east-1:123456789012:function:ForwarderFunction",
         memory_limit_in_mb="256",

@@ -3,8 +3,8 @@
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from rokt_forwarder.ports import LambdaContext
 from rokt_forwarder.runtime import create
 
 logger = Logger()

@@ -7,8 +7,8 @@ import os
 
 import pytest
 
-from rokt_forwarder.local.demo import Options, print_report, run
-from rokt_forwarder.local.template import StackSettings
+from devstack.demo import Options, print_report, run
+from devstack.template import StackSettings
 
 MESSAGES = int(os.environ.get("CHAOS_MESSAGES", "10000"))
 # ≥ 20% of requests faulted on top of the rate limit, slow answers and one long outage.

@@ -3,17 +3,17 @@
 import json
 import time
 from collections.abc import Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from support import API_KEY, API_SECRET, ROOT, dead_letters, invoke, lambda_handler, receive_event, send
 
-from rokt_forwarder.config import ConfigError
-from rokt_forwarder.local.aws import EmbeddedAws
-from rokt_forwarder.local.sandbox import Sandbox, SandboxConfig
-from rokt_forwarder.local.template import StackSettings
+from devstack.aws import EmbeddedAws
+from devstack.sandbox import Sandbox, SandboxConfig
+from devstack.template import StackSettings
+from rokt_forwarder.errors import ConfigError
 
 SLOW_FIRST_SEED = 4  # with this seed the sandbox's first answer is slow and a later one is not
 VALID = {"email": "jane@example.com", "amount": 19.99, "currency": "USD", "firstname": "Jane"}
@@ -27,23 +27,32 @@ def aws() -> Iterator[EmbeddedAws]:
         yield stack
 
 
-def run(
+@dataclass(frozen=True)
+class Invocation:
+    """One invocation of the real handler on messages sent through the queue."""
+
+    ids: list[str]  # the messages' SQS ids, in the order of the bodies
+    failed: set[str]  # the ids the handler reported in batchItemFailures
+    sandbox: Sandbox  # the Event API it sent to (stopped), with what it received
+
+
+def send_and_invoke(
     aws: EmbeddedAws,
     bodies: list[Any],
     *,
     timeout: float = 30,
     env: dict[str, str] | None = None,
     **sandbox_config: Any,
-) -> tuple[list[str], set[str], Sandbox]:
-    """Send bodies through the queue, invoke the handler once on them: (message ids, failures, sandbox)."""
+) -> Invocation:
+    """Send bodies through the queue, then invoke a cold-started handler once on all of them."""
     ids = send(aws, bodies)
     config = SandboxConfig(**{"api_key": API_KEY, "api_secret": API_SECRET, "seed": 3, **sandbox_config})
     with (
         Sandbox(config) as sandbox,
         lambda_handler({**aws.environment(), "ROKT_API_URL": sandbox.url, **(env or {})}) as handler,
     ):
-        failures = invoke(handler, receive_event(aws, len(ids)), timeout)
-    return ids, failures, sandbox
+        failed = invoke(handler, receive_event(aws, len(ids)), timeout)
+    return Invocation(ids, failed, sandbox)
 
 
 def received(sandbox: Sandbox) -> list[dict[str, Any]]:
@@ -51,39 +60,41 @@ def received(sandbox: Sandbox) -> list[dict[str, Any]]:
 
 
 def test_conversions_are_delivered_exactly_as_mapped(aws: EmbeddedAws) -> None:
-    ids, failures, sandbox = run(aws, [VALID, {**VALID, "email": "sam@example.com", "rtid": "click-1"}])
-    assert failures == set()
-    batches = {b["events"][0]["data"]["source_message_id"]: b for b in received(sandbox)}
-    assert set(batches) == set(ids)
-    first = batches[ids[0]]
+    invocation = send_and_invoke(aws, [VALID, {**VALID, "email": "sam@example.com", "rtid": "click-1"}])
+    assert invocation.failed == set()
+    batches = {b["events"][0]["data"]["source_message_id"]: b for b in received(invocation.sandbox)}
+    assert set(batches) == set(invocation.ids)
+    first = batches[invocation.ids[0]]
     assert first["user_identities"] == {"email": "jane@example.com"}
     assert first["events"][0]["data"]["custom_attributes"]["amount"] == Decimal("19.99")
     assert first["events"][0]["event_type"] == "custom_event"
-    assert batches[ids[1]]["integration_attributes"] == {"1277": {"passbackconversiontrackingid": "click-1"}}
-    assert sandbox.stats()["by_status"] == {"202": 1}, "two records, one bulk request"
+    assert batches[invocation.ids[1]]["integration_attributes"] == {
+        "1277": {"passbackconversiontrackingid": "click-1"}
+    }
+    assert invocation.sandbox.stats()["by_status"] == {"202": 1}, "two records, one bulk request"
     assert dead_letters(aws) == {}
 
 
 def test_mixed_sample_event_delivers_valid_and_dead_letters_invalid_with_reasons(aws: EmbeddedAws) -> None:
     sample = json.loads((ROOT / "events/sqs-mixed.json").read_text())
-    ids, failures, sandbox = run(aws, [r["body"] for r in sample["Records"]])
-    assert failures == set()
+    invocation = send_and_invoke(aws, [r["body"] for r in sample["Records"]])
+    assert invocation.failed == set()
     letters = dead_letters(aws)
-    assert set(letters) == {ids[1], ids[2]}
-    assert "user_identities" in letters[ids[1]]["reason"]
-    assert letters[ids[2]]["reason"] == "emial: unknown field"
-    assert letters[ids[2]]["body"] == sample["Records"][2]["body"], "the original body is kept"
-    assert letters[ids[1]]["source_queue"] == aws.queue_arn
-    assert {b["events"][0]["data"]["source_message_id"] for b in received(sandbox)} == {
-        ids[0],
-        ids[3],
-        ids[4],
+    assert set(letters) == {invocation.ids[1], invocation.ids[2]}
+    assert "user_identities" in letters[invocation.ids[1]]["reason"]
+    assert letters[invocation.ids[2]]["reason"] == "emial: unknown field"
+    assert letters[invocation.ids[2]]["body"] == sample["Records"][2]["body"], "the original body is kept"
+    assert letters[invocation.ids[1]]["source_queue"] == aws.queue_arn
+    assert {b["events"][0]["data"]["source_message_id"] for b in received(invocation.sandbox)} == {
+        invocation.ids[0],
+        invocation.ids[3],
+        invocation.ids[4],
     }
 
 
 def test_without_dlq_invalid_records_are_reported_failed(aws: EmbeddedAws) -> None:
-    ids, failures, _ = run(aws, [VALID, {"amount": 1}], env={"DLQ_URL": ""})
-    assert failures == {ids[1]}
+    invocation = send_and_invoke(aws, [VALID, {"amount": 1}], env={"DLQ_URL": ""})
+    assert invocation.failed == {invocation.ids[1]}
     assert dead_letters(aws) == {}
 
 
@@ -93,12 +104,12 @@ def test_batch_the_api_refuses_in_a_bulk_202_is_dead_lettered(aws: EmbeddedAws) 
         "device_info": {"ios_advertising_id": "nope"},
         "events": [{"event_type": "custom_event", "data": {"event_name": "conversion"}}],
     }
-    ids, failures, sandbox = run(aws, [VALID, refused, VALID])
-    assert failures == set()
+    invocation = send_and_invoke(aws, [VALID, refused, VALID])
+    assert invocation.failed == set()
     letters = dead_letters(aws)
-    assert set(letters) == {ids[1]}
-    assert "device_info.ios_advertising_id" in letters[ids[1]]["reason"]
-    assert len(received(sandbox)) == 2
+    assert set(letters) == {invocation.ids[1]}
+    assert "device_info.ios_advertising_id" in letters[invocation.ids[1]]["reason"]
+    assert len(received(invocation.sandbox)) == 2
 
 
 @pytest.mark.parametrize(
@@ -108,9 +119,9 @@ def test_batch_the_api_refuses_in_a_bulk_202_is_dead_lettered(aws: EmbeddedAws) 
 )
 def test_transient_faults_are_retried_until_delivered(aws: EmbeddedAws, faults: dict[str, float]) -> None:
     bodies = [{**VALID, "customerid": str(n)} for n in range(12)]
-    _ids, failures, sandbox = run(aws, bodies, env={"ROKT_REQUEST_TIMEOUT": "2"}, rate=0, **faults)
-    assert failures == set()
-    stats = sandbox.stats()
+    invocation = send_and_invoke(aws, bodies, env={"ROKT_REQUEST_TIMEOUT": "2"}, rate=0, **faults)
+    assert invocation.failed == set()
+    stats = invocation.sandbox.stats()
     assert sum(stats["faults"].values()) >= 1, "the seed must inject at least one fault"
     assert stats["unique_source_request_ids"] == 12
     assert dead_letters(aws) == {}
@@ -118,15 +129,15 @@ def test_transient_faults_are_retried_until_delivered(aws: EmbeddedAws, faults: 
 
 def test_rate_limit_429_is_honoured(aws: EmbeddedAws) -> None:
     bodies = [{**VALID, "customerid": str(n)} for n in range(150)]
-    _ids, failures, sandbox = run(aws, bodies, rate=100)
-    assert failures == set()
-    stats = sandbox.stats()
+    invocation = send_and_invoke(aws, bodies, rate=100)
+    assert invocation.failed == set()
+    stats = invocation.sandbox.stats()
     assert stats["by_status"].get("429", 0) >= 1
     assert stats["unique_source_request_ids"] == 150
 
 
 def test_slow_responses_time_out_and_the_retry_is_deduplicated(aws: EmbeddedAws) -> None:
-    _ids, failures, sandbox = run(
+    invocation = send_and_invoke(
         aws,
         [VALID, VALID],
         env={"ROKT_REQUEST_TIMEOUT": "0.5"},
@@ -134,16 +145,16 @@ def test_slow_responses_time_out_and_the_retry_is_deduplicated(aws: EmbeddedAws)
         slow_seconds=1.0,
         seed=SLOW_FIRST_SEED,
     )
-    assert failures == set()
-    stats = sandbox.stats()
+    assert invocation.failed == set()
+    stats = invocation.sandbox.stats()
     assert stats["faults"].get("slow", 0) >= 1
     assert stats["unique_source_request_ids"] == 2
 
 
 def test_outage_longer_than_the_invocation_reports_all_failed_before_the_deadline(aws: EmbeddedAws) -> None:
     started = time.monotonic()
-    ids, failures, _ = run(aws, [VALID, VALID], timeout=4, outages=((0.0, 60.0),))
-    assert failures == set(ids)
+    invocation = send_and_invoke(aws, [VALID, VALID], timeout=4, outages=((0.0, 60.0),))
+    assert invocation.failed == set(invocation.ids)
     assert time.monotonic() - started < 4 + 2, "never past the Lambda deadline"
     attributes = aws.client("sqs").get_queue_attributes(QueueUrl=aws.queue_url, AttributeNames=["All"])[
         "Attributes"
@@ -153,9 +164,9 @@ def test_outage_longer_than_the_invocation_reports_all_failed_before_the_deadlin
 
 
 def test_wrong_credentials_fail_records_and_never_dead_letter_them(aws: EmbeddedAws) -> None:
-    ids, failures, sandbox = run(aws, [VALID], api_key="other-key")
-    assert failures == set(ids)
-    assert sandbox.stats()["by_status"] == {"403": 2}, "one re-read of the secret, then stop"
+    invocation = send_and_invoke(aws, [VALID], api_key="other-key")
+    assert invocation.failed == set(invocation.ids)
+    assert invocation.sandbox.stats()["by_status"] == {"403": 2}, "one re-read of the secret, then stop"
     assert dead_letters(aws) == {}
 
 
@@ -179,7 +190,7 @@ def test_rotated_secret_is_read_again_after_a_403(aws: EmbeddedAws) -> None:
 def test_one_log_line_per_invocation_with_counts_and_no_pii(
     aws: EmbeddedAws, caplog: pytest.LogCaptureFixture
 ) -> None:
-    run(aws, [VALID, {"email": "not-an-email", "firstname": "Secretname"}])
+    send_and_invoke(aws, [VALID, {"email": "not-an-email", "firstname": "Secretname"}])
     summary = [r for r in caplog.records if r.getMessage() == "invocation done"]
     assert len(summary) == 1
     counts = summary[0].__dict__

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from rokt_forwarder.local.template import StackSettings, load_template
+from devstack.template import StackSettings, load_template
 
 FIXTURE = Path(__file__).parent / "fixtures" / "sam-template.yaml"
 REAL_TEMPLATE = Path(__file__).parents[2] / "template.yaml"

@@ -17,10 +17,10 @@ from typing import Any
 
 import pytest
 
-from rokt_forwarder.local.aws import EmbeddedAws
-from rokt_forwarder.local.runner import EventSourceMapping, InvalidBatchResponse, failed_message_ids
-from rokt_forwarder.local.sqs_tools import drain, queue_depth, wait_until_drained
-from rokt_forwarder.local.template import StackSettings
+from devstack.aws import EmbeddedAws
+from devstack.runner import EventSourceMapping, InvalidBatchResponse, failed_message_ids
+from devstack.sqs_tools import drain, queue_depth, wait_until_drained
+from devstack.template import StackSettings
 
 SETTINGS = StackSettings(
     queue_visibility_timeout=1,
@@ -197,7 +197,7 @@ def test_a_poller_outlives_an_unexpected_error(aws: EmbeddedAws, caplog: pytest.
         region=aws.region,
     )
 
-    with caplog.at_level(logging.ERROR, logger="rokt_forwarder.local.runner"), esm:
+    with caplog.at_level(logging.ERROR, logger="devstack.runner"), esm:
         assert drained(aws)
 
     assert flaky.failed

@@ -17,8 +17,8 @@ import pytest
 import urllib3
 from urllib3.exceptions import ProtocolError
 
+from devstack.sandbox import Sandbox, SandboxConfig, TokenBucket, parse_outage
 from rokt_forwarder import limits
-from rokt_forwarder.local.sandbox import Sandbox, SandboxConfig, TokenBucket, parse_outage
 
 VALID: dict[str, Any] = {
     "environment": "development",
@@ -259,8 +259,9 @@ def test_token_bucket_refills_at_the_rate() -> None:
 
 
 def test_the_command_line_serves_until_interrupted() -> None:
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2] / "layers" / "forwarder")}
-    command = [sys.executable, "-m", "rokt_forwarder.local.sandbox", "--port", "0", "--quiet", "--rate", "0"]
+    root = Path(__file__).parents[2]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(map(str, (root, root / "layers" / "forwarder")))}
+    command = [sys.executable, "-m", "devstack.sandbox", "--port", "0", "--quiet", "--rate", "0"]
     with subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True) as process:
         try:
             assert process.stdout is not None

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from rokt_forwarder.local.template import load_template
+from devstack.template import load_template
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "events"

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from rokt_forwarder import batch, limits
-from rokt_forwarder.envelope import MessageError, parse_json
+from rokt_forwarder.envelope import parse_json
+from rokt_forwarder.errors import RefusedError
 from rokt_forwarder.message import FullBatch, parse_message
 
 NOW_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
@@ -374,12 +375,12 @@ def test_full_batch_decimals_stay_exact() -> None:
 )
 def test_full_batch_breaking_a_rule_is_a_message_error(change: dict[str, Any], expected: str) -> None:
     payload = {**full_batch(), **change}
-    with pytest.raises(MessageError, match=expected.replace("(", r"\(")):
+    with pytest.raises(RefusedError, match=expected.replace("(", r"\(")):
         build_full(payload)
 
 
 def test_flat_conversion_breaking_a_batch_rule_is_a_message_error() -> None:
-    with pytest.raises(MessageError) as error:
+    with pytest.raises(RefusedError) as error:
         build({"firstname": "Jane", "custom_attributes": {"basket": {"sku": "1"}}})
     assert error.value.reason == (
         "user_identities: needs at least one of email, other, customerid, other2 (rtid); "
@@ -389,9 +390,9 @@ def test_flat_conversion_breaking_a_batch_rule_is_a_message_error() -> None:
 
 
 def test_too_many_flat_attributes_is_a_message_error() -> None:
-    with pytest.raises(MessageError, match="user_attributes: must have at most 100 attributes"):
+    with pytest.raises(RefusedError, match="user_attributes: must have at most 100 attributes"):
         build({"customerid": "c", "user_attributes": {f"a{i}": i for i in range(101)}})
-    with pytest.raises(MessageError, match="custom_attributes: must have at most 100 attributes"):
+    with pytest.raises(RefusedError, match="custom_attributes: must have at most 100 attributes"):
         build({"customerid": "c", "amount": 1, "custom_attributes": {f"a{i}": i for i in range(100)}})
 
 
@@ -441,7 +442,7 @@ def test_hash_pii_keeps_a_given_other_and_drops_the_email() -> None:
 
 
 def test_flat_user_attributes_may_not_shadow_a_named_field() -> None:
-    with pytest.raises(MessageError) as error:
+    with pytest.raises(RefusedError) as error:
         build({"customerid": "c", "user_attributes": {"firstname": "Qwertz"}}, hash_pii=True)
     assert error.value.reason == "user_attributes.firstname: use the top-level field"
 
@@ -467,7 +468,7 @@ def test_without_hash_pii_values_are_sent_raw() -> None:
 def test_hash_pii_does_not_hide_a_malformed_email_in_a_full_batch() -> None:
     payload = full_batch()
     payload["user_identities"] = {"email": "not-an-email", "customerid": "c"}
-    with pytest.raises(MessageError, match=r"user_identities\.email: must be an email address"):
+    with pytest.raises(RefusedError, match=r"user_identities\.email: must be an email address"):
         build_full(payload, hash_pii=True)
 
 
@@ -482,7 +483,7 @@ def test_hash_pii_never_sends_a_numeric_zip_raw() -> None:
 
 
 def test_lone_surrogate_is_a_message_error() -> None:
-    with pytest.raises(MessageError):
+    with pytest.raises(RefusedError):
         build('{"customerid": "c", "productname": "Gift \\ud83d"}')
 
 
@@ -491,7 +492,7 @@ def test_lone_surrogate_is_a_message_error() -> None:
 
 def test_oversize_batch_is_a_message_error() -> None:
     custom = {f"note{i}": "x" * 4000 for i in range(40)}  # 160 000 bytes of values: each value is legal
-    with pytest.raises(MessageError) as error:
+    with pytest.raises(RefusedError) as error:
         build({"customerid": "c", "custom_attributes": custom})
     assert error.value.reason.startswith("batch: ")
     assert f"over the {limits.MAX_BATCH_BYTES}-byte batch limit" in error.value.reason
@@ -513,7 +514,7 @@ def test_batch_size_boundary_is_inclusive() -> None:
     exact = {**custom, "pad": "x" * (limits.MAX_BATCH_BYTES - len(body) - len(b',"pad":""'))}
     assert len(build({"customerid": "c", "custom_attributes": exact})) == limits.MAX_BATCH_BYTES
     over = {**custom, "pad": exact["pad"] + "x"}
-    with pytest.raises(MessageError, match="batch limit"):
+    with pytest.raises(RefusedError, match="batch limit"):
         build({"customerid": "c", "custom_attributes": over})
 
 
@@ -523,7 +524,7 @@ def test_deeply_nested_pass_through_is_a_message_error() -> None:
     for _ in range(5000):
         nested = [nested]
     payload["device_info"] = {"extra": nested}
-    with pytest.raises(MessageError, match="nested too deeply"):
+    with pytest.raises(RefusedError, match="nested too deeply"):
         batch.build(
             FullBatch(payload), message_id=MID, environment="development", hash_pii=False, now_ms=NOW_MS
         )

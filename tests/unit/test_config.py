@@ -2,7 +2,8 @@
 
 import pytest
 
-from rokt_forwarder.config import DEFAULT_REQUEST_TIMEOUT_SECONDS, ConfigError, Settings
+from rokt_forwarder.config import DEFAULT_REQUEST_TIMEOUT_SECONDS, Settings
+from rokt_forwarder.errors import ConfigError
 
 SECRET = "arn:aws:secretsmanager:us-east-1:123456789012:secret:rokt-AbCdEf"
 

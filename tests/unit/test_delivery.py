@@ -1,22 +1,18 @@
-"""Delivery decisions against a scripted API and a fake clock: every status of the guide's table."""
+"""The send loop against a scripted API and a fake clock: every status of docs/event-api.md."""
 
 import random
+from dataclasses import dataclass
 from decimal import Decimal
 
 import pytest
 from fakes import FakeApi, FakeClock
 
 from rokt_forwarder import limits, wire
-from rokt_forwarder.api import _retry_after
-from rokt_forwarder.delivery import (
-    DELIVERED,
-    CredentialsError,
-    Delivery,
-    Failed,
-    Refused,
-    Response,
-    TransportError,
-)
+from rokt_forwarder.api import parse_retry_after
+from rokt_forwarder.delivery import Delivery, DeliveryStats
+from rokt_forwarder.errors import CredentialsError, TransportError
+from rokt_forwarder.outcome import DELIVERED, Failed, Refused, Result
+from rokt_forwarder.ports import Response
 
 
 def batch(n: int, pad: int = 0) -> bytes:
@@ -29,31 +25,43 @@ def batch(n: int, pad: int = 0) -> bytes:
     )
 
 
-def deliver(api: FakeApi, batches: list[bytes], *, clock: FakeClock | None = None, deadline: float = 25.0):
+@dataclass(frozen=True)
+class Sent:
+    """What one `Delivery.deliver` call returned, and the stats it kept."""
+
+    results: list[Result]
+    stats: DeliveryStats
+
+
+def deliver(
+    api: FakeApi, batches: list[bytes], *, clock: FakeClock | None = None, deadline: float = 25.0
+) -> Sent:
+    """Deliver `batches` to the scripted `api` with a 10 s request timeout and a seeded backoff."""
     clock = clock or api.clock or FakeClock()
     delivery = Delivery(api, clock=clock, deadline=deadline, request_timeout=10.0, rng=random.Random(7))
-    return delivery.deliver(batches), delivery, clock
+    return Sent(delivery.deliver(batches), delivery.stats)
 
 
 def test_all_accepted_in_one_bulk_request() -> None:
     api = FakeApi()
-    results, delivery, _ = deliver(api, [batch(i) for i in range(3)])
+    sent = deliver(api, [batch(i) for i in range(3)])
+    results = sent.results
     assert results == [DELIVERED] * 3
     assert [path for path, _ in api.calls] == ["/bulkevents"]
     assert api.sent_ids() == ["id-0", "id-1", "id-2"]
-    assert delivery.stats.requests == 1
+    assert sent.stats.requests == 1
 
 
 def test_single_batch_uses_events_endpoint() -> None:
     api = FakeApi()
-    results, _, _ = deliver(api, [batch(0)])
+    results = deliver(api, [batch(0)]).results
     assert results == [DELIVERED]
     assert api.calls[0][0] == "/events"
 
 
 def test_many_batches_are_split_by_count_and_each_sent_once() -> None:
     api = FakeApi()
-    results, _, _ = deliver(api, [batch(i) for i in range(250)])
+    results = deliver(api, [batch(i) for i in range(250)]).results
     assert results == [DELIVERED] * 250
     assert [len(b) for _, b in api.calls] == [100, 100, 50]
     assert sorted(api.sent_ids()) == sorted(f"id-{i}" for i in range(250))
@@ -62,7 +70,7 @@ def test_many_batches_are_split_by_count_and_each_sent_once() -> None:
 def test_requests_stay_under_the_byte_limit() -> None:
     api = FakeApi()
     batches = [batch(i, pad=60_000) for i in range(9)]
-    results, _, _ = deliver(api, batches)
+    results = deliver(api, batches).results
     assert results == [DELIVERED] * 9
     assert all(
         wire.bulk_size(sum(len(wire.dumps(b)) for b in bs), len(bs)) <= limits.MAX_REQUEST_BYTES
@@ -77,7 +85,7 @@ def test_202_with_indexed_errors_refuses_only_those_batches() -> None:
         b"to type 'System.Guid'. Path '[1].device_info.ios_advertising_id', line 1, position 153.\"}]}"
     )
     api = FakeApi([Response(202, body)])
-    results, _, _ = deliver(api, [batch(i) for i in range(3)])
+    results = deliver(api, [batch(i) for i in range(3)]).results
     assert results[0] == DELIVERED and results[2] == DELIVERED
     assert isinstance(results[1], Refused)
     assert "device_info.ios_advertising_id" in results[1].reason
@@ -93,7 +101,7 @@ def test_202_with_unplaceable_error_resends_one_by_one_to_learn_which() -> None:
         return Response(202, b'{"errors":[{"message":"bad"}]}' if bad else b"")
 
     api = FakeApi([reply])
-    results, _, _ = deliver(api, [batch(i) for i in range(3)])
+    results = deliver(api, [batch(i) for i in range(3)]).results
     assert results[0] == DELIVERED and results[2] == DELIVERED
     assert isinstance(results[1], Refused)
     assert [p for p, _ in api.calls] == ["/bulkevents", "/events", "/events", "/events"]
@@ -107,17 +115,18 @@ def test_400_on_bulk_splits_to_isolate_the_refused_batch() -> None:
         return Response(202)
 
     api = FakeApi([reply])
-    results, delivery, _ = deliver(api, [batch(i) for i in range(8)])
+    sent = deliver(api, [batch(i) for i in range(8)])
+    results = sent.results
     assert [type(r) for r in results] == [type(DELIVERED)] * 5 + [Refused] + [type(DELIVERED)] * 2
     accepted = [b["source_request_id"] for p, bs in api.calls for b in bs if "id-5" not in str(bs)]
     assert sorted(accepted) == sorted(f"id-{i}" for i in range(8) if i != 5)
     assert len(accepted) == len(set(accepted)), "an accepted batch was posted twice"
-    assert delivery.stats.splits >= 3
+    assert sent.stats.splits >= 3
 
 
 def test_413_on_single_batch_is_refused() -> None:
     api = FakeApi([Response(413)])
-    results, _, _ = deliver(api, [batch(0)])
+    results = deliver(api, [batch(0)]).results
     assert isinstance(results[0], Refused) and "413" in results[0].reason
 
 
@@ -125,16 +134,17 @@ def test_413_on_single_batch_is_refused() -> None:
 def test_server_errors_are_retried_with_backoff(status: int) -> None:
     clock = FakeClock()
     api = FakeApi([Response(status), Response(status), Response(202)], clock=clock)
-    results, delivery, _ = deliver(api, [batch(0), batch(1)], clock=clock)
+    sent = deliver(api, [batch(0), batch(1)], clock=clock)
+    results = sent.results
     assert results == [DELIVERED] * 2
     assert len(api.calls) == 3
-    assert delivery.stats.retries == 2
+    assert sent.stats.retries == 2
     assert len(clock.slept) == 2 and all(0 <= s <= 8 for s in clock.slept)
 
 
 def test_connection_errors_are_retried() -> None:
     api = FakeApi([TransportError("ProtocolError"), Response(202)])
-    results, _, _ = deliver(api, [batch(0)])
+    results = deliver(api, [batch(0)]).results
     assert results == [DELIVERED]
     assert len(api.calls) == 2
 
@@ -142,16 +152,17 @@ def test_connection_errors_are_retried() -> None:
 def test_429_waits_retry_after_then_retries() -> None:
     clock = FakeClock()
     api = FakeApi([Response(429, retry_after=3.0), Response(202)], clock=clock)
-    results, delivery, _ = deliver(api, [batch(0)], clock=clock)
+    sent = deliver(api, [batch(0)], clock=clock)
+    results = sent.results
     assert results == [DELIVERED]
     assert clock.slept == [3.0]
-    assert delivery.stats.throttled == 1
+    assert sent.stats.throttled == 1
 
 
 def test_429_without_retry_after_backs_off_with_jitter() -> None:
     clock = FakeClock()
     api = FakeApi([Response(429)] * 3 + [Response(202)], clock=clock)
-    results, _, _ = deliver(api, [batch(0)], clock=clock)
+    results = deliver(api, [batch(0)], clock=clock).results
     assert results == [DELIVERED]
     assert len(clock.slept) == 3
     assert all(0 <= s <= 0.25 * 2**n for n, s in enumerate(clock.slept))
@@ -160,7 +171,7 @@ def test_429_without_retry_after_backs_off_with_jitter() -> None:
 def test_retry_after_beyond_the_deadline_fails_with_the_hint_and_does_not_wait() -> None:
     clock = FakeClock()
     api = FakeApi([Response(429, retry_after=60.0)], clock=clock)
-    results, _, _ = deliver(api, [batch(0)], clock=clock, deadline=20.0)
+    results = deliver(api, [batch(0)], clock=clock, deadline=20.0).results
     assert results == [Failed("HTTP 429", 60.0)]
     assert clock.slept == []
 
@@ -168,7 +179,7 @@ def test_retry_after_beyond_the_deadline_fails_with_the_hint_and_does_not_wait()
 def test_outage_fails_at_the_deadline_never_past_it() -> None:
     clock = FakeClock()
     api = FakeApi([Response(503)], clock=clock, cost=0.5)
-    results, _, _ = deliver(api, [batch(0), batch(1)], clock=clock, deadline=20.0)
+    results = deliver(api, [batch(0), batch(1)], clock=clock, deadline=20.0).results
     assert all(isinstance(r, Failed) for r in results)
     assert clock.now <= 20.0
     assert len(api.calls) > 3
@@ -183,21 +194,21 @@ def test_request_timeout_is_cut_to_the_remaining_time() -> None:
             return super().post(path, body, timeout)
 
     clock = FakeClock(now=18.0)
-    results, _, _ = deliver(Api(), [batch(0)], clock=clock, deadline=20.0)
+    results = deliver(Api(), [batch(0)], clock=clock, deadline=20.0).results
     assert results == [DELIVERED]
     assert seen == [pytest.approx(2.0)]
 
 
 def test_no_request_is_started_too_close_to_the_deadline() -> None:
     api = FakeApi()
-    results, _, _ = deliver(api, [batch(0)], clock=FakeClock(now=19.8), deadline=20.0)
+    results = deliver(api, [batch(0)], clock=FakeClock(now=19.8), deadline=20.0).results
     assert isinstance(results[0], Failed)
     assert api.calls == []
 
 
 def test_403_reads_the_secret_again_once_then_succeeds() -> None:
     api = FakeApi([Response(403), Response(202)])
-    results, _, _ = deliver(api, [batch(0), batch(1)])
+    results = deliver(api, [batch(0), batch(1)]).results
     assert results == [DELIVERED] * 2
     assert api.reauthentications == 1
 
@@ -206,7 +217,7 @@ def test_403_reads_the_secret_again_once_then_succeeds() -> None:
 def test_credentials_still_refused_fail_everything_without_dead_lettering(status: int) -> None:
     api = FakeApi([Response(status)])
     batches = [batch(i) for i in range(150)]
-    results, _, _ = deliver(api, batches)
+    results = deliver(api, batches).results
     assert all(isinstance(r, Failed) for r in results)
     assert api.reauthentications == 1
     assert len(api.calls) == 2, "after a second refusal no more requests are sent"
@@ -217,13 +228,13 @@ def test_unreadable_secret_fails_everything() -> None:
         def post(self, path: str, body: bytes, timeout: float) -> Response:
             raise CredentialsError("cannot read secret s: AccessDeniedException")
 
-    results, _, _ = deliver(Api(), [batch(0), batch(1)])
+    results = deliver(Api(), [batch(0), batch(1)]).results
     assert all(isinstance(r, Failed) and "AccessDenied" in r.reason for r in results)
 
 
 def test_unexpected_status_fails_without_retrying() -> None:
     api = FakeApi([Response(404)])
-    results, _, _ = deliver(api, [batch(0)])
+    results = deliver(api, [batch(0)]).results
     assert isinstance(results[0], Failed) and "404" in results[0].reason
     assert len(api.calls) == 1
 
@@ -237,7 +248,7 @@ def test_decimal_bodies_reach_the_api_exactly() -> None:
 
 def test_retry_after_past_the_deadline_stops_all_further_requests() -> None:
     api = FakeApi([Response(429, retry_after=60.0)])
-    results, _, _ = deliver(api, [batch(i) for i in range(250)], deadline=20.0)
+    results = deliver(api, [batch(i) for i in range(250)], deadline=20.0).results
     assert all(isinstance(r, Failed) and r.retry_after == 60.0 for r in results)
     assert len(api.calls) == 1
 
@@ -245,7 +256,7 @@ def test_retry_after_past_the_deadline_stops_all_further_requests() -> None:
 def test_retry_after_zero_still_backs_off() -> None:
     clock = FakeClock()
     api = FakeApi([Response(429, retry_after=0.0), Response(202)], clock=clock)
-    results, _, _ = deliver(api, [batch(0)], clock=clock)
+    results = deliver(api, [batch(0)], clock=clock).results
     assert results == [DELIVERED]
     assert len(clock.slept) == 1
 
@@ -255,11 +266,11 @@ def test_a_failed_secret_reread_fails_the_rest_without_raising() -> None:
         def reauthenticate(self) -> None:
             raise CredentialsError("cannot read secret s: ThrottlingException")
 
-    results, _, _ = deliver(Api([Response(401)]), [batch(0), batch(1)])
+    results = deliver(Api([Response(401)]), [batch(0), batch(1)]).results
     assert all(isinstance(r, Failed) and "ThrottlingException" in r.reason for r in results)
 
 
 def test_unparseable_retry_after_date_is_ignored() -> None:
-    assert _retry_after("Wed, 21 Oct 99999 07:28:00 GMT") is None
-    assert _retry_after("soon") is None
-    assert _retry_after("3") == 3.0
+    assert parse_retry_after("Wed, 21 Oct 99999 07:28:00 GMT") is None
+    assert parse_retry_after("soon") is None
+    assert parse_retry_after("3") == 3.0

@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from rokt_forwarder.envelope import MessageError, parse_json, unwrap
+from rokt_forwarder.envelope import parse_json, unwrap
+from rokt_forwarder.errors import RefusedError
 
 FLAT = {"email": "jane@example.com", "amount": 19.99, "currency": "USD"}
 
@@ -78,67 +79,67 @@ def test_notification_without_topic_arn_is_not_sns() -> None:
 
 @pytest.mark.parametrize("body", ["", "{", "{'email': 'x'}", '{"email": "jane@example.com",}', "nope"])
 def test_invalid_json(body: str) -> None:
-    with pytest.raises(MessageError) as error:
+    with pytest.raises(RefusedError) as error:
         unwrap(body)
     assert error.value.reason == "body: not valid JSON"
     assert str(error.value) == error.value.reason
 
 
 def test_invalid_json_error_does_not_echo_the_body() -> None:
-    with pytest.raises(MessageError) as error:
+    with pytest.raises(RefusedError) as error:
         unwrap('{"email": "jane.secret@example.com"')
     assert "jane.secret" not in error.value.reason
 
 
 @pytest.mark.parametrize("body", ["[1, 2]", "42", '"text"', "null", "true", "[]"])
 def test_non_object_body(body: str) -> None:
-    with pytest.raises(MessageError, match=r"^body: must be a JSON object$"):
+    with pytest.raises(RefusedError, match=r"^body: must be a JSON object$"):
         unwrap(body)
 
 
 def test_deeply_nested_body_is_a_message_error() -> None:
-    with pytest.raises(MessageError, match="not valid JSON"):
+    with pytest.raises(RefusedError, match="not valid JSON"):
         unwrap("[" * 100_000)
 
 
 @pytest.mark.parametrize("message", [{"email": "jane@example.com"}, None, 42, ["x"]])
 def test_sns_with_a_non_string_message(message: Any) -> None:
-    with pytest.raises(MessageError, match=r"^SNS notification: Message must be a string$"):
+    with pytest.raises(RefusedError, match=r"^SNS notification: Message must be a string$"):
         unwrap(json.dumps(sns(message)))
 
 
 def test_sns_without_message() -> None:
     body = sns("x")
     del body["Message"]
-    with pytest.raises(MessageError, match="Message must be a string"):
+    with pytest.raises(RefusedError, match="Message must be a string"):
         unwrap(json.dumps(body))
 
 
 def test_sns_message_that_is_not_json() -> None:
-    with pytest.raises(MessageError, match=r"^SNS notification: Message is not valid JSON$"):
+    with pytest.raises(RefusedError, match=r"^SNS notification: Message is not valid JSON$"):
         unwrap(json.dumps(sns("email=jane@example.com")))
 
 
 def test_sns_message_that_is_not_an_object() -> None:
-    with pytest.raises(MessageError, match=r"^body: must be a JSON object$"):
+    with pytest.raises(RefusedError, match=r"^body: must be a JSON object$"):
         unwrap(json.dumps(sns("[1, 2, 3]")))
 
 
 def test_deeply_nested_sns_message_is_a_message_error() -> None:
-    with pytest.raises(MessageError):
+    with pytest.raises(RefusedError):
         unwrap(json.dumps(sns("[" * 100_000)))
 
 
 @pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
 def test_nan_and_infinity_are_refused(constant: str) -> None:
-    with pytest.raises(MessageError, match=rf"^body: {constant} is not valid JSON$"):
+    with pytest.raises(RefusedError, match=rf"^body: {constant} is not valid JSON$"):
         unwrap(f'{{"email": "jane@example.com", "amount": {constant}}}')
 
 
 @pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
 def test_nan_and_infinity_inside_an_sns_message_are_refused(constant: str) -> None:
     body = json.dumps(sns(f'{{"email": "jane@example.com", "amount": {constant}}}'))
-    with pytest.raises(MessageError):
+    with pytest.raises(RefusedError):
         unwrap(body)
 
 
@@ -174,11 +175,11 @@ def test_decimals_inside_an_sns_message_are_exact() -> None:
 
 def test_parse_json_uses_decimal_and_refuses_constants() -> None:
     assert parse_json('{"a": [1.10, 2]}') == {"a": [Decimal("1.10"), 2]}
-    with pytest.raises(MessageError):
+    with pytest.raises(RefusedError):
         parse_json("NaN")
 
 
 def test_message_error_keeps_its_reason() -> None:
-    error = MessageError("email: must be an email address")
+    error = RefusedError("email: must be an email address")
     assert isinstance(error, ValueError)
     assert error.reason == "email: must be an email address"

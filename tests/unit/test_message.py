@@ -8,7 +8,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from rokt_forwarder import limits
-from rokt_forwarder.envelope import MessageError, parse_json
+from rokt_forwarder.envelope import parse_json
+from rokt_forwarder.errors import RefusedError
 from rokt_forwarder.message import FIELDS, Conversion, FullBatch, parse_message
 
 NOW_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
@@ -24,7 +25,7 @@ def parse(**fields: Any) -> dict[str, Any]:
 
 
 def problem(**fields: Any) -> str:
-    with pytest.raises(MessageError) as error:
+    with pytest.raises(RefusedError) as error:
         parse_message({**BASE, **fields}, now_ms=NOW_MS)
     return error.value.reason
 

@@ -8,10 +8,11 @@ from hypothesis import strategies as st
 
 from rokt_forwarder.outcome import (
     DELIVERED,
+    OUTCOMES,
     RETRY_BASE_SECONDS,
     RETRY_CAP_SECONDS,
-    Outcome,
-    Status,
+    DeadLettered,
+    Failed,
     response,
     retry_delay,
     summary,
@@ -22,10 +23,10 @@ def test_response_reports_only_failed_and_missing_records_in_order() -> None:
     ids = ["m1", "m2", "m3", "m4", "m5"]
     outcomes = {
         "m1": DELIVERED,
-        "m2": Outcome(Status.FAILED, "HTTP 503"),
-        "m3": Outcome(Status.DEAD_LETTERED, "email: must be an email address"),
+        "m2": Failed("HTTP 503"),
+        "m3": DeadLettered("email: must be an email address"),
         # m4 has no outcome: it must come back, never be lost
-        "m5": Outcome(Status.FAILED, "HTTP 429", 30.0),
+        "m5": Failed("HTTP 429", 30.0),
     }
     assert response(ids, outcomes) == {
         "batchItemFailures": [{"itemIdentifier": "m2"}, {"itemIdentifier": "m4"}, {"itemIdentifier": "m5"}]
@@ -33,14 +34,12 @@ def test_response_reports_only_failed_and_missing_records_in_order() -> None:
 
 
 def test_response_when_everything_is_done() -> None:
-    assert response(["a", "b"], {"a": DELIVERED, "b": Outcome(Status.DEAD_LETTERED)}) == {
-        "batchItemFailures": []
-    }
+    assert response(["a", "b"], {"a": DELIVERED, "b": DeadLettered("x")}) == {"batchItemFailures": []}
     assert response([], {}) == {"batchItemFailures": []}
 
 
 def test_response_ignores_outcomes_of_unknown_records() -> None:
-    assert response(["a"], {"a": DELIVERED, "zzz": Outcome(Status.FAILED)}) == {"batchItemFailures": []}
+    assert response(["a"], {"a": DELIVERED, "zzz": Failed("x")}) == {"batchItemFailures": []}
 
 
 def bounds(receive_count: int) -> tuple[int, int]:
@@ -99,10 +98,10 @@ def test_summary_counts_every_status_and_top_reasons() -> None:
     outcomes = [
         DELIVERED,
         DELIVERED,
-        Outcome(Status.FAILED, "HTTP 503"),
-        Outcome(Status.FAILED, "HTTP 503"),
-        Outcome(Status.FAILED, "HTTP 429", 5.0),
-        Outcome(Status.DEAD_LETTERED, "email: must be an email address"),
+        Failed("HTTP 503"),
+        Failed("HTTP 503"),
+        Failed("HTTP 429", 5.0),
+        DeadLettered("email: must be an email address"),
     ]
     assert summary(outcomes) == {
         "delivered": 2,
@@ -118,12 +117,12 @@ def test_summary_counts_every_status_and_top_reasons() -> None:
 
 def test_summary_of_nothing_and_top_limit() -> None:
     assert summary([]) == {"delivered": 0, "dead_lettered": 0, "failed": 0, "reasons": {}}
-    many = [Outcome(Status.FAILED, f"reason {i}") for i in range(15)]
+    many = [Failed(f"reason {i}") for i in range(15)]
     result = summary(iter(many), top=3)
     assert result["failed"] == 15
     assert isinstance(result["reasons"], dict) and len(result["reasons"]) == 3
 
 
-def test_status_values() -> None:
-    assert [s.value for s in Status] == ["delivered", "dead_lettered", "failed"]
-    assert Outcome(Status.DELIVERED) == DELIVERED
+def test_the_log_names_each_outcome_as_before() -> None:
+    assert [kind.status for kind in OUTCOMES] == ["delivered", "dead_lettered", "failed"]
+    assert DELIVERED.status == "delivered"

@@ -1,4 +1,4 @@
-"""pii: Rokt's normalisation before SHA-256 (event-api-facts.md), and never hashing twice."""
+"""pii: Rokt's normalisation before SHA-256 (docs/event-api.md), and never hashing twice."""
 
 import copy
 import hashlib

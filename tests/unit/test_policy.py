@@ -1,4 +1,4 @@
-"""policy.decide for every status of the guide's error table, partial 202s, redaction, and backoff."""
+"""policy.decide for every status of the API's error table, partial 202s, redaction, and backoff."""
 
 import json
 import random
@@ -8,10 +8,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from rokt_forwarder import policy
-from rokt_forwarder.policy import Accepted, GiveUp, Rejected, Retry, Unauthorized, decide
+from rokt_forwarder.policy import Accepted, GiveUp, Reauthenticate, Retry, Split, decide
 
 PII = "jane.secret@example.com"
-# The form seen live (event-api-facts.md): quotes around the value arrive HTML-escaped.
+# The form seen live (docs/event-api.md): quotes around the value arrive HTML-escaped.
 GUID_ERROR = (
     f"Error converting value &quot;{PII}&quot; to type 'System.Guid'. "
     "Path '[1].device_info.ios_advertising_id', line 1, position 153."
@@ -88,7 +88,7 @@ def test_202_with_a_non_json_body_is_unplaced() -> None:
 
 def test_error_entries_without_message_use_the_code() -> None:
     body = json.dumps({"errors": [{"code": "BAD_REQUEST"}]}).encode()
-    assert decide(400, body, None, batches=1) == Rejected("API refused: HTTP 400: BAD_REQUEST")
+    assert decide(400, body, None, batches=1) == Split("API refused: HTTP 400: BAD_REQUEST")
 
 
 # --- 4xx, 5xx ---------------------------------------------------------------------------------------
@@ -97,18 +97,18 @@ def test_error_entries_without_message_use_the_code() -> None:
 @pytest.mark.parametrize("status", [400, 413])
 def test_request_refused_as_a_whole(status: int) -> None:
     decision = decide(status, errors(GUID_ERROR), None, batches=2)
-    assert isinstance(decision, Rejected)
+    assert isinstance(decision, Split)
     assert decision.reason.startswith(f"API refused: HTTP {status}: Error converting value")
     assert PII not in decision.reason
 
 
 def test_400_without_body() -> None:
-    assert decide(400, b"", None, batches=2) == Rejected("API refused: HTTP 400")
+    assert decide(400, b"", None, batches=2) == Split("API refused: HTTP 400")
 
 
 @pytest.mark.parametrize("status", [401, 403])
 def test_unauthorized(status: int) -> None:
-    assert decide(status, b"", None, batches=1) == Unauthorized(f"HTTP {status}")
+    assert decide(status, b"", None, batches=1) == Reauthenticate(f"HTTP {status}")
 
 
 def test_429_with_retry_after() -> None:

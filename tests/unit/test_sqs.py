@@ -3,6 +3,7 @@
 from typing import Any
 
 from rokt_forwarder import sqs
+from rokt_forwarder.ports import DeadLetter, Delay
 
 
 class Client:
@@ -29,13 +30,11 @@ class Client:
 
 
 def adapter(client: Client) -> sqs.Sqs:
-    adapter = sqs.Sqs()
-    adapter._client = client  # type: ignore[assignment]
-    return adapter
+    return sqs.Sqs(client)  # type: ignore[arg-type]
 
 
-def letter(n: int, size: int = 10) -> sqs.DeadLetter:
-    return sqs.DeadLetter(f"m{n}", "x" * size, "reason", "arn:aws:sqs:us-east-1:123456789012:q")
+def letter(n: int, size: int = 10) -> DeadLetter:
+    return DeadLetter(f"m{n}", "x" * size, "reason", "arn:aws:sqs:us-east-1:123456789012:q")
 
 
 def test_letters_are_chunked_by_count_and_bytes() -> None:
@@ -55,7 +54,7 @@ def test_a_refused_batch_falls_back_to_one_by_one() -> None:
 
 def test_no_call_is_started_without_time_for_it() -> None:
     client = Client()
-    delays = [sqs.Delay("m1", "h", "arn:aws:sqs:us-east-1:123456789012:q", 30)]
+    delays = [Delay("m1", "h", "arn:aws:sqs:us-east-1:123456789012:q", 30)]
     assert adapter(client).dead_letter("https://q/dlq", [letter(1)], lambda: 1.0) == {"m1"}
     adapter(client).delay(delays, lambda: 1.0)
     assert client.calls == []
@@ -63,9 +62,7 @@ def test_no_call_is_started_without_time_for_it() -> None:
 
 def test_reason_attribute_is_printable_unicode() -> None:
     client = Client()
-    adapter(client).dead_letter(
-        "https://q/dlq", [sqs.DeadLetter("m", "b", "bad \ud800 key\n", "arn:a:b:c:d:q")]
-    )
+    adapter(client).dead_letter("https://q/dlq", [DeadLetter("m", "b", "bad \ud800 key\n", "arn:a:b:c:d:q")])
     reason = client.calls[0][1]["Entries"][0]["MessageAttributes"]["reason"]["StringValue"]
     assert reason == "bad ? key?"
 

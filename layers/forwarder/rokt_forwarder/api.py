@@ -1,4 +1,4 @@
-"""The Event API over HTTPS: one urllib3 pool per container, Basic auth as the guide says."""
+"""The Event API over HTTPS: one urllib3 pool per container, Basic auth (docs/event-api.md)."""
 
 import time
 from collections.abc import Callable
@@ -7,7 +7,8 @@ import urllib3
 from urllib3.exceptions import HTTPError, InvalidHeader
 from urllib3.util.retry import Retry
 
-from rokt_forwarder.delivery import CredentialsError, Response, TransportError
+from rokt_forwarder.errors import CredentialsError, TransportError
+from rokt_forwarder.ports import Response
 from rokt_forwarder.secret import Credentials
 
 _POOL = urllib3.PoolManager(num_pools=4, maxsize=8, retries=False, block=False)
@@ -17,7 +18,7 @@ READ_CHUNK_BYTES = 16 * 1024
 
 
 class HttpTransport:
-    """Posts to `{base_url}{path}`; retries and deadlines are the caller's (delivery.py)."""
+    """`ports.Transport` over urllib3: posts to `{base_url}{path}`; retries are the send loop's."""
 
     def __init__(
         self,
@@ -56,7 +57,7 @@ class HttpTransport:
                 response.release_conn()
         except HTTPError as error:
             raise TransportError(type(error).__name__) from error
-        return Response(response.status, data, _retry_after(response.headers.get("Retry-After")))
+        return Response(response.status, data, parse_retry_after(response.headers.get("Retry-After")))
 
     def reauthenticate(self) -> None:
         self._authorize(refresh=True)
@@ -81,7 +82,7 @@ def _read_before(response: urllib3.BaseHTTPResponse, deadline: float) -> bytes:
     return b"".join(chunks)
 
 
-def _retry_after(value: str | None) -> float | None:
+def parse_retry_after(value: str | None) -> float | None:
     """Seconds or an HTTP-date, as urllib3 already parses it; a bad header means none."""
     if not value:
         return None

@@ -1,4 +1,4 @@
-"""Build the Event API batch for one record: the guide's example payload is the shape.
+"""Build the Event API batch for one record, in the shape of the integration guide's example payload.
 
 One batch per record (one user). Its ids derive from the SQS messageId, which is stable across
 redeliveries, so the API deduplicates a record that SQS delivers again.
@@ -8,7 +8,7 @@ import uuid
 from typing import Any
 
 from rokt_forwarder import limits, pii, rules, wire
-from rokt_forwarder.envelope import MessageError
+from rokt_forwarder.errors import RefusedError
 from rokt_forwarder.message import EVENT_FIELDS, USER_FIELDS, Conversion, FullBatch, Message
 
 # Fixed namespace: the same messageId must give the same source_request_id in every container.
@@ -21,23 +21,23 @@ def request_id(message_id: str) -> str:
 
 
 def build(message: Message, *, message_id: str, environment: str, hash_pii: bool, now_ms: int) -> bytes:
-    """The batch as wire bytes; raises MessageError naming every rule it breaks."""
+    """The batch as wire bytes; raises RefusedError naming every rule it breaks."""
     if isinstance(message, Conversion):
         batch = _from_conversion(message, message_id=message_id, environment=environment)
     else:
         batch = _with_defaults(message, message_id=message_id, environment=environment)
     if violations := rules.check_batch(batch, now_ms=now_ms):
-        raise MessageError("; ".join(map(str, violations)))
+        raise RefusedError("; ".join(map(str, violations)))
     if hash_pii:
         batch = pii.hash_batch(batch)
     try:
         body = wire.dumps(batch)
     except UnicodeEncodeError:
-        raise MessageError("text must be valid Unicode (it holds a lone surrogate)") from None
+        raise RefusedError("text must be valid Unicode (it holds a lone surrogate)") from None
     except RecursionError:
-        raise MessageError("batch: nested too deeply") from None
+        raise RefusedError("batch: nested too deeply") from None
     if len(body) > limits.MAX_BATCH_BYTES:
-        raise MessageError(f"batch: {len(body)} bytes is over the {limits.MAX_BATCH_BYTES}-byte batch limit")
+        raise RefusedError(f"batch: {len(body)} bytes is over the {limits.MAX_BATCH_BYTES}-byte batch limit")
     return body
 
 

@@ -9,23 +9,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from botocore.config import Config
-
 from rokt_forwarder import limits
+from rokt_forwarder.errors import ConfigError
 
 DEFAULT_REQUEST_TIMEOUT_SECONDS = 10.0
-# AWS calls fail fast rather than spend the invocation on a hung endpoint.
-AWS_CLIENT_CONFIG = Config(connect_timeout=2, read_timeout=3, retries={"mode": "standard", "max_attempts": 2})
-# SQS calls get one attempt each and start only with SQS_CALL_SECONDS left: a DLQ send that fails is
-# retried with its record, a visibility change that fails falls back to the queue's timeout.
-SQS_CLIENT_CONFIG = AWS_CLIENT_CONFIG.merge(
-    Config(connect_timeout=1, read_timeout=2, retries={"max_attempts": 1})
-)
-SQS_CALL_SECONDS = 3.5
-
-
-class ConfigError(ValueError):
-    """A missing or malformed environment variable; the message names it."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,66 +1,23 @@
-"""Send batches to the Event API and learn, for each, whether it was delivered.
+"""The send loop: post batches to the Event API and learn, for each, whether it was delivered.
 
 urllib3's Retry cannot do this: it knows no Lambda deadline, cannot split a refused bulk request,
-and cannot read a 202's per-batch errors. So the loop is ours; I/O stays behind `Transport`.
+and cannot read a 202's per-batch errors. So the loop is ours; I/O stays behind `ports.Transport`.
 """
 
 import random
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import assert_never
 
 from rokt_forwarder import policy, wire
+from rokt_forwarder.errors import CredentialsError, TransportError
+from rokt_forwarder.outcome import DELIVERED, Failed, Refused, Result
 from rokt_forwarder.packing import pack
+from rokt_forwarder.ports import Clock, Response, Transport
 
 # Below this many seconds before the deadline no request is started: it could not finish.
 MIN_REQUEST_SECONDS = 0.5
-
-
-@dataclass(frozen=True, slots=True)
-class Response:
-    status: int
-    body: bytes = b""
-    retry_after: float | None = None
-
-
-class TransportError(Exception):
-    """The request may not have reached the API: connection refused/reset, timeout, TLS."""
-
-
-class CredentialsError(Exception):
-    """The key/secret could not be read; no record can be sent until it can."""
-
-
-class Transport(Protocol):
-    def post(self, path: str, body: bytes, timeout: float) -> Response: ...
-
-    def reauthenticate(self) -> None:
-        """Re-read the key/secret (it may have been rotated)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Delivered:
-    pass
-
-
-@dataclass(frozen=True, slots=True)
-class Refused:
-    """The API will never take this batch: dead-letter it."""
-
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class Failed:
-    """Not delivered this time; SQS should deliver the record again (after `retry_after` if known)."""
-
-    reason: str
-    retry_after: float | None = None
-
-
-Result = Delivered | Refused | Failed
-DELIVERED = Delivered()
 
 
 @dataclass(slots=True)
@@ -73,12 +30,6 @@ class DeliveryStats:
     @property
     def throttled(self) -> int:
         return self.by_status.get("429", 0)
-
-
-class Clock(Protocol):
-    def monotonic(self) -> float: ...
-
-    def sleep(self, seconds: float) -> None: ...
 
 
 class Delivery:
@@ -103,7 +54,13 @@ class Delivery:
         self.stats = DeliveryStats()
 
     def deliver(self, batches: Sequence[bytes]) -> list[Result]:
-        """A result for each batch, in order. Every batch is posted at most once unless it fails."""
+        """One result per batch, in order: Delivered, Refused (dead-letter it) or Failed (SQS retries it).
+
+        Batches are packed into as few requests as the API's limits allow. A batch is posted again
+        only when no answer said it was accepted or refused, and never once the deadline leaves no
+        time for a request: what is left then is Failed. A credentials problem fails every later
+        batch unsent; it never refuses one.
+        """
         results: list[Result | None] = [None] * len(batches)
         queue = deque(pack([len(b) for b in batches]))
         while queue:
@@ -115,6 +72,7 @@ class Delivery:
     def _send(
         self, request: list[int], batches: Sequence[bytes], requeue: Callable[[list[int]], None]
     ) -> list[tuple[int, Result]]:
+        """Post one request until its answer settles its batches; parts to ask again go to `requeue`."""
         attempt = 0
         while True:
             if self._halt:
@@ -144,22 +102,22 @@ class Delivery:
                     return [
                         (i, Refused(refused[n]) if n in refused else DELIVERED) for n, i in enumerate(request)
                     ]
-                case policy.Rejected(reason) if len(request) > 1:
+                case policy.Split(reason) if len(request) > 1:
                     half = len(request) // 2
                     requeue(request[half:])
                     requeue(request[:half])
                     self.stats.splits += 1
                     return []
-                case policy.Rejected(reason):
+                case policy.Split(reason):
                     return [(request[0], Refused(reason))]
-                case policy.Unauthorized(reason) if not self._reauthenticated:
+                case policy.Reauthenticate(reason) if not self._reauthenticated:
                     self._reauthenticated = True
                     try:
                         self._transport.reauthenticate()
                     except CredentialsError as error:
                         self._halt = Failed(f"credentials: {error}")
                     continue
-                case policy.Unauthorized(reason):
+                case policy.Reauthenticate(reason):
                     # A credentials problem is never the records' fault: retry them later, send no more now.
                     self._halt = Failed(reason)
                     continue
@@ -175,6 +133,8 @@ class Delivery:
                     attempt += 1
                     self.stats.retries += 1
                     self._clock.sleep(wait)
+                case _:
+                    assert_never(decision)
 
     def _post(self, request: list[int], batches: Sequence[bytes], timeout: float) -> Response:
         if len(request) == 1:

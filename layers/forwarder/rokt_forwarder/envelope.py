@@ -7,13 +7,7 @@ import json
 from decimal import Decimal
 from typing import Any
 
-
-class MessageError(ValueError):
-    """The record can never be delivered as it is; the message says why (and holds no PII)."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
+from rokt_forwarder.errors import RefusedError
 
 
 def parse_json(text: str) -> Any:
@@ -22,32 +16,32 @@ def parse_json(text: str) -> Any:
 
 
 def _no_constants(name: str) -> Any:
-    raise MessageError(f"body: {name} is not valid JSON")
+    raise RefusedError(f"body: {name} is not valid JSON")
 
 
 def unwrap(body: str) -> tuple[dict[str, Any], str]:
     """The conversion payload and the envelope it came in ("sqs", "sns", "eventbridge", "sns+eventbridge")."""
     try:
         payload = parse_json(body)
-    except (ValueError, RecursionError) as error:
-        if isinstance(error, MessageError):
-            raise
-        raise MessageError("body: not valid JSON") from None
+    except RefusedError:
+        raise
+    except (ValueError, RecursionError):
+        raise RefusedError("body: not valid JSON") from None
     source = "sqs"
     if _is_sns(payload):
         message = payload.get("Message")
         if not isinstance(message, str):
-            raise MessageError("SNS notification: Message must be a string")
+            raise RefusedError("SNS notification: Message must be a string")
         try:
             payload = parse_json(message)
         except (ValueError, RecursionError):
-            raise MessageError("SNS notification: Message is not valid JSON") from None
+            raise RefusedError("SNS notification: Message is not valid JSON") from None
         source = "sns"
     if _is_eventbridge(payload):
         payload = payload["detail"]
         source = "eventbridge" if source == "sqs" else "sns+eventbridge"
     if not isinstance(payload, dict):
-        raise MessageError("body: must be a JSON object")
+        raise RefusedError("body: must be a JSON object")
     return payload, source
 
 

@@ -1,6 +1,6 @@
 """The Event API's documented limits, in one place for the forwarder and the sandbox.
 
-Sources: ../shared/reference/rokt-event-api-guide.txt (Limits) and event-api-facts.md (Limits).
+Each with its public source in docs/event-api.md (Limits).
 """
 
 from typing import Final

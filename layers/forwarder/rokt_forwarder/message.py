@@ -1,4 +1,4 @@
-"""The message: a flat conversion (the guide's field names) or a full Event API batch.
+"""The message: a flat conversion (the integration guide's field names) or a full Event API batch.
 
 Parsing a flat conversion checks each field's type and rule and names every problem at once, so a
 producer fixes a bad message in one round. Unknown keys are errors: a typo must not drop data.
@@ -12,7 +12,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from rokt_forwarder import rules
-from rokt_forwarder.envelope import MessageError
+from rokt_forwarder.errors import RefusedError
 
 Value = Any
 _DIGITS = re.compile(r"[0-9]+")
@@ -142,7 +142,7 @@ def _shown(key: str) -> str:
 
 
 def parse_message(payload: dict[str, Any], *, now_ms: int) -> Message:
-    """Classify and check a message; raises MessageError listing every broken rule."""
+    """Classify and check a message; raises RefusedError listing every broken rule."""
     if "events" in payload:
         return FullBatch(payload)
     problems: list[str] = []
@@ -161,5 +161,5 @@ def parse_message(payload: dict[str, Any], *, now_ms: int) -> Message:
         shadowed = [key for key in fields.get(extras, {}) if key in named]
         problems += [f"{extras}.{key}: use the top-level field" for key in shadowed]
     if problems:
-        raise MessageError("; ".join(problems))
+        raise RefusedError("; ".join(problems))
     return Conversion(fields)

@@ -1,13 +1,15 @@
-"""Each record's outcome, and the SQS partial-batch response built from them.
+"""Where each record ends, and the SQS partial-batch response built from that.
 
-Only FAILED records are reported: SQS redelivers those. Delivered and dead-lettered records are done.
+A record is `Delivered`, `Refused` (on its way to the DLQ) or `Failed`; once the DLQ has answered,
+a refused record is `DeadLettered` (or `Failed`, when the DLQ send failed). Only failed records are
+reported to SQS, which delivers them again; delivered and dead-lettered records are done.
 """
 
 import random
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from enum import StrEnum
+from typing import ClassVar, Final, assert_never
 
 # Failed records come back after BASE * 2^(receives-1) seconds (capped), not the queue's full timeout.
 # With MaxReceiveCount 5 that rides out about ten minutes of API trouble before SQS dead-letters.
@@ -15,21 +17,43 @@ RETRY_BASE_SECONDS = 30
 RETRY_CAP_SECONDS = 900  # 15 minutes; SQS allows up to 12 hours
 
 
-class Status(StrEnum):
-    DELIVERED = "delivered"
-    DEAD_LETTERED = "dead_lettered"
-    FAILED = "failed"
+@dataclass(frozen=True, slots=True)
+class Delivered:
+    """The API accepted the record's batch."""
+
+    status: ClassVar[str] = "delivered"
 
 
 @dataclass(frozen=True, slots=True)
-class Outcome:
-    status: Status
-    reason: str | None = None
+class Refused:
+    """The record can never be accepted (our rules or the API's); it is to be dead-lettered."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLettered:
+    """The record is in the DLQ with its reason."""
+
+    reason: str
+    status: ClassVar[str] = "dead_lettered"
+
+
+@dataclass(frozen=True, slots=True)
+class Failed:
+    """Not delivered now; SQS delivers the record again (after `retry_after` seconds if known)."""
+
+    reason: str
     retry_after: float | None = None
+    status: ClassVar[str] = "failed"
 
 
-DELIVERED = Outcome(Status.DELIVERED)
-UNDECIDED = Outcome(Status.FAILED, "no outcome (the invocation failed)")
+# What the send loop learns about a batch, and where a record ends once the DLQ has answered.
+type Result = Delivered | Refused | Failed
+type Outcome = Delivered | DeadLettered | Failed
+OUTCOMES: Final = (Delivered, DeadLettered, Failed)
+DELIVERED: Final = Delivered()
+NOT_SETTLED: Final = Failed("no outcome (the invocation failed)")
 
 
 def response(message_ids: Sequence[str], outcomes: Mapping[str, Outcome]) -> dict[str, list[dict[str, str]]]:
@@ -38,7 +62,7 @@ def response(message_ids: Sequence[str], outcomes: Mapping[str, Outcome]) -> dic
         "batchItemFailures": [
             {"itemIdentifier": message_id}
             for message_id in message_ids
-            if outcomes.get(message_id, UNDECIDED).status is Status.FAILED
+            if isinstance(outcomes.get(message_id, NOT_SETTLED), Failed)
         ]
     }
 
@@ -50,9 +74,22 @@ def retry_delay(receive_count: int, retry_after: float | None, rng: random.Rando
     return int(min(RETRY_CAP_SECONDS, max(seconds, retry_after or 0)))
 
 
+def reason(outcome: Outcome) -> str | None:
+    match outcome:
+        case Delivered():
+            return None
+        case DeadLettered(reason) | Failed(reason):
+            return reason
+        case _:
+            assert_never(outcome)
+
+
 def summary(outcomes: Iterable[Outcome], top: int = 10) -> dict[str, object]:
-    """Counts per status and the most common reasons (which never hold PII) for the log line."""
+    """Counts per outcome and the most common reasons (which never hold PII) for the log line."""
     outcomes = list(outcomes)
-    counts = Counter(o.status.value for o in outcomes)
-    reasons = Counter(f"{o.status.value}: {o.reason}" for o in outcomes if o.reason)
-    return {**{s.value: counts.get(s.value, 0) for s in Status}, "reasons": dict(reasons.most_common(top))}
+    counts = Counter(o.status for o in outcomes)
+    reasons = Counter(f"{o.status}: {why}" for o in outcomes if (why := reason(o)))
+    return {
+        **{kind.status: counts[kind.status] for kind in OUTCOMES},
+        "reasons": dict(reasons.most_common(top)),
+    }

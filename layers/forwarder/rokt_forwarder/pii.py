@@ -1,6 +1,6 @@
 """Normalise and SHA-256 personal data before it leaves the account (HASH_PII=true).
 
-Normalisation follows Rokt's matching rules (event-api-facts.md) so hashes match Rokt's own.
+Normalisation follows Rokt's matching rules (docs/event-api.md) so hashes match Rokt's own.
 """
 
 import hashlib

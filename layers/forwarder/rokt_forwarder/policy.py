@@ -1,6 +1,6 @@
-"""What an Event API answer means for the batches in the request, and how long to wait.
+"""What an Event API answer means for the batches of a request, and what the send loop does next.
 
-Pure decisions, so every status in the guide's error table is tested without a network.
+Pure decisions, so every status of the API's error table (docs/event-api.md) is tested without a network.
 """
 
 import html
@@ -34,22 +34,22 @@ class Accepted:
 
 
 @dataclass(frozen=True, slots=True)
-class Rejected:
-    """400/413: the request as a whole was refused; one of its batches is bad, or it is too big."""
+class Split:
+    """400/413: the request as a whole was refused; split it to find the bad batch (a lone one is refused)."""
 
     reason: str
 
 
 @dataclass(frozen=True, slots=True)
-class Unauthorized:
-    """401/403: the key/secret is missing or wrong, maybe rotated since we read it."""
+class Reauthenticate:
+    """401/403: the key/secret is missing or wrong, maybe rotated since it was read."""
 
     reason: str
 
 
 @dataclass(frozen=True, slots=True)
 class Retry:
-    """408, 429 and 5xx: try again after `after` seconds if the API said (Retry-After), else backoff."""
+    """408, 429 and 5xx: post again after `after` seconds if the API said (Retry-After), else backoff."""
 
     reason: str
     after: float | None = None
@@ -57,24 +57,29 @@ class Retry:
 
 @dataclass(frozen=True, slots=True)
 class GiveUp:
-    """Any other status: retrying now will not help, but a later redelivery might (e.g. a bad URL)."""
+    """Any other status: posting again now will not help, but a later redelivery might (e.g. a bad URL)."""
 
     reason: str
 
 
-Decision = Accepted | Rejected | Unauthorized | Retry | GiveUp
+type Decision = Accepted | Split | Reauthenticate | Retry | GiveUp
 
 
 def decide(status: int, body: bytes, retry_after: float | None, *, batches: int) -> Decision:
+    """What the answer to a request of `batches` batches means; never raises, whatever the body.
+
+    2xx is an acceptance, of every batch but those its `errors[]` refuse. Reasons are redacted: they
+    name field paths and statuses, never a value.
+    """
     if 200 <= status < 300:
         return _accepted(_error_messages(body) or [], batches)
     messages = _error_messages(body)
     detail = "non-JSON body" if messages is None else "; ".join(messages)
     reason = redact(f"HTTP {status}: {detail}" if detail else f"HTTP {status}")
     if status in (400, 413):
-        return Rejected(f"API refused: {reason}")
+        return Split(f"API refused: {reason}")
     if status in (401, 403):
-        return Unauthorized(reason)
+        return Reauthenticate(reason)
     if status in RETRYABLE_4XX or status >= 500:
         return Retry(reason, retry_after)
     return GiveUp(reason)

@@ -83,7 +83,7 @@ def scalar_rule(value: object) -> str | None:
 
 
 def check_batch(batch: object, *, now_ms: int) -> list[Violation]:
-    """Every rule the guide and the facts file give for one batch (size is checked on the wire)."""
+    """Every rule of docs/event-api.md for one batch (its size is checked on the wire)."""
     return list(_batch_violations(batch, now_ms))
 
 

@@ -4,8 +4,8 @@ import contextlib
 
 from rokt_forwarder.api import HttpTransport
 from rokt_forwarder.config import Settings
-from rokt_forwarder.delivery import CredentialsError
-from rokt_forwarder.handler import Forwarder
+from rokt_forwarder.errors import CredentialsError
+from rokt_forwarder.invocation import Forwarder
 from rokt_forwarder.secret import SecretReader
 from rokt_forwarder.sqs import Sqs
 
@@ -22,6 +22,6 @@ def create(settings: Settings | None = None) -> Forwarder:
     return Forwarder(
         settings=settings,
         transport=HttpTransport(settings.api_url, secret),
-        dead_letter=sqs.dead_letter,
-        delay=sqs.delay,
+        dead_letters=sqs,
+        visibility=sqs,
     )

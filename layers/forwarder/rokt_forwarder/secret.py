@@ -3,12 +3,14 @@
 from dataclasses import dataclass
 
 from aws_lambda_powertools.utilities import parameters
+from botocore.config import Config
 
-from rokt_forwarder.config import AWS_CLIENT_CONFIG
-from rokt_forwarder.delivery import CredentialsError
+from rokt_forwarder.errors import CredentialsError
 
 # Rotation is caught by a 401/403 (which forces a re-read), so the cache can outlive invocations.
 CACHE_SECONDS = 3600
+# Fail fast rather than spend the invocation on a hung endpoint.
+CLIENT_CONFIG = Config(connect_timeout=2, read_timeout=3, retries={"mode": "standard", "max_attempts": 2})
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,7 +27,7 @@ class SecretReader:
 
     def __init__(self, secret_id: str, provider: parameters.SecretsProvider | None = None) -> None:
         self.secret_id = secret_id
-        self._provider = provider or parameters.SecretsProvider(boto_config=AWS_CLIENT_CONFIG)
+        self._provider = provider or parameters.SecretsProvider(boto_config=CLIENT_CONFIG)
 
     def __call__(self, refresh: bool = False) -> Credentials:
         """Raises CredentialsError naming the secret and what is wrong, never the values."""

@@ -5,59 +5,44 @@ The client is created on first use, so an invocation in which everything is deli
 
 import math
 import threading
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import boto3
+from botocore.config import Config
 
-from rokt_forwarder.config import SQS_CALL_SECONDS, SQS_CLIENT_CONFIG
+from rokt_forwarder.ports import DeadLetter, Delay, TimeLeft
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
+# One attempt per call, started only with SQS_CALL_SECONDS left: a DLQ send that fails is retried with
+# its record, a visibility change that fails falls back to the queue's timeout.
+CLIENT_CONFIG = Config(connect_timeout=1, read_timeout=2, retries={"max_attempts": 1})
+SQS_CALL_SECONDS = 3.5
 SQS_BATCH = 10
 # SendMessageBatch refuses a batch over 1 MiB (256 KiB on older queues) as a whole: stay under both.
 MAX_BATCH_BYTES = 256 * 1024
 MAX_ATTRIBUTE_CHARS = 1024
 
 
-TimeLeft = Callable[[], float]
-
-
 def _unlimited() -> float:
     return math.inf
 
 
-@dataclass(frozen=True, slots=True)
-class DeadLetter:
-    message_id: str
-    body: str
-    reason: str
-    source_queue_arn: str
-    group_id: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Delay:
-    message_id: str
-    receipt_handle: str
-    source_queue_arn: str
-    seconds: int
-
-
 class Sqs:
-    """The forwarder's SQS calls. Every failure is contained: the caller learns what was not done."""
+    """`ports.DeadLetterQueue` and `ports.VisibilityTimeouts` over boto3; every failure is contained."""
 
-    def __init__(self) -> None:
-        self._client: SQSClient | None = None
+    def __init__(self, client: "SQSClient | None" = None) -> None:
+        """`client` is made on first use when not given, so a clean invocation never creates one."""
+        self._client = client
         self._lock = threading.Lock()
 
     @property
     def client(self) -> "SQSClient":
         with self._lock:  # boto3's default session is not thread-safe; make one client, once
             if self._client is None:
-                self._client = boto3.session.Session().client("sqs", config=SQS_CLIENT_CONFIG)
+                self._client = boto3.session.Session().client("sqs", config=CLIENT_CONFIG)
             return self._client
 
     def queue_url(self, queue_arn: str) -> str:

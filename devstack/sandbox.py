@@ -6,7 +6,7 @@ answers as mParticle does (202 with errors for a partly refused bulk request), d
 
 Run it, then point a sender at the printed URL with key ``sandbox-key`` and secret ``sandbox-secret``::
 
-    python -m rokt_forwarder.local.sandbox --port 8765 --p503 0.05 --outage 30-60 --record sent.jsonl
+    python -m devstack.sandbox --port 8765 --p503 0.05 --outage 30-60 --record sent.jsonl
 
 ``GET /_sandbox/stats`` returns counters and ``POST /_sandbox/reset`` clears them. In tests::
 
@@ -46,9 +46,10 @@ from pathlib import Path
 from typing import Any, Final, Self
 from urllib.parse import urlsplit
 
+from devstack.service import Service
 from rokt_forwarder import limits, rules
-from rokt_forwarder.envelope import MessageError, parse_json
-from rokt_forwarder.local.service import Service
+from rokt_forwarder.envelope import parse_json
+from rokt_forwarder.errors import RefusedError
 from rokt_forwarder.rules import Violation
 
 EVENTS: Final = "/v2/events"
@@ -191,7 +192,7 @@ def parse_batches(body: bytes, *, bulk: bool) -> list[tuple[Any, str]]:
         raise BodyError("body is not UTF-8") from None
     except json.JSONDecodeError as exc:
         raise BodyError(f"body is not valid JSON ({exc.msg}: line {exc.lineno} column {exc.colno})") from None
-    except MessageError as exc:
+    except RefusedError as exc:
         raise BodyError(exc.reason) from None
     if not bulk:
         return [(parsed, text.strip(" \t\n\r"))]
@@ -557,7 +558,7 @@ class _Handler(BaseHTTPRequestHandler):
 def _parser() -> argparse.ArgumentParser:
     defaults = SandboxConfig()
     parser = argparse.ArgumentParser(
-        prog="python -m rokt_forwarder.local.sandbox",
+        prog="python -m devstack.sandbox",
         description="A local Rokt Event API for integration tests.",
     )
     parser.add_argument("--host", default=defaults.host)

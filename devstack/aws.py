@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Literal, overload
 import boto3
 from moto.server import ThreadedMotoServer
 
-from rokt_forwarder.local.service import Service
-from rokt_forwarder.local.sqs_tools import drain
-from rokt_forwarder.local.template import StackSettings
+from devstack.service import Service
+from devstack.sqs_tools import drain
+from devstack.template import StackSettings
 
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient

@@ -8,10 +8,11 @@ from typing import Any
 import pytest
 from fakes import Context, FakeApi, FakeClock
 
-from rokt_forwarder import outcome, sqs
+from rokt_forwarder import outcome
 from rokt_forwarder.config import Settings
-from rokt_forwarder.delivery import CredentialsError, Response
-from rokt_forwarder.handler import Forwarder
+from rokt_forwarder.errors import CredentialsError
+from rokt_forwarder.invocation import Forwarder
+from rokt_forwarder.ports import DeadLetter, Delay, Response, TimeLeft
 
 QUEUE = "arn:aws:sqs:us-east-1:123456789012:rokt-conversions"
 FIFO_QUEUE = QUEUE + ".fifo"
@@ -37,11 +38,13 @@ def record(
 
 
 class Edges:
+    """A Forwarder whose API is scripted and whose SQS calls are recorded (as `letters` and `delays`)."""
+
     def __init__(self, api: FakeApi, *, dlq: str | None = "https://sqs/dlq", dlq_fails: bool = False) -> None:
         self.api = api
         self.clock = api.clock or FakeClock()
-        self.letters: list[sqs.DeadLetter] = []
-        self.delays: list[sqs.Delay] = []
+        self.letters: list[DeadLetter] = []
+        self.delays: list[Delay] = []
         self.dlq_fails = dlq_fails
         settings = Settings(
             secret_id="s", api_url="https://api/v2", environment="development", dlq_url=dlq, hash_pii=False
@@ -50,18 +53,21 @@ class Edges:
             settings=settings,
             transport=api,
             clock=self.clock,
-            dead_letter=self._dead_letter,
-            delay=lambda delays, time_left: self.delays.extend(delays),
+            dead_letters=self,
+            visibility=self,
             rng=random.Random(1),
             now_ms=lambda: 1_767_225_600_000,
         )
 
-    def _dead_letter(self, url: str, letters: list[sqs.DeadLetter], time_left: sqs.TimeLeft) -> set[str]:
+    def dead_letter(self, dlq_url: str, letters: list[DeadLetter], time_left: TimeLeft) -> set[str]:
         assert time_left() > 0
         if self.dlq_fails:
             return {letter.message_id for letter in letters}
         self.letters.extend(letters)
         return set()
+
+    def delay(self, delays: list[Delay], time_left: TimeLeft) -> None:
+        self.delays.extend(delays)
 
     def __call__(self, records: list[dict], remaining_ms: int = 30_000) -> list[str]:
         response = self.forward({"Records": records}, Context(remaining_ms))

@@ -22,20 +22,20 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 
+from devstack.aws import EmbeddedAws
+from devstack.function import cold_start
+from devstack.runner import EventSourceMapping, MappingStats
+from devstack.sandbox import Sandbox, SandboxConfig, parse_outage
+from devstack.sqs_tools import drain, queue_depth, wait_until_drained
+from devstack.template import StackSettings
+from devstack.traffic import Message, generate
 from rokt_forwarder import limits
-from rokt_forwarder.local.aws import EmbeddedAws
-from rokt_forwarder.local.function import cold_start
-from rokt_forwarder.local.runner import EventSourceMapping, MappingStats
-from rokt_forwarder.local.sandbox import Sandbox, SandboxConfig, parse_outage
-from rokt_forwarder.local.sqs_tools import drain, queue_depth, wait_until_drained
-from rokt_forwarder.local.template import StackSettings
-from rokt_forwarder.local.traffic import Message, generate
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
     from mypy_boto3_sqs.type_defs import MessageTypeDef
 
-ROOT = Path(__file__).resolve().parents[4]
+ROOT = Path(__file__).resolve().parents[1]
 API_KEY, API_SECRET = "demo-key", "demo-secret"
 # Faults a real API shows now and then; the chaos test turns them up.
 DEMO_FAULTS = {"p429": 0.03, "p503": 0.03, "p500": 0.02, "p_reset": 0.02, "p_slow": 0.02, "slow_seconds": 2.0}

@@ -10,10 +10,10 @@ import sys
 import threading
 from collections.abc import Sequence
 
-from rokt_forwarder.local.aws import EmbeddedAws
-from rokt_forwarder.local.demo import ROOT
-from rokt_forwarder.local.sandbox import Sandbox, SandboxConfig
-from rokt_forwarder.local.template import StackSettings
+from devstack.aws import EmbeddedAws
+from devstack.demo import ROOT
+from devstack.sandbox import Sandbox, SandboxConfig
+from devstack.template import StackSettings
 
 
 def main(argv: Sequence[str] | None = None) -> int:

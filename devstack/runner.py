@@ -16,9 +16,9 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Self
 
-from rokt_forwarder.local.service import Service
-from rokt_forwarder.local.sqs_tools import MAX_MESSAGES_PER_CALL, delete_messages
-from rokt_forwarder.local.template import StackSettings
+from devstack.service import Service
+from devstack.sqs_tools import MAX_MESSAGES_PER_CALL, delete_messages
+from devstack.template import StackSettings
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -37,7 +37,7 @@ class InvalidBatchResponse(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
-class LambdaContext:
+class LocalContext:
     """The context attributes handlers and Powertools read, with Lambda's deadline semantics."""
 
     function_name: str
@@ -212,7 +212,7 @@ class EventSourceMapping(Service):
         return batch
 
     def _invoke(self, batch: Sequence["MessageTypeDef"], log_stream: str) -> None:
-        context = LambdaContext(
+        context = LocalContext(
             function_name=self._function_name,
             invoked_function_arn=self._function_arn,
             memory_limit_in_mb=self._memory,
@@ -229,7 +229,7 @@ class EventSourceMapping(Service):
         with self._lock:
             self._stats = self._stats.add(receives, deleted, len(failed or ()), failed is None)
 
-    def _failed_ids(self, event: dict[str, Any], context: LambdaContext) -> frozenset[str] | None:
+    def _failed_ids(self, event: dict[str, Any], context: LocalContext) -> frozenset[str] | None:
         """Run the handler; None where Lambda would fail (and so retry) the whole batch."""
         request, size = context.aws_request_id, len(event["Records"])
         try:

@@ -1,0 +1,34 @@
+"""Every error the forwarder raises, in one hierarchy, each named once (as urllib3's exceptions.py).
+
+    ForwarderError
+    ├── ConfigError       a setting is missing or malformed: the cold start fails, naming the variable
+    ├── RefusedError      a record can never be accepted: it is dead-lettered with `reason`
+    ├── TransportError    a request may not have reached the API: it is retried
+    └── CredentialsError  the key/secret cannot be read: no record can be sent until it can
+
+Messages never hold a record's values or the secret: they are logged and become dead-letter reasons.
+"""
+
+
+class ForwarderError(Exception):
+    """Base of every error raised by rokt_forwarder."""
+
+
+class ConfigError(ForwarderError, ValueError):
+    """A missing or malformed environment variable; the message names it."""
+
+
+class RefusedError(ForwarderError, ValueError):
+    """The record breaks a rule and can never be accepted as it is; `reason` says which (no PII)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class TransportError(ForwarderError):
+    """The request may not have reached the API: connection refused or reset, timeout, TLS."""
+
+
+class CredentialsError(ForwarderError):
+    """The Event API key/secret could not be read; the message names the secret, never its value."""

@@ -1,0 +1,225 @@
+"""One invocation: every SQS record gets exactly one outcome, and SQS learns which ones failed.
+
+    record → envelope → message → batch → requests → delivery → outcome → partial-batch response
+
+Words, each used for one thing across the package:
+
+record      one SQS message as Lambda hands it over; its messageId names it everywhere.
+message     the conversion a record's body carries, out of its SNS or EventBridge envelope.
+batch       the Event API's unit, one user's events, built from one message.
+request     one POST: a lone batch to /events, or up to 100 to /bulkevents.
+delivered   the API accepted the batch.
+refused     the batch can never be accepted, by our rules or the API's: the record is dead-lettered.
+failed      not delivered now: reported in batchItemFailures, so SQS delivers the record again later.
+retry       post a request again within this invocation (the send loop, after a backoff).
+reason      why a record was refused or failed: field paths, rule names, statuses, never a value.
+deadline    when Lambda stops the invocation; every wait and call ends before it.
+"""
+
+import random
+import time
+import traceback
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, assert_never
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from rokt_forwarder import outcome
+from rokt_forwarder.batch import build
+from rokt_forwarder.config import Settings
+from rokt_forwarder.delivery import Delivery
+from rokt_forwarder.envelope import unwrap
+from rokt_forwarder.errors import RefusedError
+from rokt_forwarder.fifo import Waves
+from rokt_forwarder.message import parse_message
+from rokt_forwarder.outcome import (
+    NOT_SETTLED,
+    DeadLettered,
+    Delivered,
+    Failed,
+    Outcome,
+    Refused,
+    Result,
+)
+from rokt_forwarder.ports import (
+    Clock,
+    DeadLetter,
+    DeadLetterQueue,
+    Delay,
+    LambdaContext,
+    SystemClock,
+    TimeLeft,
+    Transport,
+    VisibilityTimeouts,
+)
+
+logger = Logger(child=True)
+FIFO_BLOCKED = "an earlier message of its FIFO group was not delivered"
+
+# A record ready to send is its batch's wire bytes; one that is not has its result already.
+type Prepared = bytes | Refused | Failed
+
+
+@dataclass
+class Forwarder:
+    """The invocation with its edges (API, SQS, clock) passed in, so tests choose them."""
+
+    settings: Settings
+    transport: Transport
+    dead_letters: DeadLetterQueue
+    visibility: VisibilityTimeouts
+    clock: Clock = field(default_factory=SystemClock)
+    now_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000
+    rng: random.Random = field(default_factory=random.Random)
+    # Stop sending this long before Lambda's deadline: dead-lettering and the response still need time.
+    safety_margin: float = 5.0
+
+    def __call__(self, event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        """The partial-batch response for an SQS event; never raises once the event has records.
+
+        Each record ends delivered, dead-lettered with its reason, or failed (reported, with its
+        visibility set for a backed-off retry). Sending stops `safety_margin` seconds before the
+        deadline so the DLQ and visibility calls and the response still fit. A bug fails only the
+        records it left without an outcome: what was delivered stays delivered.
+        """
+        remaining = context.get_remaining_time_in_millis() / 1000
+        lambda_deadline = self.clock.monotonic() + remaining
+        deadline = lambda_deadline - min(self.safety_margin, remaining * 0.2)
+
+        def time_left() -> float:
+            return lambda_deadline - self.clock.monotonic()
+
+        delivery = Delivery(
+            self.transport,
+            clock=self.clock,
+            deadline=deadline,
+            request_timeout=self.settings.request_timeout,
+            rng=self.rng,
+        )
+        records = [SQSRecord(raw) for raw in event["Records"]]
+        outcomes: dict[str, Outcome] = {}
+        try:
+            self._settle(records, delivery, outcomes, time_left)
+        except Exception as error:
+            # Type and place only: an exception's message may quote a record's data.
+            where = traceback.extract_tb(error.__traceback__)[-1]
+            logger.error(
+                "invocation failed; records without an outcome are reported failed",
+                extra={
+                    "error": type(error).__name__,
+                    "at": f"{where.filename}:{where.lineno} in {where.name}",
+                },
+            )
+        for record in records:
+            outcomes.setdefault(record.message_id, NOT_SETTLED)
+        self._delay_failed(records, outcomes, time_left)
+        logger.info(
+            "invocation done",
+            extra={
+                "records": len(records),
+                **outcome.summary(outcomes.values()),
+                "requests": delivery.stats.requests,
+                "retries": delivery.stats.retries,
+                "throttled": delivery.stats.throttled,
+                "splits": delivery.stats.splits,
+                "api_status": delivery.stats.by_status,
+            },
+        )
+        return outcome.response([r.message_id for r in records], outcomes)
+
+    def _settle(
+        self,
+        records: Sequence[SQSRecord],
+        delivery: Delivery,
+        outcomes: dict[str, Outcome],
+        time_left: TimeLeft,
+    ) -> None:
+        """Give every record an outcome, wave by wave (fifo.py): a failure closes its FIFO group."""
+        now_ms = self.now_ms()
+        prepared = [self._prepare(record, now_ms) for record in records]
+        fifo = bool(records) and records[0].event_source_arn.endswith(".fifo")
+        waves = Waves([r.attributes.message_group_id if fifo else n for n, r in enumerate(records)])
+        while wave := waves.next():
+            bodies = {n: body for n in wave if isinstance(body := prepared[n], bytes)}
+            results: dict[int, Result] = {n: p for n in wave if not isinstance(p := prepared[n], bytes)}
+            results.update(zip(bodies, delivery.deliver(list(bodies.values())), strict=True))
+            for n, settled in self._dead_letter(records, results, time_left).items():
+                outcomes[records[n].message_id] = settled
+                if isinstance(settled, Failed):
+                    for blocked in waves.close(n):
+                        outcomes[records[blocked].message_id] = Failed(FIFO_BLOCKED)
+
+    def _prepare(self, record: SQSRecord, now_ms: int) -> Prepared:
+        """A refused message gets its reason; a bug (not the message's fault) fails only its record."""
+        try:
+            payload, _ = unwrap(record.body)
+            message = parse_message(payload, now_ms=now_ms)
+            return build(
+                message,
+                message_id=record.message_id,
+                environment=self.settings.environment,
+                hash_pii=self.settings.hash_pii,
+                now_ms=now_ms,
+            )
+        except RefusedError as error:
+            return Refused(error.reason)
+        except Exception as error:
+            # The type only: an exception's message may quote the record's data.
+            logger.warning(
+                "record could not be prepared",
+                extra={"messageId": record.message_id, "error": type(error).__name__},
+            )
+            return Failed(f"unexpected {type(error).__name__}")
+
+    def _dead_letter(
+        self, records: Sequence[SQSRecord], results: Mapping[int, Result], time_left: TimeLeft
+    ) -> dict[int, Outcome]:
+        """Each result as an outcome: refused records go to the DLQ, and fail if they cannot."""
+        refused = {n: result.reason for n, result in results.items() if isinstance(result, Refused)}
+        unsent: set[str] = set()
+        if refused and self.settings.dlq_url:
+            letters = [
+                DeadLetter(
+                    message_id=records[n].message_id,
+                    body=records[n].body,
+                    reason=reason,
+                    source_queue_arn=records[n].event_source_arn,
+                    group_id=records[n].attributes.message_group_id,
+                )
+                for n, reason in refused.items()
+            ]
+            unsent = self.dead_letters.dead_letter(self.settings.dlq_url, letters, time_left)
+        settled: dict[int, Outcome] = {}
+        for n, result in results.items():
+            match result:
+                case Delivered() | Failed():
+                    settled[n] = result
+                case Refused(reason) if not self.settings.dlq_url:
+                    settled[n] = Failed(f"invalid, no DLQ_URL: {reason}")
+                case Refused(reason) if records[n].message_id in unsent:
+                    settled[n] = Failed(f"DLQ send failed: {reason}")
+                case Refused(reason):
+                    settled[n] = DeadLettered(reason)
+                case _:
+                    assert_never(result)
+        return settled
+
+    def _delay_failed(
+        self, records: Sequence[SQSRecord], outcomes: Mapping[str, Outcome], time_left: TimeLeft
+    ) -> None:
+        delays = [
+            Delay(
+                message_id=record.message_id,
+                receipt_handle=record.receipt_handle,
+                source_queue_arn=record.event_source_arn,
+                seconds=outcome.retry_delay(
+                    int(record.attributes.approximate_receive_count or 1), failed.retry_after, self.rng
+                ),
+            )
+            for record in records
+            if isinstance(failed := outcomes[record.message_id], Failed)
+        ]
+        if delays:
+            self.visibility.delay(delays, time_left)

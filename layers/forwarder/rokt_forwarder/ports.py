@@ -1,0 +1,86 @@
+"""The edges of the forwarder as interfaces: the pure core calls these, adapters implement them.
+
+`api.py` implements `Transport`, `sqs.py` implements `DeadLetterQueue` and `VisibilityTimeouts`;
+tests pass fakes. Adapters import this module, never the delivery path.
+"""
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+# Seconds left before Lambda stops the invocation; every wait at an edge is cut to it.
+type TimeLeft = Callable[[], float]
+
+
+class LambdaContext(Protocol):
+    """What the invocation reads of Lambda's context object."""
+
+    def get_remaining_time_in_millis(self) -> int: ...
+
+
+class Clock(Protocol):
+    def monotonic(self) -> float: ...
+
+    def sleep(self, seconds: float) -> None: ...
+
+
+class SystemClock:
+    """The real clock; tests pass a fake one to run retries and deadlines without waiting."""
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """An Event API answer: status, body, and Retry-After in seconds when the API sent one."""
+
+    status: int
+    body: bytes = b""
+    retry_after: float | None = None
+
+
+class Transport(Protocol):
+    """Posts request bodies to the Event API; raises TransportError when it may not have arrived."""
+
+    def post(self, path: str, body: bytes, timeout: float) -> Response: ...
+
+    def reauthenticate(self) -> None:
+        """Read the key/secret again (it may have been rotated); raises CredentialsError."""
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """A refused record on its way to the DLQ: the original body, and why."""
+
+    message_id: str
+    body: str
+    reason: str
+    source_queue_arn: str
+    group_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Delay:
+    """When a failed record should be visible again on its queue."""
+
+    message_id: str
+    receipt_handle: str
+    source_queue_arn: str
+    seconds: int
+
+
+class DeadLetterQueue(Protocol):
+    def dead_letter(self, dlq_url: str, letters: Sequence[DeadLetter], time_left: TimeLeft) -> set[str]:
+        """Send each letter with its reason; returns the message ids that could NOT be sent."""
+        ...
+
+
+class VisibilityTimeouts(Protocol):
+    def delay(self, delays: Sequence[Delay], time_left: TimeLeft) -> None:
+        """Best effort: a record not delayed comes back after the queue's visibility timeout."""
+        ...

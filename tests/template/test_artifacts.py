@@ -1,0 +1,112 @@
+"""`sam build` output: the layer ships the runtime package and its dependencies, nothing from devstack/.
+
+Built once per run into a temporary directory, with the SAM CLI and Python 3.13 of the virtualenv.
+"""
+
+import ast
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import boto3
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGE = ROOT / "layers" / "forwarder" / "rokt_forwarder"
+# What the layer may hold besides rokt_forwarder: its requirements and theirs (boto3 is in the runtime).
+DISTRIBUTIONS = {"aws_lambda_powertools", "urllib3", "jmespath", "typing_extensions"}
+DEV_ONLY_IMPORTS = {"moto", "yaml", "werkzeug", "devstack", "http.server", "pytest"}
+# The Lambda runtime's own boto3, for importing the artifact with nothing else from the virtualenv.
+RUNTIME_PACKAGES = ("boto3", "botocore", "s3transfer", "dateutil", "six.py")
+
+
+@pytest.fixture(scope="module")
+def build(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("sam-build")
+    bin_dir = Path(sys.executable).parent  # sam, and the python3.13 that `sam build` asks for
+    subprocess.run(
+        [str(bin_dir / "sam"), "build", "--template", "template.yaml", "--build-dir", str(out)],
+        cwd=ROOT,
+        env={**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "SAM_CLI_TELEMETRY": "0"},
+        check=True,
+        capture_output=True,
+    )
+    return out
+
+
+def modules(directory: Path) -> set[str]:
+    return {
+        str(p.relative_to(directory))
+        for p in directory.rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts
+    }
+
+
+def imported(path: Path) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+    return names
+
+
+def test_the_layer_holds_the_runtime_package_exactly_as_in_the_repository(build: Path) -> None:
+    built = build / "ForwarderLayer" / "python" / "rokt_forwarder"
+    assert modules(built) == modules(PACKAGE)
+    assert not (built / "local").exists()
+
+
+def test_the_layer_holds_only_the_runtime_dependencies(build: Path) -> None:
+    python = build / "ForwarderLayer" / "python"
+    installed = {p.name.split("-")[0].lower() for p in python.glob("*.dist-info")}
+    assert installed == DISTRIBUTIONS
+    assert not {"moto", "yaml", "werkzeug", "boto3", "botocore"} & {p.name for p in python.iterdir()}
+
+
+def test_no_module_of_the_artifacts_imports_dev_only_code(build: Path) -> None:
+    sources = [*(build / "ForwarderLayer" / "python" / "rokt_forwarder").rglob("*.py")]
+    sources += [*(build / "ForwarderFunction").rglob("*.py")]
+    assert sources
+    for source in sources:
+        dev = {
+            name
+            for name in imported(source)
+            if name.split(".")[0] in DEV_ONLY_IMPORTS or name in DEV_ONLY_IMPORTS
+        }
+        assert not dev, f"{source.name} imports {dev}"
+
+
+def test_the_function_cold_starts_from_the_artifacts_with_only_the_runtime_boto3(
+    build: Path, tmp_path: Path
+) -> None:
+    site = Path(boto3.__file__).parents[1]
+    runtime = tmp_path / "runtime"
+    runtime.mkdir()
+    for name in RUNTIME_PACKAGES:
+        (runtime / name).symlink_to(site / name)
+    paths = [build / "ForwarderFunction", build / "ForwarderLayer" / "python", runtime]
+    env = {
+        "PATH": os.environ["PATH"],
+        "PYTHONPATH": os.pathsep.join(map(str, paths)),
+        "ROKT_SECRET_ID": "rokt-event-api",
+        "AWS_ENDPOINT_URL": "http://127.0.0.1:9",  # refused at once: the cold-start secret read fails fast
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "POWERTOOLS_SERVICE_NAME": "artifact-test",
+    }
+    # -S: no site-packages, so nothing of the virtualenv (moto, PyYAML, devstack) can be found.
+    probe = "import app; print(app.lambda_handler.__name__)"
+    result = subprocess.run(
+        [sys.executable, "-S", "-c", probe],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "lambda_handler"
