@@ -274,3 +274,12 @@ def test_unparseable_retry_after_date_is_ignored() -> None:
     assert parse_retry_after("Wed, 21 Oct 99999 07:28:00 GMT") is None
     assert parse_retry_after("soon") is None
     assert parse_retry_after("3") == 3.0
+
+
+def test_stats_count_time_in_requests_and_waiting() -> None:
+    clock = FakeClock()
+    api = FakeApi([Response(429, retry_after=2), Response(202)], clock=clock, cost=0.5)
+    sent = deliver(api, [batch(0)], clock=clock)
+    assert sent.results == [DELIVERED]
+    assert sent.stats.api_seconds == pytest.approx(1.0)
+    assert sent.stats.waited_seconds == pytest.approx(2.0)

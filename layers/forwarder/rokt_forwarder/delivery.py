@@ -22,10 +22,14 @@ MIN_REQUEST_SECONDS = 0.5
 
 @dataclass(slots=True)
 class DeliveryStats:
+    """What one invocation's sending took: for the log line and the metrics."""
+
     requests: int = 0
     retries: int = 0
     splits: int = 0
     by_status: dict[str, int] = field(default_factory=dict)
+    api_seconds: float = 0.0  # time spent in requests, answered or not
+    waited_seconds: float = 0.0  # time spent waiting before a retry
 
     @property
     def throttled(self) -> int:
@@ -132,6 +136,7 @@ class Delivery:
                         return [(i, Failed(reason, after)) for i in request]
                     attempt += 1
                     self.stats.retries += 1
+                    self.stats.waited_seconds += wait
                     self._clock.sleep(wait)
                 case _:
                     assert_never(decision)
@@ -142,11 +147,14 @@ class Delivery:
         else:
             path, body = "/bulkevents", wire.join([batches[i] for i in request])
         self.stats.requests += 1
+        started = self._clock.monotonic()
         try:
             response = self._transport.post(path, body, timeout)
         except TransportError:
             self._count("error")
             raise
+        finally:
+            self.stats.api_seconds += self._clock.monotonic() - started
         self._count(str(response.status))
         return response
 
