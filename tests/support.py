@@ -1,14 +1,18 @@
 """Run the real Lambda entry point in-process against the embedded stack (moto server + sandbox)."""
 
 import json
+import logging
 import time
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from devstack.aws import EmbeddedAws
-from devstack.function import Handler, cold_start
+from devstack.function import SERVICE_NAME, Handler, cold_start
 from devstack.runner import LocalContext, sqs_record
 
 ROOT = Path(__file__).parents[1]
@@ -44,16 +48,30 @@ def receive_event(aws: EmbeddedAws, count: int) -> dict[str, Any]:
     return {"Records": [sqs_record(m, aws.queue_arn, aws.region) for m in messages]}
 
 
-def invoke(handler: Handler, event: dict[str, Any], timeout_seconds: float = 30) -> set[str]:
+@dataclass(frozen=True)
+class Invoked:
+    failed: set[str]  # the message ids of batchItemFailures
+    seconds_left: float  # before Lambda's deadline when the handler returned (negative: it overran)
+
+
+def invoke_timed(handler: Handler, event: dict[str, Any], timeout_seconds: float = 30) -> Invoked:
+    """Invoke with a context whose deadline is `timeout_seconds` away, as Lambda's is."""
+    deadline = time.monotonic() + timeout_seconds
     context = LocalContext(
         function_name="ForwarderFunction",
         invoked_function_arn="arn:aws:lambda:us-east-1:123456789012:function:ForwarderFunction",
         memory_limit_in_mb="256",
         log_stream_name="test",
-        deadline=time.monotonic() + timeout_seconds,
+        deadline=deadline,
     )
     response = handler(event, context)
-    return {item["itemIdentifier"] for item in response["batchItemFailures"]}
+    failed = {item["itemIdentifier"] for item in response["batchItemFailures"]}
+    return Invoked(failed, deadline - time.monotonic())
+
+
+def invoke(handler: Handler, event: dict[str, Any], timeout_seconds: float = 30) -> set[str]:
+    """The message ids the handler reported failed."""
+    return invoke_timed(handler, event, timeout_seconds).failed
 
 
 def dead_letters(aws: EmbeddedAws) -> dict[str, dict[str, str]]:
@@ -66,3 +84,10 @@ def dead_letters(aws: EmbeddedAws) -> dict[str, dict[str, str]]:
             **attributes,
         }
     return letters
+
+
+def log_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """Each captured record as the function's Powertools logger writes it: one JSON line."""
+    handlers = logging.getLogger(SERVICE_NAME).handlers
+    formatter = next(handler.formatter for handler in handlers if handler.formatter is not None)
+    return [formatter.format(record) for record in caplog.records]

@@ -2,8 +2,7 @@
 
 import json
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -12,19 +11,10 @@ from support import API_KEY, API_SECRET, ROOT, dead_letters, invoke, lambda_hand
 
 from devstack.aws import EmbeddedAws
 from devstack.sandbox import Sandbox, SandboxConfig
-from devstack.template import StackSettings
 from rokt_forwarder.errors import ConfigError
 
 SLOW_FIRST_SEED = 4  # with this seed the sandbox's first answer is slow and a later one is not
 VALID = {"email": "jane@example.com", "amount": 19.99, "currency": "USD", "firstname": "Jane"}
-
-
-@pytest.fixture
-def aws() -> Iterator[EmbeddedAws]:
-    """A fresh stack per test: moto refuses a second PurgeQueue within 60 s."""
-    settings = StackSettings.from_template(ROOT / "template.yaml")
-    with EmbeddedAws(replace(settings, queue_visibility_timeout=30), API_KEY, API_SECRET) as stack:
-        yield stack
 
 
 @dataclass(frozen=True)

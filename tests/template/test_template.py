@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from devstack.template import load_template
+from rokt_forwarder import sqs
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "events"
@@ -351,3 +352,13 @@ def test_flat_conversion_samples_are_consistent() -> None:
         assert "timestamp" not in body  # a fixed timestamp would go stale
         if "email" in body and "other" in body:
             assert body["other"] == hashlib.sha256(body["email"].strip().lower().encode()).hexdigest()
+
+
+def test_both_queues_have_the_message_size_dead_letters_are_fitted_to(resources: dict[str, Any]) -> None:
+    for queue in ("ConversionsQueue", "DeadLetterQueue"):
+        assert resources[queue]["Properties"]["MaximumMessageSize"] == sqs.MAX_MESSAGE_BYTES
+
+
+def test_sam_local_may_use_plain_http_to_the_local_stack_only_by_opting_in() -> None:
+    overrides = json.loads((EVENTS / "env.json").read_text())["ForwarderFunction"]
+    assert overrides["ROKT_API_URL"].startswith("http://") and overrides["ROKT_ALLOW_HTTP"] == "true"

@@ -8,7 +8,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[2] / "layers" / "forwarder" / "rokt_forwarder"
 PURE = ("envelope", "message", "batch", "rules", "limits", "pii", "wire", "fifo", "packing")
 PURE += ("delivery", "policy", "outcome", "errors", "ports")
-ADAPTERS = {"api": {"errors", "ports", "secret"}, "secret": {"errors"}, "sqs": {"ports"}}
+ADAPTERS = {"api": {"errors", "ports", "secret"}, "secret": {"aws", "errors"}, "sqs": {"aws", "ports"}}
 IO_LIBRARIES = {"boto3", "botocore", "urllib3", "aws_lambda_powertools", "socket", "http", "urllib"}
 
 

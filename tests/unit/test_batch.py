@@ -528,3 +528,83 @@ def test_deeply_nested_pass_through_is_a_message_error() -> None:
         batch.build(
             FullBatch(payload), message_id=MID, environment="development", hash_pii=False, now_ms=NOW_MS
         )
+
+
+# --- HASH_PII leaves nothing raw (hardening) --------------------------------------------------------
+
+
+def test_hash_pii_covers_identity_types_and_reserved_attributes_of_a_full_batch() -> None:
+    payload = full_batch()
+    payload["user_identities"] = {
+        "email": "Jane@Example.com",
+        "mobile_number": "+1 (323) 867-5309",
+        "vendor_id": "v",
+    }
+    payload["user_attributes"] = {
+        "$FirstName": "Qfirst",
+        "$LastName": "Qlast",
+        "$Mobile": "305.321.1654",
+        "$Zip": "90210",
+        "$Address": "12 Qelm St",
+        "$Gender": "f",
+    }
+    body = batch.build(
+        FullBatch(payload), message_id=MID, environment="development", hash_pii=True, now_ms=NOW_MS
+    )
+    for raw in (
+        "Jane",
+        "jane",
+        "867-5309",
+        "3238675309",
+        "Qfirst",
+        "qfirst",
+        "Qlast",
+        "3211654",
+        "90210",
+        "Qelm",
+    ):
+        assert raw.encode() not in body, raw
+    sent = load(body)
+    assert sent["user_identities"] == {
+        "other": sha("jane@example.com"),
+        "mobile_number": sha("+13238675309"),
+        "vendor_id": "v",
+    }
+    assert sent["user_attributes"] == {
+        "firstnamesha256": sha("qfirst"),
+        "lastnamesha256": sha("qlast"),
+        "mobilesha256": sha("3053211654"),
+        "billingzipsha256": sha("90210"),
+        "$Address": sha("12 qelm st"),
+        "$Gender": "f",
+    }
+
+
+def test_hash_pii_covers_other_spellings_and_emails_anywhere_in_a_flat_message() -> None:
+    payload = {
+        "customerid": "c",
+        "user_attributes": {
+            "Email": "Zq.Person@example.com",
+            "phone": "555 0100",
+            "Zip_Code": "10001",
+            "tier": "gold",
+        },
+        "custom_attributes": {"contact": "zq.other@example.com", "campaign": "spring"},
+    }
+    body = build(payload, hash_pii=True)
+    for raw in ("zq.person", "Zq.Person", "zq.other", "555 0100", "5550100", "10001"):
+        assert raw.encode() not in body, raw
+    sent = load(body)
+    assert sent["user_identities"] == {"customerid": "c", "other": sha("zq.person@example.com")}
+    assert sent["user_attributes"] == {
+        "mobilesha256": sha("5550100"),
+        "billingzipsha256": sha("10001"),
+        "tier": "gold",
+    }
+    attributes = sent["events"][0]["data"]["custom_attributes"]
+    assert attributes["contact"] == sha("zq.other@example.com") and attributes["campaign"] == "spring"
+
+
+def test_hash_pii_refuses_a_lone_surrogate_with_a_reason_instead_of_crashing() -> None:
+    with pytest.raises(RefusedError, match="lone surrogate"):
+        build({"customerid": "c", "firstname": "Ja\ud800ne"}, hash_pii=True)

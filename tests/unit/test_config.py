@@ -207,3 +207,45 @@ def test_all_variables_together() -> None:
         hash_pii=True,
         request_timeout=3.0,
     )
+
+
+# --- hardening: where the key/secret may go, what an error may echo -------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://127.0.0.1:8765/v2", "http://127.9.9.9/v2", "http://[::1]:8765/v2", "http://localhost/v2"],
+)
+def test_plain_http_is_accepted_to_loopback(url: str) -> None:
+    assert settings(ROKT_API_URL=url).api_url == url
+
+
+@pytest.mark.parametrize(
+    "url", ["http://s2s.us1.mparticle.com/v2", "http://10.0.0.5/v2", "http://host.docker.internal:8765/v2"]
+)
+def test_plain_http_to_another_host_needs_the_opt_in(url: str) -> None:
+    with pytest.raises(ConfigError, match="ROKT_ALLOW_HTTP"):
+        settings(ROKT_API_URL=url)
+    assert settings(ROKT_API_URL=url, ROKT_ALLOW_HTTP="true").api_url == url
+
+
+def test_credentials_in_the_url_are_refused_without_echoing_them() -> None:
+    with pytest.raises(ConfigError, match="ROKT_API_URL") as error:
+        settings(ROKT_API_URL="https://rokt-key:hunter2@proxy.example.com/v2")
+    assert "hunter2" not in str(error.value) and "rokt-key" not in str(error.value)
+
+
+@pytest.mark.parametrize(
+    "url", ["https://x.example/v2?x=1#/v2", "https://x.example/v2?token=s3cret", "https://x.example/v2#frag"]
+)
+def test_query_or_fragment_is_refused_without_echoing_it(url: str) -> None:
+    with pytest.raises(ConfigError, match="ROKT_API_URL") as error:
+        settings(ROKT_API_URL=url)
+    assert "s3cret" not in str(error.value) and "x=1" not in str(error.value)
+
+
+@pytest.mark.parametrize("value", ["0.4", "0.1", "inf"])
+def test_request_timeout_below_what_a_request_needs_is_refused(value: str) -> None:
+    with pytest.raises(ConfigError, match="ROKT_REQUEST_TIMEOUT"):
+        settings(ROKT_REQUEST_TIMEOUT=value)
+    assert settings(ROKT_REQUEST_TIMEOUT="0.5").request_timeout == 0.5

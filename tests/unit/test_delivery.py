@@ -9,8 +9,8 @@ from fakes import FakeApi, FakeClock
 
 from rokt_forwarder import limits, wire
 from rokt_forwarder.api import parse_retry_after
-from rokt_forwarder.delivery import Delivery, DeliveryStats
-from rokt_forwarder.errors import CredentialsError, TransportError
+from rokt_forwarder.delivery import DEADLINE_REACHED, Delivery, DeliveryStats
+from rokt_forwarder.errors import CredentialsError, DeadlineError, TransportError
 from rokt_forwarder.outcome import DELIVERED, Failed, Refused, Result
 from rokt_forwarder.ports import Response
 
@@ -225,11 +225,24 @@ def test_credentials_still_refused_fail_everything_without_dead_lettering(status
 
 def test_unreadable_secret_fails_everything() -> None:
     class Api(FakeApi):
-        def post(self, path: str, body: bytes, timeout: float) -> Response:
+        def authorize(self, refresh: bool, time_left: float) -> None:
             raise CredentialsError("cannot read secret s: AccessDeniedException")
 
-    results = deliver(Api(), [batch(0), batch(1)]).results
+    api = Api()
+    results = deliver(api, [batch(0), batch(1)]).results
     assert all(isinstance(r, Failed) and "AccessDenied" in r.reason for r in results)
+    assert api.calls == [], "nothing is posted without the key/secret"
+
+
+def test_no_time_to_read_the_secret_fails_everything_unsent() -> None:
+    class Api(FakeApi):
+        def authorize(self, refresh: bool, time_left: float) -> None:
+            raise DeadlineError("no time left to read secret s")
+
+    api = Api()
+    results = deliver(api, [batch(0), batch(1)]).results
+    assert results == [DEADLINE_REACHED, DEADLINE_REACHED]
+    assert api.calls == []
 
 
 def test_unexpected_status_fails_without_retrying() -> None:
@@ -263,8 +276,9 @@ def test_retry_after_zero_still_backs_off() -> None:
 
 def test_a_failed_secret_reread_fails_the_rest_without_raising() -> None:
     class Api(FakeApi):
-        def reauthenticate(self) -> None:
-            raise CredentialsError("cannot read secret s: ThrottlingException")
+        def authorize(self, refresh: bool, time_left: float) -> None:
+            if refresh:
+                raise CredentialsError("cannot read secret s: ThrottlingException")
 
     results = deliver(Api([Response(401)]), [batch(0), batch(1)]).results
     assert all(isinstance(r, Failed) and "ThrottlingException" in r.reason for r in results)

@@ -1,77 +1,13 @@
 """The whole invocation with the API and SQS replaced at the edges: outcomes, DLQ, FIFO, response."""
 
-import json
-import random
-import uuid
-from typing import Any
-
 import pytest
-from fakes import Context, FakeApi, FakeClock
+from fakes import FIFO_QUEUE, QUEUE, Edges, FakeApi, FakeClock, record
 
 from rokt_forwarder import outcome
-from rokt_forwarder.config import Settings
 from rokt_forwarder.errors import CredentialsError
-from rokt_forwarder.invocation import Forwarder
-from rokt_forwarder.ports import DeadLetter, Delay, Response, TimeLeft
+from rokt_forwarder.ports import Response
 
-QUEUE = "arn:aws:sqs:us-east-1:123456789012:rokt-conversions"
-FIFO_QUEUE = QUEUE + ".fifo"
 VALID = {"email": "jane@example.com", "amount": 19.99, "currency": "USD"}
-
-
-def record(
-    body: Any, *, queue: str = QUEUE, group: str | None = None, receives: int = 1, mid: str = ""
-) -> dict:
-    attributes = {"ApproximateReceiveCount": str(receives), "SentTimestamp": "1767225600000"}
-    if group:
-        attributes["MessageGroupId"] = group
-    return {
-        "messageId": mid or str(uuid.uuid4()),
-        "receiptHandle": "handle-" + (mid or "x"),
-        "body": body if isinstance(body, str) or body is None else json.dumps(body),
-        "attributes": attributes,
-        "messageAttributes": {},
-        "eventSource": "aws:sqs",
-        "eventSourceARN": queue,
-        "awsRegion": "us-east-1",
-    }
-
-
-class Edges:
-    """A Forwarder whose API is scripted and whose SQS calls are recorded (as `letters` and `delays`)."""
-
-    def __init__(self, api: FakeApi, *, dlq: str | None = "https://sqs/dlq", dlq_fails: bool = False) -> None:
-        self.api = api
-        self.clock = api.clock or FakeClock()
-        self.letters: list[DeadLetter] = []
-        self.delays: list[Delay] = []
-        self.dlq_fails = dlq_fails
-        settings = Settings(
-            secret_id="s", api_url="https://api/v2", environment="development", dlq_url=dlq, hash_pii=False
-        )
-        self.forward = Forwarder(
-            settings=settings,
-            transport=api,
-            clock=self.clock,
-            dead_letters=self,
-            visibility=self,
-            rng=random.Random(1),
-            now_ms=lambda: 1_767_225_600_000,
-        )
-
-    def dead_letter(self, dlq_url: str, letters: list[DeadLetter], time_left: TimeLeft) -> set[str]:
-        assert time_left() > 0
-        if self.dlq_fails:
-            return {letter.message_id for letter in letters}
-        self.letters.extend(letters)
-        return set()
-
-    def delay(self, delays: list[Delay], time_left: TimeLeft) -> None:
-        self.delays.extend(delays)
-
-    def __call__(self, records: list[dict], remaining_ms: int = 30_000) -> list[str]:
-        response = self.forward({"Records": records}, Context(remaining_ms))
-        return [item["itemIdentifier"] for item in response["batchItemFailures"]]
 
 
 def test_all_delivered_returns_an_empty_failure_list() -> None:
@@ -207,8 +143,9 @@ def test_the_same_record_gets_the_same_request_id_on_redelivery() -> None:
 
 def test_failed_secret_reread_after_403_keeps_what_was_delivered() -> None:
     class Api(FakeApi):
-        def reauthenticate(self) -> None:
-            raise CredentialsError("cannot read secret s: ThrottlingException")
+        def authorize(self, refresh: bool, time_left: float) -> None:
+            if refresh:
+                raise CredentialsError("cannot read secret s: ThrottlingException")
 
     def reply(path: str, batches: list) -> Response:
         return Response(403) if batches[0]["user_identities"]["customerid"] == "2" else Response(202)
@@ -263,3 +200,20 @@ def test_each_record_has_exactly_one_outcome_when_a_fifo_group_breaks() -> None:
     ]
     assert edges(records) == ["broken", "bad"]
     assert edges.letters == [], "a record reported failed is not also dead-lettered"
+
+
+def test_a_message_delivered_twice_in_one_event_is_settled_once() -> None:
+    edges = Edges(FakeApi())
+    valid = record(VALID, mid="twice")
+    again = {**valid, "receiptHandle": "handle-latest"}
+    bad = record({"amount": 5}, mid="bad")
+    assert edges([valid, bad, again, {**bad, "receiptHandle": "handle-bad-2"}]) == []
+    assert edges.api.sent_ids() == [edges.api.sent_ids()[0]], "posted once"
+    assert [letter.message_id for letter in edges.letters] == ["bad"], "dead-lettered once"
+
+
+def test_a_failed_duplicate_is_reported_once_and_delayed_with_its_latest_receipt_handle() -> None:
+    edges = Edges(FakeApi([Response(503)], cost=1.0), dlq=None)
+    first = record(VALID, mid="m")
+    assert edges([first, {**first, "receiptHandle": "handle-latest"}], remaining_ms=6_000) == ["m"]
+    assert [delay.receipt_handle for delay in edges.delays] == ["handle-latest"]

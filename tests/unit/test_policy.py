@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from rokt_forwarder import policy
 from rokt_forwarder.policy import Accepted, GiveUp, Reauthenticate, Retry, Split, decide
+from rokt_forwarder.reasons import redact
 
 PII = "jane.secret@example.com"
 # The form seen live (docs/event-api.md): quotes around the value arrive HTML-escaped.
@@ -62,7 +63,7 @@ def test_202_with_an_unplaceable_error() -> None:
     decision = decide(202, errors(f"Something about &quot;{PII}&quot; went wrong"), None, batches=3)
     assert isinstance(decision, Accepted)
     assert decision.refused == {}
-    assert decision.unplaced == ['API refused: Something about "…" went wrong']
+    assert decision.unplaced == ['API refused: … "…" … wrong'], "words outside the vocabulary are withheld"
 
 
 def test_202_error_naming_a_batch_that_is_not_in_the_request_is_unplaced() -> None:
@@ -148,17 +149,17 @@ def test_invalid_utf8_body_does_not_raise() -> None:
 
 
 def test_redact_drops_quoted_values_but_keeps_the_path() -> None:
-    assert policy.redact(GUID_ERROR) == (
+    assert redact(GUID_ERROR) == (
         "Error converting value \"…\" to type 'System.Guid'. Path '[1].device_info.ios_advertising_id', "
         "line 1, position 153."
     )
-    assert policy.redact("Value 'Jane' is invalid") == 'Value "…" is invalid'
-    assert policy.redact('raw "Jane" here') == 'raw "…" here'
+    assert redact("Value 'Jane' is invalid") == 'Value "…" is invalid'
+    assert redact('raw "Jane" here') == '… "…" …', "words outside the vocabulary are withheld"
 
 
 def test_redact_masks_emails_ips_and_phone_numbers_outside_quotes() -> None:
     message = "Invalid jane.doe@example.com from 203.0.113.10, phone +1 (323) 867-5309. Path '[0].x'"
-    assert policy.redact(message) == "Invalid … from …, phone …. Path '[0].x'"
+    assert redact(message) == "Invalid … from …, phone …. Path '[0].x'"
 
 
 def test_202_whose_body_is_not_an_error_list_is_an_acceptance() -> None:
@@ -172,7 +173,7 @@ def test_408_is_retried() -> None:
 @given(st.from_regex(r"[A-Za-z0-9.@+_-]{1,40}", fullmatch=True))
 def test_redact_never_leaks_an_escaped_value(value: str) -> None:
     message = f"Error converting value &quot;{value}&quot; to type 'System.Int64'. Path '[0].x', line 1."
-    redacted = policy.redact(message)
+    redacted = redact(message)
     assert f'"{value}"' not in redacted
     assert redacted.startswith('Error converting value "…" to type')
 
@@ -222,4 +223,38 @@ def test_backoff_with_a_huge_attempt_stays_at_the_cap() -> None:
     ],
 )
 def test_redact_keeps_paths_and_types_and_masks_unquoted_values(message: str, redacted: str) -> None:
-    assert policy.redact(message) == redacted
+    assert redact(message) == redacted
+
+
+# --- redaction is an allow-list: what the issue found leaking ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("message", "leaks"),
+    [
+        (
+            'Error converting value "Jane "Janie" Doe, 12 Elm St" to type \'System.Guid\'.',
+            ["Jane", "Janie", "Doe", "Elm", "12"],
+        ),
+        ("Invalid value 'O'Brien' for lastname. Path '[0].x'", ["O'Brien", "Brien"]),
+        ("Invalid zip 90210 near 10001. Path '[0].x'", ["90210", "10001"]),
+        ("Bad value for Path 'user_attributes.jane@example.com'", ["jane@example.com", "jane"]),
+        ("Something about Marie Curie went wrong", ["Marie", "Curie"]),
+    ],
+)
+def test_redact_keeps_nothing_outside_its_vocabulary(message: str, leaks: list[str]) -> None:
+    redacted = redact(message)
+    assert not [leak for leak in leaks if leak in redacted], redacted
+
+
+def test_redact_keeps_structure_a_reader_needs() -> None:
+    assert redact("Invalid value. Path '[0].user_identities.email', rule: must be an email address.") == (
+        "Invalid value. Path '[0].user_identities.email', rule: must be an email address."
+    )
+    assert redact(
+        "Error converting value &quot;x&quot; to type 'System.Guid'. Path 'a.b', line 1, position 153."
+    ) == ("Error converting value \"…\" to type 'System.Guid'. Path 'a.b', line 1, position 153.")
+
+
+def test_redact_bounds_its_output() -> None:
+    assert len(redact("error " * 1000)) <= 500

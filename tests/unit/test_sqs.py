@@ -70,3 +70,46 @@ def test_reason_attribute_is_printable_unicode() -> None:
 def test_queue_url_from_arn_on_the_client_endpoint() -> None:
     url = adapter(Client()).queue_url("arn:aws:sqs:us-east-1:123456789012:rokt-conversions")
     assert url == "https://sqs.us-east-1.amazonaws.com/123456789012/rokt-conversions"
+
+
+def sqs_size(entry: dict[str, Any]) -> int:
+    """A message's size as SQS counts it (body, and each attribute's name, type and value); moto does not."""
+    attributes = entry.get("MessageAttributes", {}).items()
+    return len(entry["MessageBody"].encode()) + sum(
+        len(name) + len(value["DataType"]) + len(value["StringValue"].encode()) for name, value in attributes
+    )
+
+
+def test_a_body_near_the_size_limit_is_dead_lettered_whole_with_as_much_reason_as_fits() -> None:
+    client = Client()
+    body = "é" * ((sqs.MAX_MESSAGE_BYTES - 40) // 2)  # 2 bytes a character: 40 bytes left for attributes
+    unsent = adapter(client).dead_letter(
+        "https://q/dlq", [DeadLetter("m1", body, "email: must be an email address; " * 20, "arn:a:b:c:d:q")]
+    )
+    assert unsent == set()
+    entry = client.calls[0][1]["Entries"][0]
+    assert entry["MessageBody"] == body, "the body is never cut"
+    assert sqs_size(entry) <= sqs.MAX_MESSAGE_BYTES
+    reason = entry["MessageAttributes"]["reason"]["StringValue"]
+    assert reason.startswith("email: must") and reason.endswith("…")
+
+
+def test_a_body_at_the_limit_goes_without_attributes_rather_than_not_at_all() -> None:
+    client = Client()
+    body = "x" * sqs.MAX_MESSAGE_BYTES
+    assert (
+        adapter(client).dead_letter("https://q/dlq", [DeadLetter("m1", body, "why", "arn:a:b:c:d:q")])
+        == set()
+    )
+    entry = client.calls[0][1]["Entries"][0]
+    assert entry["MessageBody"] == body and entry["MessageAttributes"] == {}
+
+
+def test_attributes_count_toward_a_batch_s_size() -> None:
+    client = Client()
+    reason = "r" * 1000
+    letters = [DeadLetter(f"m{n}", "x" * 86_500, reason, "arn:a:b:c:d:q") for n in range(3)]
+    adapter(client).dead_letter("https://q/dlq", letters)
+    for _, call in client.calls:
+        assert sum(sqs_size(entry) for entry in call["Entries"]) <= sqs.MAX_BATCH_BYTES
+    assert [len(call["Entries"]) for _, call in client.calls] == [2, 1]

@@ -1,9 +1,16 @@
 """The Event API over HTTPS: one urllib3 pool per container, Basic auth (docs/event-api.md)."""
 
-import time
+import contextlib
+import math
+import socket
+import threading
 from collections.abc import Callable
+from contextvars import ContextVar
+from typing import Any
 
 import urllib3
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import HTTPError, InvalidHeader
 from urllib3.util.retry import Retry
 
@@ -11,10 +18,96 @@ from rokt_forwarder.errors import CredentialsError, TransportError
 from rokt_forwarder.ports import Response
 from rokt_forwarder.secret import Credentials
 
-_POOL = urllib3.PoolManager(num_pools=4, maxsize=8, retries=False, block=False)
-_RETRY_AFTER = Retry()
 CONNECT_TIMEOUT_SECONDS = 3.05
 READ_CHUNK_BYTES = 16 * 1024
+# The API answers with an empty body or a short errors list; anything longer is not read whole.
+MAX_RESPONSE_BYTES = 256 * 1024
+_RETRY_AFTER = Retry()
+
+
+class _Watchdog:
+    """Shuts a request's sockets down at its deadline, from a timer thread.
+
+    urllib3's timeouts bound each socket operation, not the response: a server that trickles its
+    headers or body would hold the invocation past Lambda's deadline. A shut-down socket makes the
+    blocked read return at once, and the request fails like any broken connection.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self._lock = threading.Lock()
+        self._sockets: list[socket.socket] = []
+        self._stopped = False
+        self.fired = False
+        self._timer = threading.Timer(seconds, self._fire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def watch(self, sock: socket.socket | None) -> None:
+        with self._lock:
+            if sock is None or self._stopped:
+                return
+            self._sockets.append(sock)
+            if self.fired:
+                _shut(sock)
+
+    def stop(self) -> bool:
+        """Disarm; True if the deadline passed first (then the sockets are shut and must not be reused)."""
+        with self._lock:
+            self._stopped = True
+        self._timer.cancel()
+        return self.fired
+
+    def _fire(self) -> None:
+        with self._lock:
+            if self._stopped:
+                return
+            self.fired = True
+            for sock in self._sockets:
+                _shut(sock)
+
+
+def _shut(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):  # already closed: nothing left to interrupt
+        sock.shutdown(socket.SHUT_RDWR)
+
+
+_WATCHDOG: ContextVar[_Watchdog | None] = ContextVar("rokt_forwarder_watchdog", default=None)
+
+
+class _WatchedHTTPConnection(HTTPConnection):
+    """A connection whose socket the current request's watchdog can shut down."""
+
+    def connect(self) -> None:
+        super().connect()
+        if watchdog := _WATCHDOG.get():
+            watchdog.watch(self.sock)
+
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        if (watchdog := _WATCHDOG.get()) and self.sock is not None:  # a pooled, connected socket
+            watchdog.watch(self.sock)
+        super().request(*args, **kwargs)
+
+
+class _WatchedHTTPSConnection(_WatchedHTTPConnection, HTTPSConnection):
+    pass
+
+
+class _Pool(HTTPConnectionPool):
+    ConnectionCls = _WatchedHTTPConnection
+
+
+class _TlsPool(HTTPSConnectionPool):
+    ConnectionCls = _WatchedHTTPSConnection
+
+
+def new_pool() -> urllib3.PoolManager:
+    """A pool manager whose connections honour a request's deadline (one per container)."""
+    manager = urllib3.PoolManager(num_pools=4, maxsize=8, retries=False, block=False)
+    manager.pool_classes_by_scheme = {"http": _Pool, "https": _TlsPool}
+    return manager
+
+
+_POOL = new_pool()
 
 
 class HttpTransport:
@@ -23,7 +116,7 @@ class HttpTransport:
     def __init__(
         self,
         base_url: str,
-        credentials: Callable[[bool], Credentials],
+        credentials: Callable[[bool, float], Credentials],
         pool: urllib3.PoolManager = _POOL,
     ) -> None:
         self._base_url = base_url.rstrip("/")
@@ -32,12 +125,22 @@ class HttpTransport:
         self._authorization: str | None = None
 
     def post(self, path: str, body: bytes, timeout: float) -> Response:
+        """The answer, read whole within `timeout` seconds (every phase), or TransportError.
+
+        The body is read up to MAX_RESPONSE_BYTES and never decompressed: a longer one is cut (and its
+        connection dropped), so a huge or garbled answer costs no memory; its status still counts.
+        """
+        if self._authorization is None:
+            raise CredentialsError("the key/secret were not read: authorize() first")
         headers = {
-            "Authorization": self._authorization or self._authorize(refresh=False),
+            "Authorization": self._authorization,
             "Content-Type": "application/json",
             "Accept": "application/json",
+            "Accept-Encoding": "identity",
         }
-        deadline = time.monotonic() + timeout
+        watchdog = _Watchdog(timeout)
+        token = _WATCHDOG.set(watchdog)
+        response: urllib3.BaseHTTPResponse | None = None
         try:
             response = self._pool.request(
                 "POST",
@@ -47,38 +150,44 @@ class HttpTransport:
                 timeout=urllib3.Timeout(total=timeout, connect=min(CONNECT_TIMEOUT_SECONDS, timeout)),
                 retries=False,
                 preload_content=False,
+                decode_content=False,
             )
-            try:
-                data = _read_before(response, deadline)
-            except BaseException:
-                response.close()  # a half-read connection must not go back to the pool
-                raise
-            finally:
-                response.release_conn()
-        except HTTPError as error:
-            raise TransportError(type(error).__name__) from error
-        return Response(response.status, data, parse_retry_after(response.headers.get("Retry-After")))
+            data = _read_capped(response)
+        except (HTTPError, OSError) as error:
+            if response is not None:
+                response.close()  # half-read: it must not go back to the pool
+            why = "no complete answer before the request deadline" if watchdog.fired else type(error).__name__
+            raise TransportError(why) from error
+        finally:
+            _WATCHDOG.reset(token)
+            cut_short = watchdog.stop()
+        if cut_short or len(data) > MAX_RESPONSE_BYTES:
+            response.close()  # its socket was shut, or its body is not read whole: not for the pool
+            if cut_short:  # what arrived may be a fragment (a status line without its headers)
+                raise TransportError("no complete answer before the request deadline")
+        else:
+            response.release_conn()
+        retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        return Response(response.status, data[:MAX_RESPONSE_BYTES], retry_after)
 
-    def reauthenticate(self) -> None:
-        self._authorize(refresh=True)
-
-    def _authorize(self, *, refresh: bool) -> str:
-        credentials = self._credentials(refresh)
+    def authorize(self, refresh: bool = False, time_left: float = math.inf) -> None:
+        if self._authorization is not None and not refresh:
+            return
+        credentials = self._credentials(refresh, time_left)
         try:
             header = urllib3.make_headers(basic_auth=f"{credentials.api_key}:{credentials.api_secret}")
         except UnicodeEncodeError:
             raise CredentialsError("the API key/secret must be Latin-1 text") from None
         self._authorization = header["authorization"]
-        return self._authorization
 
 
-def _read_before(response: urllib3.BaseHTTPResponse, deadline: float) -> bytes:
-    """The body, but never past the deadline: urllib3's read timeout is per socket read, not total."""
+def _read_capped(response: urllib3.BaseHTTPResponse) -> bytes:
+    """The body, or its first MAX_RESPONSE_BYTES + 1 bytes when it is longer (the rest is never read)."""
     chunks = []
-    while chunk := response.read1(READ_CHUNK_BYTES):
+    size = 0
+    while size <= MAX_RESPONSE_BYTES and (chunk := response.read1(READ_CHUNK_BYTES)):
         chunks.append(chunk)
-        if time.monotonic() > deadline:
-            raise TransportError("response body still arriving at the request deadline")
+        size += len(chunk)
     return b"".join(chunks)
 
 

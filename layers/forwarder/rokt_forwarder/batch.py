@@ -7,7 +7,7 @@ redeliveries, so the API deduplicates a record that SQS delivers again.
 import uuid
 from typing import Any
 
-from rokt_forwarder import limits, pii, rules, wire
+from rokt_forwarder import limits, pii, reasons, rules, wire
 from rokt_forwarder.errors import RefusedError
 from rokt_forwarder.message import EVENT_FIELDS, USER_FIELDS, Conversion, FullBatch, Message
 
@@ -27,7 +27,7 @@ def build(message: Message, *, message_id: str, environment: str, hash_pii: bool
     else:
         batch = _with_defaults(message, message_id=message_id, environment=environment)
     if violations := rules.check_batch(batch, now_ms=now_ms):
-        raise RefusedError("; ".join(map(str, violations)))
+        raise RefusedError(reasons.join([str(v) for v in violations]))
     if hash_pii:
         batch = pii.hash_batch(batch)
     try:

@@ -4,15 +4,18 @@ A bad setting raises ConfigError naming the variable, so the function fails to i
 clear line instead of failing every record.
 """
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from rokt_forwarder import limits
 from rokt_forwarder.errors import ConfigError
 
 DEFAULT_REQUEST_TIMEOUT_SECONDS = 10.0
+# Below this many seconds a request cannot finish: none is started, and no timeout may be set lower.
+MIN_REQUEST_SECONDS = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +35,7 @@ class Settings:
             environment=_choice(env, "ROKT_ENVIRONMENT", "development", limits.ENVIRONMENTS),
             dlq_url=env.get("DLQ_URL", "").strip() or None,
             hash_pii=_flag(env, "HASH_PII"),
-            request_timeout=_positive(env, "ROKT_REQUEST_TIMEOUT", DEFAULT_REQUEST_TIMEOUT_SECONDS),
+            request_timeout=_seconds(env, "ROKT_REQUEST_TIMEOUT", DEFAULT_REQUEST_TIMEOUT_SECONDS),
         )
 
 
@@ -53,14 +56,52 @@ def _choice(
 
 
 def _api_url(env: Mapping[str, str]) -> str:
+    """The pod's URL, or ROKT_API_URL: https (plain http only to loopback or with ROKT_ALLOW_HTTP=true).
+
+    The key/secret travel in every request's Authorization header, so they must not cross a network in
+    clear; and the URL is echoed in errors, so it may not carry credentials of its own.
+    """
     override = env.get("ROKT_API_URL", "").strip().rstrip("/")
     if not override:
         pod = _choice(env, "ROKT_POD", "us1", limits.PODS)
         return f"https://s2s.{pod}.mparticle.com/v2"
     parts = urlsplit(override)
-    if parts.scheme not in ("http", "https") or not parts.netloc or not parts.path.endswith("/v2"):
-        raise ConfigError(f"ROKT_API_URL={override!r} must be an http(s) URL ending in /v2")
+    if "@" in parts.netloc:
+        raise ConfigError(
+            "ROKT_API_URL must not hold a user name or password: the key/secret come from the secret"
+        )
+    shown = _shown(parts)
+    if parts.query or parts.fragment or "?" in override or "#" in override:
+        raise ConfigError(f"ROKT_API_URL={shown!r} must not have a query or fragment")
+    if parts.scheme not in ("http", "https") or not parts.hostname or not parts.path.endswith("/v2"):
+        raise ConfigError(f"ROKT_API_URL={shown!r} must be an http(s) URL ending in /v2")
+    if parts.scheme == "http" and not (_is_loopback(parts.hostname) or _flag(env, "ROKT_ALLOW_HTTP")):
+        raise ConfigError(
+            f"ROKT_API_URL={shown!r} would send the key/secret in clear: use https, "
+            "or set ROKT_ALLOW_HTTP=true for a trusted local endpoint"
+        )
     return override
+
+
+def _shown(parts: SplitResult) -> str:
+    """The URL as it may appear in an error: scheme, host, port and path only."""
+    return f"{parts.scheme}://{parts.hostname or ''}{f':{parts.port}' if _port(parts) else ''}{parts.path}"
+
+
+def _port(parts: SplitResult) -> int | None:
+    try:
+        return parts.port
+    except ValueError:
+        return None
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _flag(env: Mapping[str, str], name: str) -> bool:
@@ -72,7 +113,7 @@ def _flag(env: Mapping[str, str], name: str) -> bool:
     raise ConfigError(f"{name}={value!r} must be true or false")
 
 
-def _positive(env: Mapping[str, str], name: str, default: float) -> float:
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
     raw = env.get(name, "").strip()
     if not raw:
         return default
@@ -80,6 +121,6 @@ def _positive(env: Mapping[str, str], name: str, default: float) -> float:
         value = float(raw)
     except ValueError:
         value = -1.0
-    if not value > 0:
-        raise ConfigError(f"{name}={raw!r} must be a positive number of seconds")
+    if not value >= MIN_REQUEST_SECONDS or value == float("inf"):
+        raise ConfigError(f"{name}={raw!r} must be a number of seconds, at least {MIN_REQUEST_SECONDS}")
     return value

@@ -11,13 +11,13 @@ from dataclasses import dataclass, field
 from typing import assert_never
 
 from rokt_forwarder import policy, wire
-from rokt_forwarder.errors import CredentialsError, TransportError
+from rokt_forwarder.config import MIN_REQUEST_SECONDS
+from rokt_forwarder.errors import CredentialsError, DeadlineError, TransportError
 from rokt_forwarder.outcome import DELIVERED, Failed, Refused, Result
 from rokt_forwarder.packing import pack
 from rokt_forwarder.ports import Clock, Response, Transport
 
-# Below this many seconds before the deadline no request is started: it could not finish.
-MIN_REQUEST_SECONDS = 0.5
+DEADLINE_REACHED = Failed("Lambda deadline reached before delivery")
 
 
 @dataclass(slots=True)
@@ -53,6 +53,7 @@ class Delivery:
         self._deadline = deadline
         self._request_timeout = request_timeout
         self._rng = rng or random.Random()
+        self._authorized = False
         self._reauthenticated = False
         self._halt: Failed | None = None
         self.stats = DeliveryStats()
@@ -81,20 +82,14 @@ class Delivery:
         while True:
             if self._halt:
                 return [(i, self._halt) for i in request]
+            if not self._authorized:  # once per invocation; reads the secret only if never read
+                self._authorized = True
+                self._unless_halted(self._transport.authorize, False, self._remaining())
+                continue
             timeout = min(self._request_timeout, self._remaining())
             if timeout < MIN_REQUEST_SECONDS:
-                return [(i, Failed("Lambda deadline reached before delivery")) for i in request]
-            try:
-                response = self._post(request, batches, timeout)
-            except CredentialsError as error:
-                self._halt = Failed(f"credentials: {error}")
-                continue
-            except TransportError as error:
-                decision: policy.Decision = policy.Retry(f"connection: {error}")
-            else:
-                decision = policy.decide(
-                    response.status, response.body, response.retry_after, batches=len(request)
-                )
+                return [(i, DEADLINE_REACHED) for i in request]
+            decision = self._ask(request, batches, timeout)
             match decision:
                 case policy.Accepted(refused, unplaced) if unplaced and len(request) > 1:
                     # Errors we cannot pin on a batch: ask again one batch at a time (ids make it safe).
@@ -116,15 +111,10 @@ class Delivery:
                     return [(request[0], Refused(reason))]
                 case policy.Reauthenticate(reason) if not self._reauthenticated:
                     self._reauthenticated = True
-                    try:
-                        self._transport.reauthenticate()
-                    except CredentialsError as error:
-                        self._halt = Failed(f"credentials: {error}")
-                    continue
+                    self._unless_halted(self._transport.authorize, True, self._remaining())
                 case policy.Reauthenticate(reason):
                     # A credentials problem is never the records' fault: retry them later, send no more now.
                     self._halt = Failed(reason)
-                    continue
                 case policy.GiveUp(reason):
                     return [(i, Failed(reason)) for i in request]
                 case policy.Retry(reason, after):
@@ -140,6 +130,24 @@ class Delivery:
                     self._clock.sleep(wait)
                 case _:
                     assert_never(decision)
+
+    def _ask(self, request: list[int], batches: Sequence[bytes], timeout: float) -> policy.Decision:
+        """Post the request: what its answer means."""
+        try:
+            response = self._post(request, batches, timeout)
+        except TransportError as error:
+            return policy.Retry(f"connection: {error}")
+        return policy.decide(response.status, response.body, response.retry_after, batches=len(request))
+
+    def _unless_halted[**P, T](self, call: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T | None:
+        """The call's result; None once a credentials problem or the deadline halted all sending."""
+        try:
+            return call(*args, **kwargs)
+        except CredentialsError as error:
+            self._halt = Failed(f"credentials: {error}")
+        except DeadlineError:
+            self._halt = DEADLINE_REACHED
+        return None
 
     def _post(self, request: list[int], batches: Sequence[bytes], timeout: float) -> Response:
         if len(request) == 1:

@@ -4,7 +4,8 @@
     ├── ConfigError       a setting is missing or malformed: the cold start fails, naming the variable
     ├── RefusedError      a record can never be accepted: it is dead-lettered with `reason`
     ├── TransportError    a request may not have reached the API: it is retried
-    └── CredentialsError  the key/secret cannot be read: no record can be sent until it can
+    ├── CredentialsError  the key/secret cannot be read: no record can be sent until it can
+    └── DeadlineError     too little time is left for a call to finish: it is not started
 
 Messages never hold a record's values or the secret: they are logged and become dead-letter reasons.
 """
@@ -32,3 +33,7 @@ class TransportError(ForwarderError):
 
 class CredentialsError(ForwarderError):
     """The Event API key/secret could not be read; the message names the secret, never its value."""
+
+
+class DeadlineError(ForwarderError):
+    """Too little time is left before Lambda's deadline for a call to finish, so it was not started."""

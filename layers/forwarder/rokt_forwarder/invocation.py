@@ -98,7 +98,9 @@ class Forwarder:
             request_timeout=self.settings.request_timeout,
             rng=self.rng,
         )
-        records = [SQSRecord(raw) for raw in event["Records"]]
+        # SQS may deliver a message twice, even within one event: each messageId is settled once, in the
+        # place it first had, with the latest receipt handle (the one SQS honours).
+        records = list({record.message_id: record for record in map(SQSRecord, event["Records"])}.values())
         outcomes: dict[str, Outcome] = {}
         try:
             self._settle(records, delivery, outcomes, time_left)
@@ -119,6 +121,7 @@ class Forwarder:
             "invocation done",
             extra={
                 "records": len(records),
+                "duplicates": len(event["Records"]) - len(records),
                 **outcome.summary(outcomes.values()),
                 "requests": delivery.stats.requests,
                 "retries": delivery.stats.retries,

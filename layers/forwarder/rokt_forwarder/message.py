@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from rokt_forwarder import rules
+from rokt_forwarder import reasons, rules
 from rokt_forwarder.errors import RefusedError
 
 Value = Any
@@ -136,11 +136,6 @@ OPTION_FIELDS: Mapping[str, _Parser] = {
 FIELDS: Mapping[str, _Parser] = {**IDENTITY_FIELDS, **USER_FIELDS, **EVENT_FIELDS, **OPTION_FIELDS}
 
 
-def _shown(key: str) -> str:
-    """A producer's key as it may appear in an error: short and printable (it is not a value)."""
-    return key if key.isprintable() and len(key) <= 64 else ascii(key[:64])
-
-
 def parse_message(payload: dict[str, Any], *, now_ms: int) -> Message:
     """Classify and check a message; raises RefusedError listing every broken rule."""
     if "events" in payload:
@@ -150,7 +145,7 @@ def parse_message(payload: dict[str, Any], *, now_ms: int) -> Message:
     for key, value in payload.items():
         parser = FIELDS.get(key)
         if parser is None:
-            problems.append(f"{_shown(key)}: unknown field")
+            problems.append(f"{reasons.name(key)}: unknown field")
         elif value is not None:
             try:
                 fields[key] = parser(value, now_ms)
@@ -161,5 +156,5 @@ def parse_message(payload: dict[str, Any], *, now_ms: int) -> Message:
         shadowed = [key for key in fields.get(extras, {}) if key in named]
         problems += [f"{extras}.{key}: use the top-level field" for key in shadowed]
     if problems:
-        raise RefusedError("; ".join(problems))
+        raise RefusedError(reasons.join(problems))
     return Conversion(fields)

@@ -11,6 +11,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import ClassVar, Final, assert_never
 
+from rokt_forwarder.reasons import clip
+
 # Failed records come back after BASE * 2^(receives-1) seconds (capped), not the queue's full timeout.
 # With MaxReceiveCount 5 that rides out about ten minutes of API trouble before SQS dead-letters.
 RETRY_BASE_SECONDS = 30
@@ -85,10 +87,10 @@ def reason(outcome: Outcome) -> str | None:
 
 
 def summary(outcomes: Iterable[Outcome], top: int = 10) -> dict[str, object]:
-    """Counts per outcome and the most common reasons (which never hold PII) for the log line."""
+    """Counts per outcome and the most common reasons (no PII, each clipped) for the log line."""
     outcomes = list(outcomes)
     counts = Counter(o.status for o in outcomes)
-    reasons = Counter(f"{o.status}: {why}" for o in outcomes if (why := reason(o)))
+    reasons = Counter(clip(f"{o.status}: {why}") for o in outcomes if (why := reason(o)))
     return {
         **{kind.status: counts[kind.status] for kind in OUTCOMES},
         "reasons": dict(reasons.most_common(top)),

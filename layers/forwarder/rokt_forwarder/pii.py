@@ -1,6 +1,8 @@
 """Normalise and SHA-256 personal data before it leaves the account (HASH_PII=true).
 
-Normalisation follows Rokt's matching rules (docs/event-api.md) so hashes match Rokt's own.
+Normalisation follows Rokt's matching rules (docs/event-api.md, "Hashed personal data", which lists
+every field below) so hashes match Rokt's own. Keys match in any case, with or without mParticle's `$`
+and separators: `$FirstName`, `first_name` and `firstname` are one field.
 """
 
 import hashlib
@@ -9,8 +11,11 @@ from collections.abc import Callable
 from typing import Any
 
 from rokt_forwarder import rules
+from rokt_forwarder.errors import RefusedError
 
 _PHONE_NOISE = re.compile(r"[\s\-.()]")
+_SEPARATORS = re.compile(r"[\s$_\-]")
+type Normaliser = Callable[[str], str]
 
 
 def _trimmed_lower(value: str) -> str:
@@ -21,20 +26,33 @@ def _phone(value: str) -> str:
     return _PHONE_NOISE.sub("", value.strip())
 
 
-# user attribute → (hashed attribute name, normaliser)
-_HASHED_ATTRIBUTES: dict[str, tuple[str, Callable[[str], str]]] = {
+# User attribute (canonical key) → the hashed attribute's name (None: hashed under its own name).
+_ATTRIBUTES: dict[str, tuple[str | None, Normaliser]] = {
     "firstname": ("firstnamesha256", _trimmed_lower),
-    "lastname": ("lastnamesha256", _trimmed_lower),
-    "billingzipcode": ("billingzipsha256", _trimmed_lower),
-    "mobile": ("mobilesha256", _phone),
+    **dict.fromkeys(("lastname", "surname"), ("lastnamesha256", _trimmed_lower)),
+    **dict.fromkeys(("mobile", "phone", "phonenumber", "mobilenumber"), ("mobilesha256", _phone)),
+    **dict.fromkeys(
+        ("billingzipcode", "zip", "zipcode", "postcode", "postalcode"), ("billingzipsha256", _trimmed_lower)
+    ),
+    **dict.fromkeys(("address", "streetaddress", "billingaddress"), (None, _trimmed_lower)),
 }
+# An email under a user attribute is the user's email identity: it becomes `other`, as `email` does.
+_EMAIL_KEYS = frozenset({"email", "emailaddress"})
+_PHONE_IDENTITIES = frozenset({"mobilenumber", "phonenumber2", "phonenumber3"})
+
+
+def canonical(key: str) -> str:
+    return _SEPARATORS.sub("", key).lower()
 
 
 def sha256(normalised: str) -> str:
     """Lowercase hex digest; a value that already is one is kept, so nothing is hashed twice."""
     if rules.sha256_rule(normalised) is None:
         return normalised.lower()
-    return hashlib.sha256(normalised.encode()).hexdigest()
+    try:
+        return hashlib.sha256(normalised.encode()).hexdigest()
+    except UnicodeEncodeError:
+        raise RefusedError("text must be valid Unicode (it holds a lone surrogate)") from None
 
 
 def hash_email(email: str) -> str:
@@ -42,24 +60,65 @@ def hash_email(email: str) -> str:
 
 
 def hash_batch(batch: dict[str, Any]) -> dict[str, Any]:
-    """Replace the raw email, names, phone and zip of a batch by their hashes (a new dict)."""
+    """A new batch without raw personal data: known fields hashed, and any email address hashed.
+
+    Runs after the batch's rules passed, so sections have the shapes rules.py checks.
+    """
     batch = dict(batch)
-    identities = dict(batch.get("user_identities") or {})
-    email = identities.pop("email", None)
-    if isinstance(email, str):
-        identities.setdefault("other", hash_email(email))
+    identities = _identities(dict(batch.get("user_identities") or {}))
+    attributes: dict[str, Any] = {}
+    for name, raw in (batch.get("user_attributes") or {}).items():
+        key = canonical(name)
+        if key not in _ATTRIBUTES and key not in _EMAIL_KEYS:
+            attributes[name] = _unless_email(raw)
+            continue
+        value = (raw[0] if raw else None) if isinstance(raw, list) else raw
+        if value is None or isinstance(value, bool):
+            continue  # nothing personal to send
+        if key in _EMAIL_KEYS:
+            identities.setdefault("other", hash_email(str(value)))
+        else:
+            # Numbers too: a zip code sent as 90210 is still personal data.
+            hashed_name, normalise = _ATTRIBUTES[key]
+            attributes.setdefault(hashed_name or name, sha256(normalise(str(value))))
     if identities:
         batch["user_identities"] = identities
-    attributes = dict(batch.get("user_attributes") or {})
-    for name, (hashed_name, normalise) in _HASHED_ATTRIBUTES.items():
-        value = attributes.pop(name, None)
-        if isinstance(value, list):
-            value = value[0] if value else None
-        if value is not None and not isinstance(value, bool):
-            # Numbers too: a zip code sent as 90210 is still personal data.
-            attributes[hashed_name] = sha256(normalise(str(value)))
     if attributes:
         batch["user_attributes"] = attributes
     else:
         batch.pop("user_attributes", None)
+    if isinstance(events := batch.get("events"), list):
+        batch["events"] = [_event(event) for event in events]
     return batch
+
+
+def _identities(identities: dict[str, Any]) -> dict[str, Any]:
+    hashed: dict[str, Any] = {}
+    email = None
+    for key, value in identities.items():
+        kind = canonical(key)
+        if kind == "email" and isinstance(value, str):
+            email = value
+        elif kind in _PHONE_IDENTITIES and isinstance(value, str):
+            hashed[key] = sha256(_phone(value))
+        else:
+            hashed[key] = _unless_email(value)
+    if email is not None:
+        hashed.setdefault("other", hash_email(email))
+    return hashed
+
+
+def _event(event: Any) -> Any:
+    data = event.get("data") if isinstance(event, dict) else None
+    if not isinstance(data, dict) or not isinstance(custom := data.get("custom_attributes"), dict):
+        return event
+    return {**event, "data": {**data, "custom_attributes": {k: _unless_email(v) for k, v in custom.items()}}}
+
+
+def _unless_email(value: Any) -> Any:
+    """An email address anywhere is hashed like the email identity; any other value is kept."""
+    if isinstance(value, list):
+        return [_unless_email(item) for item in value]
+    if isinstance(value, str) and rules.email_rule(value) is None:
+        return hash_email(value)
+    return value

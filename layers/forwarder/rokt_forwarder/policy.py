@@ -9,19 +9,10 @@ import random
 import re
 from dataclasses import dataclass, field
 
+from rokt_forwarder.reasons import clip, redact
+
 # "Path '[3].user_identities.email'": the batch's index in the request, then the field.
 _BATCH_INDEX = re.compile(r"Path '\[(\d+)\]\.?")
-# What may be personal data in an API error text. Field paths and type names are kept (first two
-# alternatives); quoted values, an unquoted value before ". Path", emails, IPs and digit runs are masked.
-_PII = re.compile(
-    r"(?P<keep>(?:Path|type) '[^']*')"
-    r"|\"[^\"]*\"|'[^']*'"
-    r"|(?<=: )[^:'\"]{1,120}?(?=\. Path ')"
-    r"|\S+@\S+"
-    r"|\b\d{1,3}(?:\.\d{1,3}){3}\b|[0-9a-fA-F:]*:[0-9a-fA-F:]{4,}"
-    r"|\+?\d[\d\s().-]{5,}\d"
-)
-MAX_REASON_CHARS = 500
 RETRYABLE_4XX = frozenset({408, 429})
 
 
@@ -68,14 +59,14 @@ type Decision = Accepted | Split | Reauthenticate | Retry | GiveUp
 def decide(status: int, body: bytes, retry_after: float | None, *, batches: int) -> Decision:
     """What the answer to a request of `batches` batches means; never raises, whatever the body.
 
-    2xx is an acceptance, of every batch but those its `errors[]` refuse. Reasons are redacted: they
-    name field paths and statuses, never a value.
+    2xx is an acceptance, of every batch but those its `errors[]` refuse. Reasons are redacted
+    (reasons.py): they name field paths and statuses, never a value.
     """
     if 200 <= status < 300:
         return _accepted(_error_messages(body) or [], batches)
     messages = _error_messages(body)
-    detail = "non-JSON body" if messages is None else "; ".join(messages)
-    reason = redact(f"HTTP {status}: {detail}" if detail else f"HTTP {status}")
+    detail = "non-JSON body" if messages is None else "; ".join(map(redact, messages))
+    reason = clip(f"HTTP {status}: {detail}" if detail else f"HTTP {status}")
     if status in (400, 413):
         return Split(f"API refused: {reason}")
     if status in (401, 403):
@@ -120,17 +111,6 @@ def _error_messages(body: bytes) -> list[str] | None:
     return [
         str(e.get("message") or e.get("code") or "error") if isinstance(e, dict) else str(e) for e in errors
     ]
-
-
-def redact(message: str) -> str:
-    """Mask what may be personal data in an API error; the Path (a field name) stays."""
-    return _PII.sub(_mask, html.unescape(message))[:MAX_REASON_CHARS]
-
-
-def _mask(match: re.Match[str]) -> str:
-    if match.group("keep"):
-        return match.group()
-    return '"…"' if match.group().startswith(('"', "'")) else "…"
 
 
 def backoff(attempt: int, rng: random.Random, *, base: float = 0.25, cap: float = 8.0) -> float:

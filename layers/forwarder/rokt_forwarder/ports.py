@@ -47,10 +47,15 @@ class Response:
 class Transport(Protocol):
     """Posts request bodies to the Event API; raises TransportError when it may not have arrived."""
 
-    def post(self, path: str, body: bytes, timeout: float) -> Response: ...
+    def authorize(self, refresh: bool, time_left: float) -> None:
+        """Have the key/secret ready: read them if never read, or again if `refresh` (rotation).
 
-    def reauthenticate(self) -> None:
-        """Read the key/secret again (it may have been rotated); raises CredentialsError."""
+        Raises CredentialsError, or DeadlineError when a read is needed and `time_left` is too short.
+        """
+
+    def post(self, path: str, body: bytes, timeout: float) -> Response:
+        """The answer, within `timeout` seconds, every phase included."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from rokt_forwarder import limits
+from rokt_forwarder import limits, reasons
 
 IDENTITY_KEYS = ("email", "other", "customerid", "other2")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -115,7 +115,7 @@ def _identities(identities: object) -> Iterator[Violation]:
         return
     for key, value in identities.items():
         if value is not None and not isinstance(value, str):
-            yield Violation(f"user_identities.{key}", "must be a string")
+            yield Violation(f"user_identities.{reasons.name(key)}", "must be a string")
     if "email" in identities and (rule := email_rule(identities["email"])):
         yield Violation("user_identities.email", rule)
     if "other" in identities and (rule := sha256_rule(identities["other"])):
@@ -139,7 +139,7 @@ def _attributes(path: str, attributes: object, max_count: int, *, allow_lists: b
         values: list[Any] = value if allow_lists and isinstance(value, list) else [value]
         for item in values:
             if rule := scalar_rule(item):
-                yield Violation(f"{path}.{name}", rule)
+                yield Violation(f"{path}.{reasons.name(name)}", rule)
                 break
 
 

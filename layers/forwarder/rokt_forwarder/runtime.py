@@ -14,14 +14,14 @@ def create(settings: Settings | None = None) -> Forwarder:
     """Raises ConfigError (naming the variable) when the environment is wrong."""
     settings = settings or Settings.from_env()
     sqs = Sqs()
-    secret = SecretReader(settings.secret_id)
+    transport = HttpTransport(settings.api_url, SecretReader(settings.secret_id))
     # Read the secret during init (not billed against the first invocation's deadline); if that
-    # fails, the first request tries again and reports what is wrong.
+    # fails, the first invocation tries again and reports what is wrong.
     with contextlib.suppress(CredentialsError):
-        secret()
+        transport.authorize()
     return Forwarder(
         settings=settings,
-        transport=HttpTransport(settings.api_url, secret),
+        transport=transport,
         dead_letters=sqs,
         visibility=sqs,
     )

@@ -1,16 +1,15 @@
 """The Event API key/secret from Secrets Manager, cached per container by Powertools Parameters."""
 
+import math
 from dataclasses import dataclass
 
 from aws_lambda_powertools.utilities import parameters
-from botocore.config import Config
 
-from rokt_forwarder.errors import CredentialsError
+from rokt_forwarder.aws import CALL_SECONDS, CLIENT_CONFIG
+from rokt_forwarder.errors import CredentialsError, DeadlineError
 
 # Rotation is caught by a 401/403 (which forces a re-read), so the cache can outlive invocations.
 CACHE_SECONDS = 3600
-# Fail fast rather than spend the invocation on a hung endpoint.
-CLIENT_CONFIG = Config(connect_timeout=2, read_timeout=3, retries={"mode": "standard", "max_attempts": 2})
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,9 +28,15 @@ class SecretReader:
         self.secret_id = secret_id
         self._provider = provider or parameters.SecretsProvider(boto_config=CLIENT_CONFIG)
 
-    def __call__(self, refresh: bool = False) -> Credentials:
-        """Raises CredentialsError naming the secret and what is wrong, never the values."""
+    def __call__(self, refresh: bool = False, time_left: float = math.inf) -> Credentials:
+        """The key/secret, from the cache unless `refresh`; raises CredentialsError, never with the values.
+
+        A read goes to Secrets Manager only when the cache is empty or `refresh` is set, and is started
+        only with `time_left` for it (DeadlineError otherwise).
+        """
         secret_id = self.secret_id
+        if time_left < CALL_SECONDS:
+            raise DeadlineError(f"no time left to read secret {secret_id}")
         try:
             value = self._provider.get(
                 secret_id, transform="json", max_age=CACHE_SECONDS, force_fetch=refresh

@@ -9,21 +9,20 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import boto3
-from botocore.config import Config
 
+from rokt_forwarder.aws import CALL_SECONDS, CLIENT_CONFIG
 from rokt_forwarder.ports import DeadLetter, Delay, TimeLeft
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
-# One attempt per call, started only with SQS_CALL_SECONDS left: a DLQ send that fails is retried with
-# its record, a visibility change that fails falls back to the queue's timeout.
-CLIENT_CONFIG = Config(connect_timeout=1, read_timeout=2, retries={"max_attempts": 1})
-SQS_CALL_SECONDS = 3.5
 SQS_BATCH = 10
-# SendMessageBatch refuses a batch over 1 MiB (256 KiB on older queues) as a whole: stay under both.
-MAX_BATCH_BYTES = 256 * 1024
+# SQS counts a message's attributes (name, type and value) toward its size, and refuses a batch whose
+# messages add up to more than the limit as a whole. template.yaml sets this limit on both queues.
+MAX_MESSAGE_BYTES = 256 * 1024
+MAX_BATCH_BYTES = MAX_MESSAGE_BYTES
 MAX_ATTRIBUTE_CHARS = 1024
+_STRING = "String"
 
 
 def _unlimited() -> float:
@@ -56,25 +55,25 @@ class Sqs:
         """Send the original bodies with the reason; returns the message ids that could NOT be sent."""
         fifo = dlq_url.endswith(".fifo")
         unsent: set[str] = set()
-        for chunk in _chunks(letters):
-            if time_left() < SQS_CALL_SECONDS:
-                unsent.update(letter.message_id for letter in chunk)
+        entries = [_dead_letter_entry(letter, fifo) for letter in letters]
+        for chunk in _chunks(entries, [_message_bytes(entry) for entry in entries]):
+            if time_left() < CALL_SECONDS:
+                unsent.update(letters[n].message_id for n in chunk)
                 continue
-            entries = [_dead_letter_entry(n, letter, fifo) for n, letter in enumerate(chunk)]
             try:
-                response = self.client.send_message_batch(QueueUrl=dlq_url, Entries=entries)  # type: ignore[arg-type]
-                failed = {chunk[int(entry["Id"])] for entry in response.get("Failed", [])}
+                response = self.client.send_message_batch(
+                    QueueUrl=dlq_url,
+                    Entries=[{"Id": str(n), **entries[n]} for n in chunk],  # type: ignore[typeddict-item]
+                )
+                failed = [int(entry["Id"]) for entry in response.get("Failed", [])]
             except Exception:  # one bad letter must not keep the others out: try each alone
-                failed = set(chunk)
-            for letter in failed:
-                if time_left() < SQS_CALL_SECONDS or not self._send_one(
-                    dlq_url, _dead_letter_entry(0, letter, fifo)
-                ):
-                    unsent.add(letter.message_id)
+                failed = chunk
+            for n in failed:
+                if time_left() < CALL_SECONDS or not self._send_one(dlq_url, entries[n]):
+                    unsent.add(letters[n].message_id)
         return unsent
 
     def _send_one(self, dlq_url: str, entry: dict[str, Any]) -> bool:
-        entry.pop("Id")
         try:
             self.client.send_message(QueueUrl=dlq_url, **entry)
         except Exception:  # the record is reported failed instead; SQS will deliver it again
@@ -83,53 +82,83 @@ class Sqs:
 
     def delay(self, delays: Sequence[Delay], time_left: TimeLeft = _unlimited) -> None:
         """Best effort: if this fails, the records still come back after the queue's visibility timeout."""
-        for chunk in _chunks(delays):
-            if time_left() < SQS_CALL_SECONDS:
+        for chunk in _chunks(delays, [0] * len(delays)):
+            if time_left() < CALL_SECONDS:
                 return
             try:
                 self.client.change_message_visibility_batch(
-                    QueueUrl=self.queue_url(chunk[0].source_queue_arn),
+                    QueueUrl=self.queue_url(delays[chunk[0]].source_queue_arn),
                     Entries=[
-                        {"Id": str(n), "ReceiptHandle": d.receipt_handle, "VisibilityTimeout": d.seconds}
-                        for n, d in enumerate(chunk)
+                        {
+                            "Id": str(n),
+                            "ReceiptHandle": delays[n].receipt_handle,
+                            "VisibilityTimeout": delays[n].seconds,
+                        }
+                        for n in chunk
                     ],
                 )
             except Exception:  # noqa: S112 - see docstring: the queue's own timeout is the fallback
                 continue
 
 
-def _dead_letter_entry(index: int, letter: DeadLetter, fifo: bool) -> dict[str, Any]:
-    entry: dict[str, Any] = {
-        "Id": str(index),
-        "MessageBody": letter.body,
-        "MessageAttributes": {
-            "reason": _text(letter.reason),
-            "source_message_id": _text(letter.message_id),
-            "source_queue": _text(letter.source_queue_arn),
-        },
-    }
+def _dead_letter_entry(letter: DeadLetter, fifo: bool) -> dict[str, Any]:
+    """The original body with as much of the why as fits the message size (the body always goes whole).
+
+    Attributes are kept in order of use: the reason (cut if it must be), then the ids (whole or not at all).
+    """
+    room = MAX_MESSAGE_BYTES - _utf8_size(letter.body)
+    attributes: dict[str, dict[str, str]] = {}
+    for name, value in (
+        ("reason", letter.reason),
+        ("source_message_id", letter.message_id),
+        ("source_queue", letter.source_queue_arn),
+    ):
+        text = _clean(value)
+        space = room - len(name) - len(_STRING)
+        if _utf8_size(text) > space and name == "reason" and space > 1:
+            text = _cut(text, space)
+        if 0 < _utf8_size(text) <= space:
+            attributes[name] = {"DataType": _STRING, "StringValue": text}
+            room = space - _utf8_size(text)
+    entry: dict[str, Any] = {"MessageBody": letter.body, "MessageAttributes": attributes}
     if fifo:
         entry["MessageGroupId"] = letter.group_id or "dead-letters"
         entry["MessageDeduplicationId"] = letter.message_id
     return entry
 
 
-def _text(value: str) -> dict[str, str]:
-    # Attribute values must be valid Unicode without control characters.
+def _message_bytes(entry: dict[str, Any]) -> int:
+    """A message's size as SQS counts it: the body, and each attribute's name, type and value."""
+    attributes = entry["MessageAttributes"].items()
+    return _utf8_size(entry["MessageBody"]) + sum(
+        len(name) + len(value["DataType"]) + _utf8_size(value["StringValue"]) for name, value in attributes
+    )
+
+
+def _clean(value: str) -> str:
+    """Attribute values must be valid Unicode without control characters."""
     clean = "".join(c if c.isprintable() else "?" for c in value[:MAX_ATTRIBUTE_CHARS])
-    return {"DataType": "String", "StringValue": clean.encode("utf-8", "replace").decode("utf-8")}
+    return clean.encode("utf-8", "replace").decode("utf-8")
 
 
-def _chunks[T: (DeadLetter, Delay)](items: Sequence[T]) -> Iterator[list[T]]:
-    """At most ten entries and MAX_BATCH_BYTES of bodies per call."""
-    chunk: list[T] = []
+def _cut(text: str, size: int) -> str:
+    """The start of `text` and "…", in at most `size` UTF-8 bytes."""
+    return text.encode()[: max(size - 3, 0)].decode("utf-8", "ignore") + "…"
+
+
+def _utf8_size(text: str) -> int:
+    return len(text.encode("utf-8", "replace"))
+
+
+def _chunks(items: Sequence[object], sizes: Sequence[int]) -> Iterator[list[int]]:
+    """Indices of `items`, at most ten per call and MAX_BATCH_BYTES of `sizes` in all."""
+    chunk: list[int] = []
     size = 0
-    for item in items:
-        item_size = len(item.body.encode("utf-8", "replace")) if isinstance(item, DeadLetter) else 0
-        if chunk and (len(chunk) == SQS_BATCH or size + item_size > MAX_BATCH_BYTES):
+    for n in range(len(items)):
+        if chunk and (len(chunk) == SQS_BATCH or size + sizes[n] > MAX_BATCH_BYTES):
             yield chunk
             chunk, size = [], 0
-        chunk.append(item)
-        size += item_size
+        chunk.append(n)
+        size += sizes[n]
     if chunk:
         yield chunk

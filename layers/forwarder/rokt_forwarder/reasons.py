@@ -1,0 +1,95 @@
+"""What a reason may say: field paths, rule names and words of a fixed vocabulary, never a value.
+
+Reasons go to the DLQ's `reason` attribute, the log and the metrics, where personal data must not go.
+So they are built by allow-list, not by masking what looks personal: a producer's key appears only
+if it is a plain identifier, and an API error text keeps only its known words, its field path and
+type name, and its line and position; everything else becomes "…".
+"""
+
+import html
+import re
+from collections.abc import Sequence
+
+MAX_REASON_CHARS = 500
+# A reason lists at most this many problems of one record, then how many more there were.
+MAX_PROBLEMS = 10
+WITHHELD = "…"
+_IDENTIFIER = re.compile(r"[A-Za-z_$][A-Za-z0-9_$-]{0,63}")
+_PATH = re.compile(r"[A-Za-z0-9_$.\[\]-]{1,200}")
+_TOKENS = re.compile(r"(?P<quoted>\"[^\"]*\"|'[^']*')|(?P<word>[^\s\"']+)|(?P<space>\s+)|[\"']")
+_WORD = re.compile(r"^[(\[{]*(?P<core>.*?)(?P<tail>[.,:;!?)\]}]*)$")
+_NUMBER = re.compile(r"[0-9]{1,9}")
+# Words of the Event API's and JSON parsers' error texts (and of our sandbox's); lowercase.
+_WORDS = """
+a an the of to in on at for from by with and or not no is are was be been must should can cannot could
+does did has have only more most least than too this that it its as one all any each per while after
+before first second problem error errors converting convert conversion value values type path line
+position invalid valid required property properties missing unknown unexpected expected character
+characters token end parsing parse reading string integer number boolean object array null empty date
+datetime guid int16 int32 int64 double decimal system json body request requests batch batches event
+events field fields attribute attributes name names key length long large size bytes limit exceeded
+rate format malformed bad wrong found allowed supported unsupported encountered rule user identity
+identities email address phone mobile device info custom data timestamp environment source id ids
+message credentials authorization header scheduled outage injected fault sandbox gateway timeout
+service unavailable internal server many accepted duplicate currency code hex digest older days future
+milliseconds epoch whole list scalar content-type application/json
+bad_request unauthorized forbidden not_found too_many_requests internal_server_error service_unavailable
+request_entity_too_large unsupported_media_type method_not_allowed length_required
+"""
+_VOCABULARY = frozenset(_WORDS.split())
+_KEEP_QUOTED_AFTER = frozenset({"path", "type"})
+_KEEP_NUMBER_AFTER = frozenset({"line", "position"})
+
+
+def name(key: object) -> str:
+    """A producer's key as a reason may show it: itself if a plain identifier, else withheld."""
+    return key if isinstance(key, str) and _IDENTIFIER.fullmatch(key) else WITHHELD
+
+
+def join(problems: Sequence[str]) -> str:
+    """Problems of one record as one reason, at most MAX_PROBLEMS of them and MAX_REASON_CHARS long."""
+    shown = list(dict.fromkeys(problems))
+    more = len(shown) - MAX_PROBLEMS
+    text = "; ".join(shown[:MAX_PROBLEMS]) + (f"; and {more} more" if more > 0 else "")
+    return clip(text)
+
+
+def clip(reason: str) -> str:
+    return reason if len(reason) <= MAX_REASON_CHARS else reason[: MAX_REASON_CHARS - 1] + WITHHELD
+
+
+def redact(text: str) -> str:
+    """An API error text with only allowed words, its field path, type name, line and position kept."""
+    out: list[str] = []
+    previous = ""  # the last word kept, lowercased: "path" lets a quoted path through, "line" a number
+    for token in _TOKENS.finditer(html.unescape(text)):
+        if token["space"]:
+            out.append(" ")
+        elif token["quoted"]:
+            inner = token["quoted"][1:-1]
+            keep = previous in _KEEP_QUOTED_AFTER and _PATH.fullmatch(inner)
+            out.append(f"'{inner}'" if keep else f'"{WITHHELD}"')
+            previous = ""
+        elif token["word"]:
+            parts = _WORD.match(token["word"])
+            assert parts is not None  # every string matches: all groups may be empty
+            core, tail = parts["core"], "".join(c for c in parts["tail"] if c in ".,:;!?")
+            if not core or core.lower() in _VOCABULARY:
+                out.append(token["word"])
+                previous = core.lower() or previous
+            elif previous in _KEEP_NUMBER_AFTER and _NUMBER.fullmatch(core):
+                out.append(token["word"])
+                previous = core.lower()
+            else:
+                _withhold(out, tail)
+                previous = ""
+    return clip("".join(out).strip())
+
+
+def _withhold(out: list[str], tail: str) -> None:
+    """Append "…" (and the word's closing punctuation), merged with a "…" just before it."""
+    if len(out) >= 2 and out[-1] == " " and out[-2] == WITHHELD:
+        del out[-2:]
+    elif out and out[-1] == WITHHELD:
+        out.pop()
+    out.append(WITHHELD + tail)

@@ -1,0 +1,63 @@
+"""api.HttpTransport over real HTTP to a misbehaving server: what goes back to the connection pool."""
+
+import pytest
+import urllib3
+from hostile import Hostile, burst_then_pause, huge_body, reply, trickle_body
+
+from rokt_forwarder.api import MAX_RESPONSE_BYTES, HttpTransport, new_pool
+from rokt_forwarder.errors import TransportError
+from rokt_forwarder.secret import Credentials
+
+
+def transport(url: str, pool: urllib3.PoolManager) -> HttpTransport:
+    api = HttpTransport(url, lambda refresh, time_left: Credentials("key", "secret"), pool=pool)
+    api.authorize()
+    return api
+
+
+def pooled_connections(pool: urllib3.PoolManager) -> int:
+    """Connections waiting in the pools for reuse (idle slots hold None)."""
+    keys = pool.pools.keys()
+    return sum(connection is not None for key in keys for connection in list(pool.pools[key].pool.queue))
+
+
+def test_a_kept_alive_answer_goes_back_to_the_pool() -> None:
+    pool = new_pool()
+    with Hostile([reply(202)]) as server:
+        assert transport(server.url, pool).post("/events", b"{}", timeout=5).status == 202
+    assert pooled_connections(pool) == 1
+
+
+def test_after_an_answer_abandoned_at_the_deadline_the_next_request_succeeds() -> None:
+    with Hostile([trickle_body(every=0.3), reply(202)]) as server:
+        api = transport(server.url, new_pool())
+        with pytest.raises(TransportError, match="deadline"):
+            api.post("/events", b"{}", timeout=1)
+        assert api.post("/events", b"{}", timeout=5).status == 202
+
+
+def test_an_answer_cut_at_the_byte_cap_never_goes_back_to_the_pool() -> None:
+    # The rest of the body comes later: a pooled connection would give it to the next request.
+    pool = new_pool()
+    cut = burst_then_pause(burst=MAX_RESPONSE_BYTES + 100, pause=1.0, size=2 * MAX_RESPONSE_BYTES)
+    with Hostile([cut, reply(202)]) as server:
+        api = transport(server.url, pool)
+        answer = api.post("/events", b"{}", timeout=5)
+        assert (answer.status, len(answer.body)) == (202, MAX_RESPONSE_BYTES)
+        assert pooled_connections(pool) == 0
+        assert api.post("/events", b"{}", timeout=5).status == 202
+
+
+def test_a_huge_answer_is_cut_without_being_read() -> None:
+    with Hostile([huge_body(64 * MAX_RESPONSE_BYTES)]) as server:
+        answer = transport(server.url, new_pool()).post("/events", b"{}", timeout=5)
+        sent = server.bytes_sent
+    assert (answer.status, len(answer.body)) == (202, MAX_RESPONSE_BYTES)
+    assert sent < 32 * MAX_RESPONSE_BYTES
+
+
+@pytest.mark.parametrize(("header", "seconds"), [("120", 120.0), ("0", 0.0), ("soon", None)])
+def test_retry_after_is_read_from_the_answer(header: str, seconds: float | None) -> None:
+    with Hostile([reply(429, {}, {"Retry-After": header})]) as server:
+        answer = transport(server.url, new_pool()).post("/events", b"{}", timeout=5)
+    assert (answer.status, answer.retry_after) == (429, seconds)
