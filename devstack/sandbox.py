@@ -35,7 +35,7 @@ import sys
 import threading
 import time
 import uuid
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -298,6 +298,7 @@ class TokenBucket:
         self._clock = clock
         self._tokens = rate
         self._stamp = clock()
+        self._granted: deque[tuple[float, int]] = deque()  # (when, batches) of the last second
 
     def take(self, cost: int) -> float:
         """0 when granted, else seconds until it would be; a cost over the burst is owed once full."""
@@ -309,13 +310,18 @@ class TokenBucket:
         need = min(cost, self.rate)
         if self._tokens >= need:
             self._tokens -= cost
+            self._granted.append((now, cost))
             return 0.0
         return (need - self._tokens) / self.rate
 
     def percentage_used(self) -> int:
+        """The share of the limit used over the last second, as X-mp-rate-limit-percentage-used says."""
         if self.rate <= 0:
             return 0
-        return max(0, min(100, round(100 * (1 - self._tokens / self.rate))))
+        since = self._clock() - 1.0
+        while self._granted and self._granted[0][0] <= since:
+            self._granted.popleft()
+        return round(100 * sum(batches for _, batches in self._granted) / self.rate)
 
 
 class Sandbox(Service):

@@ -118,12 +118,25 @@ def test_transient_faults_are_retried_until_delivered(aws: EmbeddedAws, faults: 
 
 
 def test_rate_limit_429_is_honoured(aws: EmbeddedAws) -> None:
+    # Without pacing (budget 0), the forwarder sends at once and meets the API's limit.
     bodies = [{**VALID, "customerid": str(n)} for n in range(150)]
-    invocation = send_and_invoke(aws, bodies, rate=100)
+    invocation = send_and_invoke(aws, bodies, rate=100, env={"ROKT_MAX_BATCHES_PER_SECOND": "0"})
     assert invocation.failed == set()
     stats = invocation.sandbox.stats()
     assert stats["by_status"].get("429", 0) >= 1
     assert stats["unique_source_request_ids"] == 150
+
+
+def test_a_429_burst_is_absorbed_by_pacing_without_failures_or_dead_letters(aws: EmbeddedAws) -> None:
+    # The account's real limit (40/s) is far below the budget the stack was given (270/s, one container).
+    bodies = [{**VALID, "customerid": str(n)} for n in range(150)]
+    env = {"ROKT_MAX_BATCHES_PER_SECOND": "270", "ROKT_CONCURRENCY": "1"}
+    invocation = send_and_invoke(aws, bodies, rate=40, env=env)
+    stats = invocation.sandbox.stats()
+    assert stats["by_status"].get("429", 0) >= 1, "the burst happened"
+    assert invocation.failed == set()
+    assert stats["unique_source_request_ids"] == 150
+    assert dead_letters(aws) == {}
 
 
 def test_slow_responses_time_out_and_the_retry_is_deduplicated(aws: EmbeddedAws) -> None:

@@ -271,6 +271,8 @@ def test_function_environment(function: dict[str, Any]) -> None:
         "ROKT_POD": ref("RoktPod"),
         "ROKT_ENVIRONMENT": ref("RoktEnvironment"),
         "HASH_PII": ref("HashPii"),
+        "ROKT_MAX_BATCHES_PER_SECOND": ref("MaxBatchesPerSecond"),
+        "ROKT_CONCURRENCY": ref("MaximumConcurrency"),
         "DLQ_URL": ref("DeadLetterQueue"),
         "POWERTOOLS_LOG_LEVEL": ref("LogLevel"),
     }

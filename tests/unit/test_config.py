@@ -249,3 +249,32 @@ def test_request_timeout_below_what_a_request_needs_is_refused(value: str) -> No
     with pytest.raises(ConfigError, match="ROKT_REQUEST_TIMEOUT"):
         settings(ROKT_REQUEST_TIMEOUT=value)
     assert settings(ROKT_REQUEST_TIMEOUT="0.5").request_timeout == 0.5
+
+
+# --- pacing -----------------------------------------------------------------------------------------
+
+
+def test_pacing_defaults_to_the_api_limit_shared_by_the_default_concurrency() -> None:
+    assert (settings().max_batches_per_second, settings().concurrency) == (270, 5)
+
+
+def test_pacing_settings() -> None:
+    paced = settings(ROKT_MAX_BATCHES_PER_SECOND="135.5", ROKT_CONCURRENCY="50")
+    assert (paced.max_batches_per_second, paced.concurrency) == (135.5, 50)
+    assert settings(ROKT_MAX_BATCHES_PER_SECOND="0").max_batches_per_second == 0, "0 turns pacing off"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("ROKT_MAX_BATCHES_PER_SECOND", "-1"),
+        ("ROKT_MAX_BATCHES_PER_SECOND", "fast"),
+        ("ROKT_MAX_BATCHES_PER_SECOND", "inf"),
+        ("ROKT_CONCURRENCY", "0"),
+        ("ROKT_CONCURRENCY", "2.5"),
+        ("ROKT_CONCURRENCY", "many"),
+    ],
+)
+def test_bad_pacing_settings_are_refused_naming_the_variable(variable: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=variable):
+        settings(**{variable: value})

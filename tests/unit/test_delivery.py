@@ -9,9 +9,10 @@ from fakes import FakeApi, FakeClock
 
 from rokt_forwarder import limits, wire
 from rokt_forwarder.api import parse_retry_after
-from rokt_forwarder.delivery import DEADLINE_REACHED, Delivery, DeliveryStats
+from rokt_forwarder.delivery import DEADLINE_REACHED, NO_SHARE, Delivery, DeliveryStats
 from rokt_forwarder.errors import CredentialsError, DeadlineError, TransportError
 from rokt_forwarder.outcome import DELIVERED, Failed, Refused, Result
+from rokt_forwarder.pacing import Pacer
 from rokt_forwarder.ports import Response
 
 
@@ -34,11 +35,18 @@ class Sent:
 
 
 def deliver(
-    api: FakeApi, batches: list[bytes], *, clock: FakeClock | None = None, deadline: float = 25.0
+    api: FakeApi,
+    batches: list[bytes],
+    *,
+    clock: FakeClock | None = None,
+    deadline: float = 25.0,
+    pacer: Pacer | None = None,
 ) -> Sent:
     """Deliver `batches` to the scripted `api` with a 10 s request timeout and a seeded backoff."""
     clock = clock or api.clock or FakeClock()
-    delivery = Delivery(api, clock=clock, deadline=deadline, request_timeout=10.0, rng=random.Random(7))
+    delivery = Delivery(
+        api, clock=clock, deadline=deadline, request_timeout=10.0, rng=random.Random(7), pacer=pacer
+    )
     return Sent(delivery.deliver(batches), delivery.stats)
 
 
@@ -297,3 +305,40 @@ def test_stats_count_time_in_requests_and_waiting() -> None:
     assert sent.results == [DELIVERED]
     assert sent.stats.api_seconds == pytest.approx(1.0)
     assert sent.stats.waited_seconds == pytest.approx(2.0)
+
+
+# --- pacing ------------------------------------------------------------------------------------------
+
+
+def slow_pacer(clock: FakeClock, batches_per_second: float = 20.0) -> Pacer:
+    return Pacer(batches_per_second, 1, clock, random.Random(3))
+
+
+def test_paced_batches_go_in_shares_of_the_rate_and_all_arrive() -> None:
+    clock = FakeClock()
+    api = FakeApi(clock=clock, cost=0.05)
+    sent = deliver(api, [batch(i) for i in range(100)], clock=clock, pacer=slow_pacer(clock))
+    assert sent.results == [DELIVERED] * 100
+    assert sorted(api.sent_ids()) == sorted(f"id-{i}" for i in range(100)), "each batch once"
+    assert len(api.calls) > 1 and all(len(batches) < 100 for _, batches in api.calls)
+    assert 100 / 20 - 1 <= clock.now <= 25.0, "at the rate, within the deadline"
+    assert sent.stats.paced_seconds > 0
+
+
+def test_batches_whose_share_cannot_come_before_the_deadline_are_failed_unsent() -> None:
+    clock = FakeClock()
+    api = FakeApi(clock=clock, cost=0.05)
+    sent = deliver(api, [batch(i) for i in range(100)], clock=clock, deadline=3.0, pacer=slow_pacer(clock))
+    delivered = [r for r in sent.results if r == DELIVERED]
+    assert 20 <= len(delivered) < 100
+    assert all(r in (DELIVERED, NO_SHARE) for r in sent.results)
+    assert len(api.sent_ids()) == len(delivered)
+    assert clock.now <= 3.0
+
+
+def test_the_api_s_answers_steer_the_pacer() -> None:
+    clock = FakeClock()
+    pacer = slow_pacer(clock, 100.0)
+    api = FakeApi([Response(429, retry_after=1.0), Response(202, used_percent=0.0)], clock=clock)
+    assert deliver(api, [batch(0)], clock=clock, pacer=pacer).results == [DELIVERED]
+    assert pacer.rate == pytest.approx(100 * 0.5 + 0.1 * 100), "halved by the 429, then a step up"

@@ -167,8 +167,12 @@ class HttpTransport:
                 raise TransportError("no complete answer before the request deadline")
         else:
             response.release_conn()
-        retry_after = parse_retry_after(response.headers.get("Retry-After"))
-        return Response(response.status, data[:MAX_RESPONSE_BYTES], retry_after)
+        return Response(
+            response.status,
+            data[:MAX_RESPONSE_BYTES],
+            parse_retry_after(response.headers.get("Retry-After")),
+            parse_percent(response.headers.get("X-mp-rate-limit-percentage-used")),
+        )
 
     def authorize(self, refresh: bool = False, time_left: float = math.inf) -> None:
         if self._authorization is not None and not refresh:
@@ -189,6 +193,15 @@ def _read_capped(response: urllib3.BaseHTTPResponse) -> bytes:
         chunks.append(chunk)
         size += len(chunk)
     return b"".join(chunks)
+
+
+def parse_percent(value: str | None) -> float | None:
+    """A percentage header; a missing or malformed one means none."""
+    try:
+        percent = float(value) if value else None
+    except ValueError:
+        return None
+    return percent if percent is not None and 0 <= percent <= 1000 else None
 
 
 def parse_retry_after(value: str | None) -> float | None:

@@ -5,6 +5,7 @@ clear line instead of failing every record.
 """
 
 import ipaddress
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -14,6 +15,8 @@ from rokt_forwarder import limits
 from rokt_forwarder.errors import ConfigError
 
 DEFAULT_REQUEST_TIMEOUT_SECONDS = 10.0
+# Lambda's default MaximumConcurrency for an SQS event source without ScalingConfig.
+DEFAULT_CONCURRENCY = 5
 # Below this many seconds a request cannot finish: none is started, and no timeout may be set lower.
 MIN_REQUEST_SECONDS = 0.5
 
@@ -26,6 +29,9 @@ class Settings:
     dlq_url: str | None
     hash_pii: bool
     request_timeout: float = DEFAULT_REQUEST_TIMEOUT_SECONDS
+    # The account's rate limit in batches per second (0: no pacing), and how many containers share it.
+    max_batches_per_second: float = limits.BATCHES_PER_SECOND
+    concurrency: int = DEFAULT_CONCURRENCY
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> "Settings":
@@ -35,7 +41,19 @@ class Settings:
             environment=_choice(env, "ROKT_ENVIRONMENT", "development", limits.ENVIRONMENTS),
             dlq_url=env.get("DLQ_URL", "").strip() or None,
             hash_pii=_flag(env, "HASH_PII"),
-            request_timeout=_seconds(env, "ROKT_REQUEST_TIMEOUT", DEFAULT_REQUEST_TIMEOUT_SECONDS),
+            request_timeout=_number(
+                env,
+                "ROKT_REQUEST_TIMEOUT",
+                DEFAULT_REQUEST_TIMEOUT_SECONDS,
+                least=MIN_REQUEST_SECONDS,
+                unit="number of seconds",
+            ),
+            max_batches_per_second=_number(
+                env, "ROKT_MAX_BATCHES_PER_SECOND", limits.BATCHES_PER_SECOND, least=0
+            ),
+            concurrency=int(
+                _number(env, "ROKT_CONCURRENCY", DEFAULT_CONCURRENCY, least=1, unit="whole number")
+            ),
         )
 
 
@@ -113,14 +131,17 @@ def _flag(env: Mapping[str, str], name: str) -> bool:
     raise ConfigError(f"{name}={value!r} must be true or false")
 
 
-def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+def _number(
+    env: Mapping[str, str], name: str, default: float, *, least: float, unit: str = "number"
+) -> float:
+    """A finite number of at least `least`; `unit` "whole number" refuses fractions."""
     raw = env.get(name, "").strip()
     if not raw:
         return default
     try:
         value = float(raw)
     except ValueError:
-        value = -1.0
-    if not value >= MIN_REQUEST_SECONDS or value == float("inf"):
-        raise ConfigError(f"{name}={raw!r} must be a number of seconds, at least {MIN_REQUEST_SECONDS}")
+        value = math.nan
+    if not least <= value < math.inf or (unit == "whole number" and not value.is_integer()):
+        raise ConfigError(f"{name}={raw!r} must be a {unit}, at least {least:g}")
     return value

@@ -14,10 +14,12 @@ from rokt_forwarder import policy, wire
 from rokt_forwarder.config import MIN_REQUEST_SECONDS
 from rokt_forwarder.errors import CredentialsError, DeadlineError, TransportError
 from rokt_forwarder.outcome import DELIVERED, Failed, Refused, Result
+from rokt_forwarder.pacing import Pacer
 from rokt_forwarder.packing import pack
 from rokt_forwarder.ports import Clock, Response, Transport
 
 DEADLINE_REACHED = Failed("Lambda deadline reached before delivery")
+NO_SHARE = Failed("no share of the API's rate limit before the Lambda deadline")
 
 
 @dataclass(slots=True)
@@ -30,6 +32,7 @@ class DeliveryStats:
     by_status: dict[str, int] = field(default_factory=dict)
     api_seconds: float = 0.0  # time spent in requests, answered or not
     waited_seconds: float = 0.0  # time spent waiting before a retry
+    paced_seconds: float = 0.0  # time spent waiting for a share of the account's rate limit
 
     @property
     def throttled(self) -> int:
@@ -47,8 +50,10 @@ class Delivery:
         deadline: float,
         request_timeout: float,
         rng: random.Random | None = None,
+        pacer: Pacer | None = None,
     ) -> None:
         self._transport = transport
+        self._pacer = pacer
         self._clock = clock
         self._deadline = deadline
         self._request_timeout = request_timeout
@@ -86,6 +91,11 @@ class Delivery:
                 self._authorized = True
                 self._unless_halted(self._transport.authorize, False, self._remaining())
                 continue
+            if self._pacer is not None:
+                paced = self._pace(request, requeue)
+                if paced is None:
+                    return [(i, NO_SHARE) for i in request]
+                request = paced
             timeout = min(self._request_timeout, self._remaining())
             if timeout < MIN_REQUEST_SECONDS:
                 return [(i, DEADLINE_REACHED) for i in request]
@@ -131,12 +141,29 @@ class Delivery:
                 case _:
                     assert_never(decision)
 
+    def _pace(self, request: list[int], requeue: Callable[[list[int]], None]) -> list[int] | None:
+        """The part of the request its share of the rate limit allows, once that share came; the
+        rest goes back to the queue. None when not even a small share can come before the deadline.
+        """
+        assert self._pacer is not None
+        share = self._pacer.take(len(request), within=self._remaining() - MIN_REQUEST_SECONDS)
+        if share is None:
+            return None
+        if share.batches < len(request):
+            requeue(request[share.batches :])
+        if share.wait > 0:
+            self.stats.paced_seconds += share.wait
+            self._clock.sleep(share.wait)
+        return request[: share.batches]
+
     def _ask(self, request: list[int], batches: Sequence[bytes], timeout: float) -> policy.Decision:
         """Post the request: what its answer means."""
         try:
             response = self._post(request, batches, timeout)
         except TransportError as error:
             return policy.Retry(f"connection: {error}")
+        if self._pacer is not None:
+            self._pacer.observe(response.status, response.used_percent, response.retry_after)
         return policy.decide(response.status, response.body, response.retry_after, batches=len(request))
 
     def _unless_halted[**P, T](self, call: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T | None:

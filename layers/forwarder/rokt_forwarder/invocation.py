@@ -43,6 +43,7 @@ from rokt_forwarder.outcome import (
     Refused,
     Result,
 )
+from rokt_forwarder.pacing import Pacer
 from rokt_forwarder.ports import (
     Clock,
     DeadLetter,
@@ -73,6 +74,8 @@ class Forwarder:
     clock: Clock = field(default_factory=SystemClock)
     now_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000
     rng: random.Random = field(default_factory=random.Random)
+    # Shared by every invocation of the container; None: no pacing (tests of other things).
+    pacer: Pacer | None = None
     # Stop sending this long before Lambda's deadline: dead-lettering and the response still need time.
     safety_margin: float = 5.0
 
@@ -97,6 +100,7 @@ class Forwarder:
             deadline=deadline,
             request_timeout=self.settings.request_timeout,
             rng=self.rng,
+            pacer=self.pacer,
         )
         # SQS may deliver a message twice, even within one event: each messageId is settled once, in the
         # place it first had, with the latest receipt handle (the one SQS honours).
@@ -127,6 +131,8 @@ class Forwarder:
                 "retries": delivery.stats.retries,
                 "throttled": delivery.stats.throttled,
                 "splits": delivery.stats.splits,
+                "paced_seconds": round(delivery.stats.paced_seconds, 3),
+                "pacing_rate": round(self.pacer.rate, 1) if self.pacer else None,
                 "api_status": delivery.stats.by_status,
             },
         )

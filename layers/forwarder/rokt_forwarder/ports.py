@@ -37,11 +37,12 @@ class SystemClock:
 
 @dataclass(frozen=True, slots=True)
 class Response:
-    """An Event API answer: status, body, and Retry-After in seconds when the API sent one."""
+    """An Event API answer: status, body, and what its headers say about the rate limit."""
 
     status: int
     body: bytes = b""
     retry_after: float | None = None
+    used_percent: float | None = None  # X-mp-rate-limit-percentage-used: the account's share in use
 
 
 class Transport(Protocol):

@@ -6,6 +6,8 @@ from rokt_forwarder.api import HttpTransport
 from rokt_forwarder.config import Settings
 from rokt_forwarder.errors import CredentialsError
 from rokt_forwarder.invocation import Forwarder
+from rokt_forwarder.pacing import Pacer
+from rokt_forwarder.ports import SystemClock
 from rokt_forwarder.secret import SecretReader
 from rokt_forwarder.sqs import Sqs
 
@@ -19,9 +21,15 @@ def create(settings: Settings | None = None) -> Forwarder:
     # fails, the first invocation tries again and reports what is wrong.
     with contextlib.suppress(CredentialsError):
         transport.authorize()
+    clock = SystemClock()
+    pacer = None
+    if settings.max_batches_per_second > 0:
+        pacer = Pacer(settings.max_batches_per_second, settings.concurrency, clock)
     return Forwarder(
         settings=settings,
         transport=transport,
+        clock=clock,
+        pacer=pacer,
         dead_letters=sqs,
         visibility=sqs,
     )

@@ -1,0 +1,97 @@
+"""Share the account's rate limit across containers that cannot talk to each other.
+
+The Event API allows about 270 batches per second per account and answers 429 above it
+(docs/event-api.md, "Rate limit"). Every container of the function sends to the same account, so
+each one paces itself with a token bucket whose rate starts at its fair share (the budget over the
+event source mapping's MaximumConcurrency) and then follows what the API says to everyone:
+
+- the `X-mp-rate-limit-percentage-used` header of each 2xx is the account's usage: above EASE_AT
+  percent the rate shrinks a little before the limit is reached, below GROW_BELOW it grows by a step
+  (additive increase while the API has room);
+- a 429 halves the rate (multiplicative decrease) and its Retry-After stops every request of the
+  container until then.
+
+No library paces like this: urllib3 and botocore retry after the fact, and none reads the API's usage.
+The pacer lives as long as the container; its waits are the caller's, who checks them against the
+deadline first (see `Delivery`).
+"""
+
+import math
+import random
+from dataclasses import dataclass
+
+from rokt_forwarder import limits
+from rokt_forwarder.ports import Clock
+
+EASE_AT = 95.0  # percent of the account's limit in use: ease off above this
+GROW_BELOW = 85.0  # and grow below it
+EASE = 0.9
+BACK_OFF = 0.5
+STEP = 0.1  # of the fair share, per answer with room to spare
+MIN_SHARE = 0.05  # the rate never goes below this share of the fair share
+MIN_BATCHES = 10  # a request waits for at least this many batches' share (or all it has, if fewer)
+
+
+@dataclass(frozen=True, slots=True)
+class Share:
+    """What a request may carry: `batches` of them, sent after waiting `wait` seconds."""
+
+    batches: int
+    wait: float
+
+
+class Pacer:
+    """A token bucket in batches per second, whose rate follows the API's answers."""
+
+    def __init__(self, budget: float, sharers: int, clock: Clock, rng: random.Random | None = None) -> None:
+        """`budget`: the account's batches per second; `sharers`: how many containers share it."""
+        self.budget = budget
+        self.fair_share = budget / max(sharers, 1)
+        self.rate = self.fair_share
+        self._clock = clock
+        self._stamp = clock.monotonic()
+        self._resume_at = self._stamp
+        # A container starts with a random part of a small request: containers that start together
+        # (a backlog drained by many pollers at once) then spread their first requests over time.
+        self._tokens = (rng or random.Random()).uniform(0, MIN_BATCHES)
+
+    def take(self, batches: int, within: float) -> Share | None:
+        """A share of up to `batches` for the next request, or None if not even MIN_BATCHES comes in time.
+
+        It waits only for the first MIN_BATCHES (or all, if fewer), then takes what has been earned:
+        small shares go out as small requests, which keeps the account's traffic smooth instead of
+        every container saving up for a full request and sending it at once.
+        """
+        self._refill()
+        least = min(batches, MIN_BATCHES)
+        now = self._clock.monotonic()
+        wait = max(self._resume_at - now, (least - self._tokens) / self.rate, 0.0)
+        if wait > within:
+            return None
+        earned = self._tokens + wait * self.rate
+        share = min(batches, max(least, math.floor(earned)))
+        self._tokens -= share
+        return Share(share, wait)
+
+    def observe(self, status: int, used_percent: float | None, retry_after: float | None) -> None:
+        """Follow the API: ease off near its limit, back off on 429, grow while it has room."""
+        self._refill()
+        if status == 429:
+            self.rate *= BACK_OFF
+            if retry_after:
+                self._resume_at = max(self._resume_at, self._clock.monotonic() + retry_after)
+        elif 200 <= status < 300:
+            if used_percent is not None and used_percent >= EASE_AT:
+                self.rate *= EASE
+            elif used_percent is None or used_percent < GROW_BELOW:
+                self.rate += STEP * self.fair_share
+        self.rate = min(max(self.rate, MIN_SHARE * self.fair_share), self.budget)
+
+    def _capacity(self) -> float:
+        """A second's worth, and at least one full request: after a pause a container never bursts more."""
+        return max(self.rate, limits.MAX_BATCHES_PER_REQUEST)
+
+    def _refill(self) -> None:
+        now = self._clock.monotonic()
+        self._tokens = min(self._capacity(), self._tokens + (now - self._stamp) * self.rate)
+        self._stamp = now

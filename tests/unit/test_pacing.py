@@ -1,0 +1,110 @@
+"""pacing.Pacer on a fake clock: fair share, small shares now, easing off, backing off, Retry-After."""
+
+import random
+
+import pytest
+from fakes import FakeClock
+
+from rokt_forwarder import pacing
+from rokt_forwarder.pacing import Pacer, Share
+
+
+def drained(budget: float = 270, sharers: int = 5) -> tuple[Pacer, FakeClock]:
+    """A pacer whose random start has been spent, so every share below is earned on the clock."""
+    clock = FakeClock()
+    pacer = Pacer(budget, sharers, clock, random.Random(1))
+    first = pacer.take(pacing.MIN_BATCHES, within=60)
+    assert first is not None
+    clock.now += first.wait
+    return pacer, clock
+
+
+def test_the_rate_starts_at_the_fair_share() -> None:
+    assert Pacer(270, 5, FakeClock()).rate == 54
+    assert Pacer(270, 50, FakeClock()).rate == pytest.approx(5.4)
+
+
+def test_containers_that_start_together_send_their_first_requests_at_different_times() -> None:
+    waits = [Pacer(270, 50, FakeClock(), random.Random(seed)).take(100, 60) for seed in range(100)]
+    firsts = sorted(share.wait for share in waits if share is not None)
+    assert len(firsts) == 100
+    assert firsts[0] < 0.2 and firsts[-1] > 1.5, "spread over the time a first request takes to earn"
+
+
+def test_a_request_waits_only_for_a_small_share_and_carries_what_was_earned() -> None:
+    pacer, clock = drained()
+    share = pacer.take(100, within=60)
+    assert share == Share(pacing.MIN_BATCHES, pytest.approx(pacing.MIN_BATCHES / 54))
+    clock.now += share.wait + 1.0
+    assert pacer.take(100, within=60) == Share(54, 0.0), "a second's worth, sent at once"
+
+
+def test_a_request_smaller_than_the_least_share_waits_for_itself_only() -> None:
+    pacer, _ = drained()
+    share = pacer.take(3, within=60)
+    assert share is not None and share.batches == 3 and share.wait == pytest.approx(3 / 54)
+
+
+def test_no_share_when_it_cannot_come_in_time() -> None:
+    pacer, _ = drained()
+    assert pacer.take(100, within=0.1) is None
+    assert pacer.take(100, within=1.0) is not None, "a refusal takes nothing from the bucket"
+
+
+def test_idle_time_saves_up_at_most_one_full_request() -> None:
+    pacer, clock = drained()
+    clock.now += 3600
+    assert pacer.take(500, within=60) == Share(100, 0.0)
+
+
+def test_a_429_halves_the_rate_and_its_retry_after_holds_every_request() -> None:
+    pacer, clock = drained()
+    clock.now += 10
+    pacer.observe(429, None, 3.0)
+    assert pacer.rate == 27
+    share = pacer.take(1, within=60)
+    assert share is not None and share.wait == pytest.approx(3.0)
+    assert pacer.take(1, within=2.0) is None
+
+
+def test_near_the_limit_the_rate_eases_off_before_any_429() -> None:
+    pacer, _ = drained()
+    pacer.observe(202, pacing.EASE_AT, None)
+    assert pacer.rate == pytest.approx(54 * pacing.EASE)
+
+
+def test_with_room_to_spare_the_rate_grows_by_a_step() -> None:
+    pacer, _ = drained()
+    pacer.observe(202, 0.0, None)
+    pacer.observe(202, None, None)
+    assert pacer.rate == pytest.approx(54 + 2 * pacing.STEP * 54)
+
+
+def test_between_the_thresholds_or_on_errors_the_rate_holds() -> None:
+    pacer, _ = drained()
+    pacer.observe(202, (pacing.EASE_AT + pacing.GROW_BELOW) / 2, None)
+    pacer.observe(500, None, None)
+    assert pacer.rate == 54
+
+
+def test_the_rate_stays_between_a_floor_and_the_whole_budget() -> None:
+    pacer, _ = drained()
+    for _ in range(100):
+        pacer.observe(429, None, None)
+    assert pacer.rate == pytest.approx(pacing.MIN_SHARE * 54)
+    for _ in range(1000):
+        pacer.observe(202, 0.0, None)
+    assert pacer.rate == 270
+
+
+def test_sharers_steer_their_sum_into_the_band_the_api_reports() -> None:
+    """Five containers on one account, all far too slow: the usage header brings their sum near the budget."""
+    containers = [drained()[0] for _ in range(5)]
+    for container in containers:
+        container.rate = 5.0
+    for _ in range(300):
+        used = 100 * sum(container.rate for container in containers) / 270
+        for container in containers:
+            container.observe(202, used, None)
+    used = 100 * sum(container.rate for container in containers) / 270
+    assert pacing.GROW_BELOW * pacing.EASE <= used <= pacing.EASE_AT / pacing.EASE
