@@ -32,7 +32,7 @@ from devstack.aws import EmbeddedAws
 from devstack.function import Handler
 from devstack.sandbox import Sandbox, SandboxConfig
 from devstack.template import StackSettings
-from rokt_forwarder.aws import CLIENT_CONFIG
+from rokt_forwarder.aws import client_config
 
 VALID = {"email": "jane@example.com", "amount": 19.99, "currency": "USD"}
 MiB = 2**20
@@ -202,7 +202,7 @@ def test_2_one_sqs_call_is_one_attempt() -> None:
             region_name="us-east-1",
             aws_access_key_id="testing",
             aws_secret_access_key="testing",
-            config=CLIENT_CONFIG,
+            config=client_config(),
         )
         with pytest.raises(ReadTimeoutError):
             client.send_message(QueueUrl=f"{sqs.url}/123456789012/q", MessageBody="x")

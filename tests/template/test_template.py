@@ -123,7 +123,7 @@ def test_layer_is_built_for_python313(resources: dict[str, Any], function: dict[
     assert layer["Metadata"]["BuildMethod"] == "python3.13"
     assert layer["Properties"]["ContentUri"] == "layers/forwarder/"
     assert layer["Properties"]["CompatibleRuntimes"] == ["python3.13"]
-    assert function["Layers"] == [ref("ForwarderLayer")]
+    assert function["Layers"]["Fn::If"][2] == [ref("ForwarderLayer")], "without the optional extension"
 
 
 def test_function_uses_the_explicit_role(function: dict[str, Any]) -> None:
@@ -364,3 +364,25 @@ def test_both_queues_have_the_message_size_dead_letters_are_fitted_to(resources:
 def test_sam_local_may_use_plain_http_to_the_local_stack_only_by_opting_in() -> None:
     overrides = json.loads((EVENTS / "env.json").read_text())["ForwarderFunction"]
     assert overrides["ROKT_API_URL"].startswith("http://") and overrides["ROKT_ALLOW_HTTP"] == "true"
+
+
+def test_snapstart_is_opt_in_on_published_versions_behind_an_alias(
+    template: dict[str, Any], function: dict[str, Any]
+) -> None:
+    assert default(template, "SnapStart") == "false"
+    assert template["Conditions"]["UseSnapStart"] == {"Fn::Equals": [ref("SnapStart"), "true"]}
+    assert function["SnapStart"] == {
+        "Fn::If": ["UseSnapStart", {"ApplyOn": "PublishedVersions"}, ref("AWS::NoValue")]
+    }
+    assert function["AutoPublishAlias"] == "live"
+
+
+def test_the_secrets_extension_is_opt_in_and_tells_the_function_its_port(
+    template: dict[str, Any], function: dict[str, Any]
+) -> None:
+    assert default(template, "SecretsExtensionLayerArn") == ""
+    with_extension, without = function["Layers"]["Fn::If"][1:]
+    assert with_extension == [ref("ForwarderLayer"), ref("SecretsExtensionLayerArn")]
+    assert without == [ref("ForwarderLayer")]
+    port = function["Environment"]["Variables"]["PARAMETERS_SECRETS_EXTENSION_HTTP_PORT"]
+    assert port == {"Fn::If": ["UseSecretsExtension", "2773", ""]}

@@ -174,6 +174,11 @@ class HttpTransport:
             parse_percent(response.headers.get("X-mp-rate-limit-percentage-used")),
         )
 
+    def restart(self) -> None:
+        """After a SnapStart restore: the snapshot's connections are dead and its secret may be stale."""
+        self._pool.clear()
+        self.authorize(refresh=True)
+
     def authorize(self, refresh: bool = False, time_left: float = math.inf) -> None:
         if self._authorization is not None and not refresh:
             return

@@ -47,13 +47,18 @@ class Pacer:
         """`budget`: the account's batches per second; `sharers`: how many containers share it."""
         self.budget = budget
         self.fair_share = budget / max(sharers, 1)
-        self.rate = self.fair_share
         self._clock = clock
-        self._stamp = clock.monotonic()
-        self._resume_at = self._stamp
-        # A container starts with a random part of a small request: containers that start together
-        # (a backlog drained by many pollers at once) then spread their first requests over time.
-        self._tokens = (rng or random.Random()).uniform(0, MIN_BATCHES)
+        self.restart(rng or random.Random())
+
+    def restart(self, rng: random.Random) -> None:
+        """Start afresh: at the fair share, with a random part of a small request in the bucket.
+
+        Containers that start together (a backlog drained by many pollers at once, or restored from
+        one SnapStart snapshot) then spread their first requests over time.
+        """
+        self.rate = self.fair_share
+        self._stamp = self._resume_at = self._clock.monotonic()
+        self._tokens = rng.uniform(0, MIN_BATCHES)
 
     def take(self, batches: int, within: float) -> Share | None:
         """A share of up to `batches` for the next request, or None if not even MIN_BATCHES comes in time.
@@ -93,5 +98,5 @@ class Pacer:
 
     def _refill(self) -> None:
         now = self._clock.monotonic()
-        self._tokens = min(self._capacity(), self._tokens + (now - self._stamp) * self.rate)
+        self._tokens = min(self._capacity(), self._tokens + max(now - self._stamp, 0.0) * self.rate)
         self._stamp = now

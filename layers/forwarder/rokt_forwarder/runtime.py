@@ -2,13 +2,14 @@
 
 import contextlib
 
+from rokt_forwarder import snapstart
 from rokt_forwarder.api import HttpTransport
 from rokt_forwarder.config import Settings
 from rokt_forwarder.errors import CredentialsError
 from rokt_forwarder.invocation import Forwarder
 from rokt_forwarder.pacing import Pacer
 from rokt_forwarder.ports import SystemClock
-from rokt_forwarder.secret import SecretReader
+from rokt_forwarder.secret import open_secret
 from rokt_forwarder.sqs import Sqs
 
 
@@ -16,7 +17,7 @@ def create(settings: Settings | None = None) -> Forwarder:
     """Raises ConfigError (naming the variable) when the environment is wrong."""
     settings = settings or Settings.from_env()
     sqs = Sqs()
-    transport = HttpTransport(settings.api_url, SecretReader(settings.secret_id))
+    transport = HttpTransport(settings.api_url, open_secret(settings.secret_id))
     # Read the secret during init (not billed against the first invocation's deadline); if that
     # fails, the first invocation tries again and reports what is wrong.
     with contextlib.suppress(CredentialsError):
@@ -25,7 +26,7 @@ def create(settings: Settings | None = None) -> Forwarder:
     pacer = None
     if settings.max_batches_per_second > 0:
         pacer = Pacer(settings.max_batches_per_second, settings.concurrency, clock)
-    return Forwarder(
+    forwarder = Forwarder(
         settings=settings,
         transport=transport,
         clock=clock,
@@ -33,3 +34,5 @@ def create(settings: Settings | None = None) -> Forwarder:
         dead_letters=sqs,
         visibility=sqs,
     )
+    snapstart.register(forwarder, transport)
+    return forwarder

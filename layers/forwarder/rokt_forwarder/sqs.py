@@ -8,9 +8,8 @@ import threading
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-import boto3
-
-from rokt_forwarder.aws import CALL_SECONDS, CLIENT_CONFIG
+from rokt_forwarder import aws
+from rokt_forwarder.aws import CALL_SECONDS
 from rokt_forwarder.ports import DeadLetter, Delay, TimeLeft
 
 if TYPE_CHECKING:
@@ -39,9 +38,9 @@ class Sqs:
 
     @property
     def client(self) -> "SQSClient":
-        with self._lock:  # boto3's default session is not thread-safe; make one client, once
+        with self._lock:  # one client, once, even if two threads ask
             if self._client is None:
-                self._client = boto3.session.Session().client("sqs", config=CLIENT_CONFIG)
+                self._client = aws.client("sqs")
             return self._client
 
     def queue_url(self, queue_arn: str) -> str:

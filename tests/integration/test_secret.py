@@ -1,0 +1,67 @@
+"""secret readers: the Lambda extension's local endpoint over real HTTP, and Secrets Manager in moto."""
+
+import json
+import math
+
+import pytest
+from hostile import Hostile, reply
+
+from devstack.aws import EmbeddedAws
+from rokt_forwarder.errors import CredentialsError
+from rokt_forwarder.secret import (
+    EXTENSION_PORT_VARIABLE,
+    Credentials,
+    ExtensionReader,
+    SecretsManagerReader,
+    open_secret,
+)
+
+SECRET = {"SecretString": json.dumps({"api_key": "k", "api_secret": "s"}), "Name": "rokt-event-api"}
+
+
+def port_of(server: Hostile) -> int:
+    return int(server.url.rsplit(":", 1)[1])
+
+
+def test_the_extension_is_asked_with_the_session_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "session-token")
+    with Hostile([reply(200, SECRET)]) as extension:
+        read = ExtensionReader(
+            "prod/rokt api", port_of(extension), fallback=lambda r, t: Credentials("x", "y")
+        )
+        assert read(False, math.inf) == Credentials("k", "s")
+    request = extension.requests[0].decode()
+    assert request.startswith("GET /secretsmanager/get?secretId=prod%2Frokt%20api HTTP/1.1")
+    assert "x-aws-parameters-secrets-token: session-token" in request.lower()
+
+
+def test_a_re_read_after_a_rotation_skips_the_extension_s_cache() -> None:
+    with Hostile([reply(200, SECRET)]) as extension:
+        read = ExtensionReader("s", port_of(extension), fallback=lambda r, t: Credentials("new", "new"))
+        assert read(True, math.inf) == Credentials("new", "new")
+    assert extension.requests == []
+
+
+@pytest.mark.parametrize(
+    ("answer", "why"),
+    [(reply(400, {"error": "AccessDenied"}), "answered 400"), (reply(200, b"<html>"), "not JSON")],
+)
+def test_an_extension_error_says_what_went_wrong_and_never_the_value(answer: object, why: str) -> None:
+    with Hostile([answer]) as extension:  # type: ignore[list-item]
+        read = ExtensionReader("s", port_of(extension), fallback=lambda r, t: Credentials("x", "y"))
+        with pytest.raises(CredentialsError, match=why):
+            read(False, math.inf)
+
+
+def test_the_extension_is_used_only_where_the_template_configured_it() -> None:
+    assert isinstance(open_secret("s", {EXTENSION_PORT_VARIABLE: "2773"}), ExtensionReader)
+    assert isinstance(open_secret("s", {}), SecretsManagerReader)
+
+
+def test_secrets_manager_reader_against_moto(aws: EmbeddedAws, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in aws.environment().items():
+        monkeypatch.setenv(name, value)
+    assert SecretsManagerReader(aws.secret_arn)(False, math.inf).api_key == "test-key"
+    aws.client("secretsmanager").put_secret_value(SecretId=aws.secret_arn, SecretString="not json")
+    with pytest.raises(CredentialsError, match="not a JSON object"):
+        SecretsManagerReader(aws.secret_arn)(True, math.inf)
