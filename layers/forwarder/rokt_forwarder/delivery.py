@@ -30,6 +30,9 @@ class DeliveryStats:
     by_status: dict[str, int] = field(default_factory=dict)
     api_seconds: float = 0.0  # time spent in requests, answered or not
     waited_seconds: float = 0.0  # time spent waiting before a retry
+    # Why sending stopped for want of credentials (unreadable secret, or 401/403 after the re-read):
+    # names the secret or the status, never a value. None while the credentials work.
+    credentials_failure: str | None = None
 
     @property
     def throttled(self) -> int:
@@ -87,7 +90,7 @@ class Delivery:
             try:
                 response = self._post(request, batches, timeout)
             except CredentialsError as error:
-                self._halt = Failed(f"credentials: {error}")
+                self._halt_on_credentials(f"credentials: {error}")
                 continue
             except TransportError as error:
                 decision: policy.Decision = policy.Retry(f"connection: {error}")
@@ -119,11 +122,11 @@ class Delivery:
                     try:
                         self._transport.reauthenticate()
                     except CredentialsError as error:
-                        self._halt = Failed(f"credentials: {error}")
+                        self._halt_on_credentials(f"credentials: {error}")
                     continue
                 case policy.Reauthenticate(reason):
                     # A credentials problem is never the records' fault: retry them later, send no more now.
-                    self._halt = Failed(reason)
+                    self._halt_on_credentials(reason)
                     continue
                 case policy.GiveUp(reason):
                     return [(i, Failed(reason)) for i in request]
@@ -140,6 +143,10 @@ class Delivery:
                     self._clock.sleep(wait)
                 case _:
                     assert_never(decision)
+
+    def _halt_on_credentials(self, reason: str) -> None:
+        self._halt = Failed(reason)
+        self.stats.credentials_failure = reason
 
     def _post(self, request: list[int], batches: Sequence[bytes], timeout: float) -> Response:
         if len(request) == 1:

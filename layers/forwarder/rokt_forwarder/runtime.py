@@ -2,6 +2,7 @@
 
 import contextlib
 
+from rokt_forwarder import metrics
 from rokt_forwarder.api import HttpTransport
 from rokt_forwarder.config import Settings
 from rokt_forwarder.errors import CredentialsError
@@ -24,4 +25,5 @@ def create(settings: Settings | None = None) -> Forwarder:
         transport=HttpTransport(settings.api_url, secret),
         dead_letters=sqs,
         visibility=sqs,
+        metrics=metrics.publish,
     )
