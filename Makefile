@@ -17,12 +17,14 @@ PYTEST_ARGS ?=
 export PYTHONPATH := $(CURDIR):$(CURDIR)/layers/forwarder:$(CURDIR)/functions/forwarder
 
 .PHONY: help venv lint typecheck template unit integration e2e test demo sandbox local-stack clean
+.PHONY: security dlq
 
 help:
 	@echo "make demo   run the forwarder end to end on the embedded local stack (no AWS, no Rokt account)"
 	@echo "make test   lint, type-check, template checks, unit + integration + end-to-end tests"
 	@echo "make sandbox      run the local Rokt Event API sandbox on :8765 (SANDBOX_ARGS=--help)"
 	@echo "make local-stack  moto on :5000 + sandbox on :8765, for sam local (STACK_ARGS=--host 0.0.0.0)"
+	@echo "make dlq ARGS=... report / redrive dead letters, validate a JSON Lines feed (ARGS=--help)"
 
 $(STAMP): requirements-dev.txt layers/forwarder/requirements.txt
 	@if [ -z "$(PYTHON313)" ]; then echo "error: Python 3.13 not found (install it, e.g. 'pyenv install 3.13', or run make PYTHON313=/path/to/python3.13)" >&2; exit 1; fi
@@ -66,6 +68,9 @@ sandbox: $(STAMP)
 
 local-stack: $(STAMP)
 	$(BIN)/python -m devstack.stack $(STACK_ARGS)
+
+dlq: $(STAMP)
+	$(BIN)/python -m devstack.dlq $(ARGS)
 
 clean:
 	rm -rf $(VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis

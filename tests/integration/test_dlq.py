@@ -1,0 +1,167 @@
+"""The DLQ tool (devstack/dlq.py) against moto in server mode: report, redrive (all, by reason), validate."""
+
+import io
+import json
+from collections import Counter
+from pathlib import Path
+
+import boto3
+import pytest
+
+from devstack import dlq
+from devstack.aws import EmbeddedAws
+from devstack.sqs_tools import drain, queue_depth
+from rokt_forwarder.ports import DeadLetter
+from rokt_forwarder.sqs import Sqs
+
+EMAIL = "email: must be an email address"
+CURRENCY = "currency: must be a 3-letter currency code"
+
+
+@pytest.fixture
+def letters(stack: EmbeddedAws, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Four dead letters as the forwarder writes them, and one SQS moved itself (no reason): id → body."""
+    for name, value in stack.environment().items():
+        monkeypatch.setenv(name, value)  # credentials and endpoint, as for the local stack
+    sqs = stack.client("sqs")
+    bodies = {
+        "m-1": json.dumps({"email": "jane@example", "amount": 1}),
+        "m-2": json.dumps({"email": "sam@", "amount": 2}),
+        "m-3": json.dumps({"email": "kim@example.com", "currency": "dollars"}),
+    }
+    reasons = {"m-1": EMAIL, "m-2": EMAIL, "m-3": CURRENCY}
+    unsent = Sqs(sqs).dead_letter(
+        stack.dlq_url,
+        [DeadLetter(mid, bodies[mid], reasons[mid], stack.queue_arn) for mid in bodies],
+    )
+    assert unsent == set()
+    moved = sqs.send_message(QueueUrl=stack.dlq_url, MessageBody='{"customerid": "c-9"}')["MessageId"]
+    return {**bodies, moved: '{"customerid": "c-9"}'}
+
+
+def run(stack: EmbeddedAws, *args: str) -> tuple[int, str]:
+    out = io.StringIO()
+    queues = ["--queue-url", stack.queue_url, "--dlq-url", stack.dlq_url]
+    code = dlq.main([*queues, "--endpoint-url", stack.endpoint_url, *args], out=out)
+    return code, out.getvalue()
+
+
+def in_queue(stack: EmbeddedAws, url: str) -> Counter[str]:
+    return Counter(message["Body"] for message in drain(stack.client("sqs"), url))
+
+
+def test_report_counts_by_reason_with_ids_never_a_body_and_leaves_every_message(
+    stack: EmbeddedAws, letters: dict[str, str]
+) -> None:
+    code, out = run(stack, "report")
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[1] == "Dead letters, by reason (4)"
+    assert lines[2:] == [
+        f"      2  {EMAIL}",
+        "         ids: m-1, m-2",
+        f"      1  {dlq.SQS_REDRIVEN}",  # ties in the order of their reasons
+        f"         ids: {next(mid for mid in letters if not mid.startswith('m-'))}",
+        f"      1  {CURRENCY}",
+        "         ids: m-3",
+    ]
+    for body in letters.values():
+        assert body not in out
+    assert "jane@example" not in out
+    sqs = stack.client("sqs")
+    assert queue_depth(sqs, stack.dlq_url, visible_only=True) == 4, "looked at, released at once"
+
+
+def test_report_as_json(stack: EmbeddedAws, letters: dict[str, str]) -> None:
+    code, out = run(stack, "report", "--json")
+    assert code == 0
+    report = json.loads(out)
+    assert report[EMAIL] == ["m-1", "m-2"]
+    assert report[CURRENCY] == ["m-3"]
+    assert len(report[dlq.SQS_REDRIVEN]) == 1
+
+
+def test_redrive_without_a_move_task_moves_each_message_exactly_once(
+    stack: EmbeddedAws, letters: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out = run(stack, "redrive")
+    assert code == 0
+    assert "StartMessageMoveTask unavailable" in capsys.readouterr().err, "moto has none: the fallback ran"
+    assert out == f"moved 4 to {stack.queue_url}; left 0 not selected\n"
+    assert in_queue(stack, stack.queue_url) == Counter(letters.values()), "each body once, unchanged"
+    assert queue_depth(stack.client("sqs"), stack.dlq_url) == 0
+
+
+def test_redriven_messages_lose_the_dead_letter_attributes(
+    stack: EmbeddedAws, letters: dict[str, str]
+) -> None:
+    run(stack, "redrive", "--reason", CURRENCY)
+    (message,) = drain(stack.client("sqs"), stack.queue_url)
+    assert message["Body"] == letters["m-3"]
+    assert not set(message.get("MessageAttributes", {})) & dlq.DEAD_LETTER_ATTRIBUTES
+
+
+@pytest.mark.parametrize(("reason", "moved"), [(EMAIL, ["m-1", "m-2"]), (dlq.SQS_REDRIVEN, [])])
+def test_redrive_by_reason_moves_only_those_and_leaves_the_rest_visible(
+    stack: EmbeddedAws, letters: dict[str, str], reason: str, moved: list[str]
+) -> None:
+    expected = [letters[mid] for mid in moved] or [
+        letters[mid] for mid in letters if not mid.startswith("m-")
+    ]
+    code, out = run(stack, "redrive", "--reason", reason)
+    assert code == 0
+    assert out == f"moved {len(expected)} to {stack.queue_url}; left {4 - len(expected)} not selected\n"
+    assert in_queue(stack, stack.queue_url) == Counter(expected)
+    assert queue_depth(stack.client("sqs"), stack.dlq_url, visible_only=True) == 4 - len(expected)
+
+
+def test_redrive_dry_run_and_max(stack: EmbeddedAws, letters: dict[str, str]) -> None:
+    assert run(stack, "redrive", "--dry-run")[1].startswith("would move 4 ")
+    assert queue_depth(stack.client("sqs"), stack.queue_url) == 0
+    assert run(stack, "redrive", "--max", "1")[1].startswith("moved 1 ")
+    assert sum(in_queue(stack, stack.queue_url).values()) == 1
+    assert queue_depth(stack.client("sqs"), stack.dlq_url, visible_only=True) == 3
+
+
+def test_the_queues_can_be_named_by_the_stack(stack: EmbeddedAws, letters: dict[str, str]) -> None:
+    cloudformation = boto3.client("cloudformation", endpoint_url=stack.endpoint_url)
+    outputs = {"QueueUrl": stack.queue_url, "DeadLetterQueueUrl": stack.dlq_url}
+    template = {
+        "Resources": {"Nothing": {"Type": "AWS::SQS::Queue"}},
+        "Outputs": {key: {"Value": value} for key, value in outputs.items()},
+    }
+    cloudformation.create_stack(StackName="forwarder", TemplateBody=json.dumps(template))
+    out = io.StringIO()
+    assert dlq.main(["--stack", "forwarder", "--endpoint-url", stack.endpoint_url, "report"], out=out) == 0
+    assert out.getvalue().startswith(f"{stack.dlq_url}: 4 messages\n")
+
+
+def test_validate_prints_each_invalid_line_with_the_forwarder_s_reason(tmp_path: Path) -> None:
+    feed = tmp_path / "feed.jsonl"
+    sns = {"Type": "Notification", "TopicArn": "arn:aws:sns:us-east-1:1:t", "Message": '{"customerid": "c"}'}
+    lines = [
+        json.dumps({"email": "jane@example.com", "amount": 19.99, "currency": "USD"}),
+        json.dumps({"email": "jane.doe@", "amount": 1}),
+        "",
+        "not json",
+        json.dumps(sns),
+        json.dumps({"emial": "x@example.com"}),
+    ]
+    feed.write_text("\n".join(lines) + "\n")
+    out = io.StringIO()
+    assert dlq.main(["validate", str(feed)], out=out) == 1
+    assert out.getvalue().splitlines() == [
+        f"line 2: {EMAIL}",
+        "line 4: body: not valid JSON",
+        "line 6: emial: unknown field",
+        "5 messages: 2 valid, 3 invalid",
+    ]
+    assert "jane.doe@" not in out.getvalue()
+
+
+def test_validate_a_clean_feed_exits_zero(tmp_path: Path) -> None:
+    feed = tmp_path / "feed.jsonl"
+    feed.write_text(json.dumps({"customerid": "c-1", "amount": "5.00", "currency": "EUR"}) + "\n")
+    out = io.StringIO()
+    assert dlq.main(["validate", str(feed)], out=out) == 0
+    assert out.getvalue() == "1 messages: 1 valid, 0 invalid\n"
