@@ -13,7 +13,6 @@ import os
 import sys
 import threading
 import time
-from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import boto3
 
 from devstack.aws import EmbeddedAws
+from devstack.dlq import print_by_reason
 from devstack.function import cold_start
 from devstack.runner import EventSourceMapping, MappingStats
 from devstack.sandbox import Sandbox, SandboxConfig, parse_outage
@@ -172,6 +172,7 @@ def _stack(options: Options, settings: StackSettings) -> Iterator[Stack]:
             sandbox = stack.enter_context(Sandbox(config))
             api_env = {"ROKT_API_URL": sandbox.url}
         common = {"ROKT_ENVIRONMENT": "development", "POWERTOOLS_LOG_LEVEL": "WARNING", **api_env}
+        common["POWERTOOLS_METRICS_DISABLED"] = "true"  # an EMF line per invocation would bury the report
         if options.queue_url and options.dlq_url and options.secret_id:  # all or none: see Options
             client = boto3.client("sqs")
             arn = client.get_queue_attributes(QueueUrl=options.queue_url, AttributeNames=["QueueArn"])
@@ -317,11 +318,9 @@ def print_report(report: Report, out: Any = sys.stdout) -> None:
     print("\nSummary", file=out)
     for key, value in rows:
         print(f"  {key:<{width}}  {value}", file=out)
-    reasons = Counter(report.dead_lettered.values())
-    if reasons:
-        print("\nDead-lettered, by reason", file=out)
-        for reason, count in reasons.most_common():
-            print(f"  {count:>5}  {reason}", file=out)
+    # The DLQ tool's report (make dlq ARGS=report), of the dead letters this run took from the DLQ.
+    print(file=out)
+    print_by_reason(report.dead_lettered, out, ids=3)
     problems = [
         ("valid but not delivered", report.undelivered),
         ("dead-lettered but valid", report.unexpected_dead_letters),

@@ -12,7 +12,9 @@ from pathlib import Path
 from typing import Any
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+# As template.yaml sets them (a template test keeps them in step): the EMF metrics need both.
 SERVICE_NAME = "rokt-event-forwarder"
+METRICS_NAMESPACE = "RoktEventForwarder"
 
 
 @contextmanager
@@ -22,7 +24,9 @@ def cold_start(root: Path, env: dict[str, str]) -> Iterator[Handler]:
     function_dir = str(root / "functions" / "forwarder")
     if function_dir not in sys.path:
         sys.path.insert(0, function_dir)
-    os.environ.update({"POWERTOOLS_SERVICE_NAME": SERVICE_NAME, **env})
+    os.environ.update(
+        {"POWERTOOLS_SERVICE_NAME": SERVICE_NAME, "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE, **env}
+    )
     sys.modules.pop("app", None)  # importing app again is the cold start: new settings, clients, caches
     try:
         yield importlib.import_module("app").lambda_handler

@@ -2,7 +2,7 @@
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import batched
 from typing import TYPE_CHECKING
 
@@ -50,22 +50,18 @@ def delete_messages(sqs: "SQSClient", queue_url: str, receipt_handles: Iterable[
     return deleted
 
 
-def drain(
-    sqs: "SQSClient",
-    queue_url: str,
-    wait_seconds: int = 1,
-    *,
-    wanted: "Callable[[MessageTypeDef], bool] | None" = None,
-) -> list["MessageTypeDef"]:
-    """Receive until a long poll brings nothing new (a short poll may miss messages); delete what is taken.
+def receive_all(
+    sqs: "SQSClient", queue_url: str, wait_seconds: int = 1, *, visibility_timeout: int | None = None
+) -> Iterator[list["MessageTypeDef"]]:
+    """Each receive's messages not seen before, until a long poll brings nothing new.
 
-    With `wanted`, only the messages it accepts are taken: the queue may be a real one shared with
-    others (a production DLQ), whose messages must survive. Those are left in flight, so SQS returns
-    them after their visibility timeout; a message seen twice ends the loop, so a short timeout
-    cannot keep it going forever.
+    A short poll may miss messages, hence the long poll. What the caller neither deletes nor releases
+    stays in flight for the visibility timeout; a message seen twice ends the loop, so a short
+    timeout cannot keep it going forever. With `visibility_timeout` the caller holds messages only
+    to look at them: those seen twice are released again at once.
     """
-    taken: list[MessageTypeDef] = []
     seen: set[str] = set()
+    hold: dict[str, int] = {} if visibility_timeout is None else {"VisibilityTimeout": visibility_timeout}
     while True:
         messages = sqs.receive_message(
             QueueUrl=queue_url,
@@ -73,14 +69,50 @@ def drain(
             WaitTimeSeconds=wait_seconds,
             MessageSystemAttributeNames=["All"],
             MessageAttributeNames=["All"],
+            **hold,  # type: ignore[arg-type]
         ).get("Messages", [])
         fresh = [message for message in messages if message["MessageId"] not in seen]
         if not fresh:
-            return taken
+            if visibility_timeout is not None:
+                release(sqs, queue_url, [message["ReceiptHandle"] for message in messages])
+            return
         seen.update(message["MessageId"] for message in fresh)
+        yield fresh
+
+
+def release(sqs: "SQSClient", queue_url: str, receipt_handles: Iterable[str]) -> None:
+    """Make received messages visible again now, not when their visibility timeout ends (best effort)."""
+    for chunk in batched(receipt_handles, MAX_MESSAGES_PER_CALL, strict=False):
+        response = sqs.change_message_visibility_batch(
+            QueueUrl=queue_url,
+            Entries=[
+                {"Id": str(index), "ReceiptHandle": handle, "VisibilityTimeout": 0}
+                for index, handle in enumerate(chunk)
+            ],
+        )
+        for failure in response.get("Failed", []):
+            logger.warning("release failed on %s: %s", queue_url, failure["Code"])
+
+
+def drain(
+    sqs: "SQSClient",
+    queue_url: str,
+    wait_seconds: int = 1,
+    *,
+    wanted: "Callable[[MessageTypeDef], bool] | None" = None,
+) -> list["MessageTypeDef"]:
+    """Receive everything (receive_all) and delete what is taken.
+
+    With `wanted`, only the messages it accepts are taken: the queue may be a real one shared with
+    others (a production DLQ), whose messages must survive. Those are left in flight, so SQS returns
+    them after their visibility timeout.
+    """
+    taken: list[MessageTypeDef] = []
+    for fresh in receive_all(sqs, queue_url, wait_seconds):
         mine = [message for message in fresh if wanted is None or wanted(message)]
         delete_messages(sqs, queue_url, (message["ReceiptHandle"] for message in mine))
         taken.extend(mine)
+    return taken
 
 
 def wait_until_drained(

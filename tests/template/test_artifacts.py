@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "layers" / "forwarder" / "rokt_forwarder"
 # What the layer may hold besides rokt_forwarder: its requirements and theirs (boto3 is in the runtime).
 DISTRIBUTIONS = {"aws_lambda_powertools", "urllib3", "jmespath", "typing_extensions"}
+TRACING_DISTRIBUTIONS = {"aws_xray_sdk", "wrapt"}
 DEV_ONLY_IMPORTS = {"moto", "yaml", "werkzeug", "devstack", "http.server", "pytest"}
 # The Lambda runtime's own boto3, for importing the artifact with nothing else from the virtualenv.
 RUNTIME_PACKAGES = ("boto3", "botocore", "s3transfer", "dateutil", "six.py")
@@ -79,15 +80,22 @@ def test_no_module_of_the_artifacts_imports_dev_only_code(build: Path) -> None:
         assert not dev, f"{source.name} imports {dev}"
 
 
-def test_the_function_cold_starts_from_the_artifacts_with_only_the_runtime_boto3(
-    build: Path, tmp_path: Path
-) -> None:
+def test_the_tracing_layer_holds_the_xray_sdk_and_not_botocore(build: Path) -> None:
+    python = build / "TracingLayer" / "python"
+    installed = {p.name.split("-")[0].lower() for p in python.glob("*.dist-info")}
+    assert installed == TRACING_DISTRIBUTIONS, "botocore comes from the runtime: a second would shadow it"
+
+
+def cold_start(build: Path, tmp_path: Path, probe: str, *, tracing: bool = False) -> str:
+    """Run `probe` with the artifacts on the path as Lambda lays them out, and the runtime's boto3."""
     site = Path(boto3.__file__).parents[1]
     runtime = tmp_path / "runtime"
     runtime.mkdir()
     for name in RUNTIME_PACKAGES:
         (runtime / name).symlink_to(site / name)
     paths = [build / "ForwarderFunction", build / "ForwarderLayer" / "python", runtime]
+    if tracing:
+        paths.insert(2, build / "TracingLayer" / "python")
     env = {
         "PATH": os.environ["PATH"],
         "PYTHONPATH": os.pathsep.join(map(str, paths)),
@@ -97,9 +105,9 @@ def test_the_function_cold_starts_from_the_artifacts_with_only_the_runtime_boto3
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "POWERTOOLS_SERVICE_NAME": "artifact-test",
+        "POWERTOOLS_TRACE_DISABLED": "false" if tracing else "true",
     }
     # -S: no site-packages, so nothing of the virtualenv (moto, PyYAML, devstack) can be found.
-    probe = "import app; print(app.lambda_handler.__name__)"
     result = subprocess.run(
         [sys.executable, "-S", "-c", probe],
         env=env,
@@ -109,4 +117,17 @@ def test_the_function_cold_starts_from_the_artifacts_with_only_the_runtime_boto3
         cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    assert result.stdout.strip() == "lambda_handler"
+    return result.stdout.strip()
+
+
+XRAY_LOADED = "import sys, app; print(app.lambda_handler.__name__, 'aws_xray_sdk' in sys.modules)"
+
+
+def test_the_function_cold_starts_from_the_artifacts_with_only_the_runtime_boto3(
+    build: Path, tmp_path: Path
+) -> None:
+    assert cold_start(build, tmp_path, XRAY_LOADED) == "lambda_handler False", "no X-Ray SDK when off"
+
+
+def test_with_tracing_on_the_handler_is_traced_with_the_layer_s_xray_sdk(build: Path, tmp_path: Path) -> None:
+    assert cold_start(build, tmp_path, XRAY_LOADED, tracing=True) == "lambda_handler True"

@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 
+from devstack.function import METRICS_NAMESPACE, SERVICE_NAME
 from devstack.template import load_template
-from rokt_forwarder import sqs
+from rokt_forwarder import metrics, sqs
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "events"
@@ -110,11 +111,39 @@ def test_visibility_timeout_covers_six_function_timeouts(
     assert visibility >= 6 * timeout + window
 
 
-def test_queues_are_encrypted(resources: dict[str, Any]) -> None:
+def test_queues_are_encrypted_with_sse_sqs_or_the_given_key(
+    template: dict[str, Any], resources: dict[str, Any]
+) -> None:
     queues = {name: r for name, r in resources.items() if r["Type"] == "AWS::SQS::Queue"}
     assert set(queues) == {"ConversionsQueue", "DeadLetterQueue"}
+    assert default(template, "KmsKeyArn") == ""
+    assert template["Conditions"]["UseQueueKey"] == {"Fn::Not": [{"Fn::Equals": [ref("KmsKeyArn"), ""]}]}
     for queue in queues.values():
-        assert queue["Properties"]["SqsManagedSseEnabled"] is True
+        # Exactly one of the two: CloudFormation refuses both on one queue.
+        assert queue["Properties"]["SqsManagedSseEnabled"] == {
+            "Fn::If": ["UseQueueKey", ref("AWS::NoValue"), True]
+        }
+        assert queue["Properties"]["KmsMasterKeyId"] == {
+            "Fn::If": ["UseQueueKey", ref("KmsKeyArn"), ref("AWS::NoValue")]
+        }
+
+
+def test_the_role_may_use_the_queue_key_only_when_one_is_given(resources: dict[str, Any]) -> None:
+    policy = resources["ForwarderQueueKeyPolicy"]
+    assert policy["Type"] == "AWS::IAM::RolePolicy"
+    assert policy["Condition"] == "UseQueueKey"
+    assert policy["Properties"]["RoleName"] == ref("ForwarderRole")
+    (statement,) = statements(policy["Properties"]["PolicyDocument"])
+    assert statement["Effect"] == "Allow"
+    assert sorted(statement["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey"]
+    assert statement["Resource"] == ref("KmsKeyArn")
+    kms = [
+        name
+        for name, resource in resources.items()
+        for statement in (s for d in policy_documents(resource) for s in statements(d))
+        if any(str(action).startswith("kms:") for action in statement["Action"])
+    ]
+    assert kms == ["ForwarderQueueKeyPolicy"], "no other kms: grant"
 
 
 def test_layer_is_built_for_python313(resources: dict[str, Any], function: dict[str, Any]) -> None:
@@ -123,7 +152,8 @@ def test_layer_is_built_for_python313(resources: dict[str, Any], function: dict[
     assert layer["Metadata"]["BuildMethod"] == "python3.13"
     assert layer["Properties"]["ContentUri"] == "layers/forwarder/"
     assert layer["Properties"]["CompatibleRuntimes"] == ["python3.13"]
-    assert function["Layers"]["Fn::If"][2] == [ref("ForwarderLayer")], "without the optional extension"
+    assert function["Layers"][0] == ref("ForwarderLayer")
+    assert len(function["Layers"]) == 3, "the others are optional: the secrets extension and tracing"
 
 
 def test_function_uses_the_explicit_role(function: dict[str, Any]) -> None:
@@ -196,11 +226,17 @@ def policy_documents(resource: dict[str, Any]) -> list[dict[str, Any]]:
     return documents + [document for document in inline if document]
 
 
+# X-Ray has no resource-level permissions: its two write actions need "*" (only with Tracing=Active).
+XRAY_WRITE = ["xray:PutTelemetryRecords", "xray:PutTraceSegments"]
+
+
 def test_no_wildcard_resource_statements(resources: dict[str, Any]) -> None:
     checked = 0
     for name, resource in resources.items():
         for statement in (s for document in policy_documents(resource) for s in statements(document)):
             assert "NotResource" not in statement, name
+            if name == "ForwarderTracingPolicy" and sorted(statement["Action"]) == XRAY_WRITE:
+                continue
             targets = statement["Resource"]
             for target in targets if isinstance(targets, list) else [targets]:
                 assert not (isinstance(target, str) and "*" in target), f"{name}: wildcard {target!r}"
@@ -381,8 +417,218 @@ def test_the_secrets_extension_is_opt_in_and_tells_the_function_its_port(
     template: dict[str, Any], function: dict[str, Any]
 ) -> None:
     assert default(template, "SecretsExtensionLayerArn") == ""
-    with_extension, without = function["Layers"]["Fn::If"][1:]
-    assert with_extension == [ref("ForwarderLayer"), ref("SecretsExtensionLayerArn")]
-    assert without == [ref("ForwarderLayer")]
+    assert function["Layers"][1] == {
+        "Fn::If": ["UseSecretsExtension", ref("SecretsExtensionLayerArn"), ref("AWS::NoValue")]
+    }
     port = function["Environment"]["Variables"]["PARAMETERS_SECRETS_EXTENSION_HTTP_PORT"]
     assert port == {"Fn::If": ["UseSecretsExtension", "2773", ""]}
+
+
+# --- Operations: alarms and where they go, the dashboard, tracing, the security scan's skips ---
+
+ALARMS = {
+    "DeadLetterQueueAlarm",
+    "QueueLagAlarm",
+    "FunctionErrorsAlarm",
+    "FailedRecordsAlarm",
+    "CredentialsAlarm",
+}
+ALARM_TARGET = [{"Fn::If": ["CreateAlarmTopic", ref("AlarmTopic"), ref("AlarmTopicArn")]}]
+OPERATIONS_DOC = ROOT / "docs" / "operations.md"
+
+
+@pytest.fixture(scope="module")
+def alarms(resources: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {name: r["Properties"] for name, r in resources.items() if r["Type"] == "AWS::CloudWatch::Alarm"}
+
+
+def custom_metrics(node: Any) -> list[dict[str, Any]]:
+    """Every {Namespace, MetricName, Dimensions} of our own namespace inside `node`."""
+    if isinstance(node, list):
+        return [m for item in node for m in custom_metrics(item)]
+    if not isinstance(node, dict):
+        return []
+    found = [node] if node.get("Namespace") == METRICS_NAMESPACE else []
+    return found + [m for value in node.values() for m in custom_metrics(value)]
+
+
+def test_alarms_exist_and_each_notifies_when_it_fires_and_clears(alarms: dict[str, dict[str, Any]]) -> None:
+    assert set(alarms) >= ALARMS
+    for name, alarm in alarms.items():
+        assert alarm["AlarmActions"] == ALARM_TARGET, name
+        assert alarm["OKActions"] == ALARM_TARGET, name
+        assert alarm["TreatMissingData"] == "notBreaching", f"{name}: no traffic is no trouble"
+        assert alarm["AlarmName"]["Fn::Sub"].startswith("${AWS::StackName}-"), name
+
+
+def test_alarm_topic_is_created_unless_one_is_given_with_an_optional_email(
+    template: dict[str, Any], resources: dict[str, Any]
+) -> None:
+    assert default(template, "AlarmTopicArn") == ""
+    assert default(template, "AlarmEmail") == ""
+    conditions = template["Conditions"]
+    assert conditions["CreateAlarmTopic"] == {"Fn::Equals": [ref("AlarmTopicArn"), ""]}
+    assert conditions["SubscribeAlarmEmail"] == {
+        "Fn::And": [{"Condition": "CreateAlarmTopic"}, {"Fn::Not": [{"Fn::Equals": [ref("AlarmEmail"), ""]}]}]
+    }
+    topic = resources["AlarmTopic"]
+    assert (topic["Type"], topic["Condition"]) == ("AWS::SNS::Topic", "CreateAlarmTopic")
+    subscription = resources["AlarmEmailSubscription"]
+    assert subscription["Condition"] == "SubscribeAlarmEmail"
+    assert subscription["Properties"] == {
+        "TopicArn": ref("AlarmTopic"),
+        "Protocol": "email",
+        "Endpoint": ref("AlarmEmail"),
+    }
+    assert template["Outputs"]["AlarmTopicArn"]["Value"] == ALARM_TARGET[0]
+
+
+def test_queue_alarms_watch_dlq_depth_and_the_age_of_the_oldest_conversion(
+    template: dict[str, Any], alarms: dict[str, dict[str, Any]]
+) -> None:
+    dlq = alarms["DeadLetterQueueAlarm"]
+    assert (dlq["Namespace"], dlq["MetricName"]) == ("AWS/SQS", "ApproximateNumberOfMessagesVisible")
+    assert dlq["Dimensions"] == [{"Name": "QueueName", "Value": get_att("DeadLetterQueue", "QueueName")}]
+    assert (dlq["ComparisonOperator"], dlq["Threshold"]) == ("GreaterThanThreshold", 0)
+    lag = alarms["QueueLagAlarm"]
+    assert (lag["Namespace"], lag["MetricName"]) == ("AWS/SQS", "ApproximateAgeOfOldestMessage")
+    assert lag["Dimensions"] == [{"Name": "QueueName", "Value": get_att("ConversionsQueue", "QueueName")}]
+    assert lag["Threshold"] == ref("QueueAgeAlarmSeconds")
+    assert default(template, "QueueAgeAlarmSeconds") >= 60
+
+
+def test_function_errors_alarm(alarms: dict[str, dict[str, Any]]) -> None:
+    errors = alarms["FunctionErrorsAlarm"]
+    assert (errors["Namespace"], errors["MetricName"], errors["Statistic"]) == ("AWS/Lambda", "Errors", "Sum")
+    assert errors["Dimensions"] == [{"Name": "FunctionName", "Value": ref("ForwarderFunction")}]
+    assert (errors["ComparisonOperator"], errors["Threshold"]) == ("GreaterThanThreshold", 0)
+
+
+def test_failed_records_alarm_is_a_share_of_all_records(
+    template: dict[str, Any], alarms: dict[str, dict[str, Any]]
+) -> None:
+    alarm = alarms["FailedRecordsAlarm"]
+    queries = {query["Id"]: query for query in alarm["Metrics"]}
+    (shown,) = [query for query in alarm["Metrics"] if query.get("ReturnData", True)]
+    assert shown["Expression"] == "IF(total > 0, 100 * failed / total, 0)"
+    assert queries["total"]["Expression"] == "delivered + deadlettered + failed"
+    named = {q["Id"]: q["MetricStat"]["Metric"]["MetricName"] for q in queries.values() if "MetricStat" in q}
+    assert named == {
+        "failed": metrics.FAILED,
+        "delivered": metrics.DELIVERED,
+        "deadlettered": metrics.DEAD_LETTERED,
+    }
+    assert alarm["Threshold"] == ref("FailedRecordsAlarmPercent")
+    assert 1 <= default(template, "FailedRecordsAlarmPercent") <= 100
+
+
+def test_credentials_alarm_fires_on_the_first_failure(alarms: dict[str, dict[str, Any]]) -> None:
+    alarm = alarms["CredentialsAlarm"]
+    assert alarm["MetricName"] == metrics.CREDENTIALS_FAILURES
+    assert (alarm["Statistic"], alarm["ComparisonOperator"], alarm["Threshold"]) == (
+        "Sum",
+        "GreaterThanThreshold",
+        0,
+    )
+
+
+def test_custom_metrics_are_ones_the_code_emits_under_its_namespace_and_service(
+    function: dict[str, Any], alarms: dict[str, dict[str, Any]]
+) -> None:
+    variables = function["Environment"]["Variables"]
+    assert variables["POWERTOOLS_METRICS_NAMESPACE"] == METRICS_NAMESPACE
+    assert variables["POWERTOOLS_SERVICE_NAME"] == ref("AWS::StackName"), "one stack's metrics apart"
+    used = custom_metrics(list(alarms.values()))
+    assert {m["MetricName"] for m in used} >= {metrics.FAILED, metrics.CREDENTIALS_FAILURES}
+    for metric in used:
+        assert metric["MetricName"] in metrics.NAMES
+        assert metric["Dimensions"] == [{"Name": "service", "Value": ref("AWS::StackName")}]
+
+
+def test_the_local_stack_runs_with_the_deployed_metric_settings() -> None:
+    config = tomllib.loads((ROOT / "samconfig.toml").read_text())
+    assert config["default"]["global"]["parameters"]["stack_name"] == SERVICE_NAME
+
+
+def test_each_alarm_points_to_its_entry_in_the_operations_doc(alarms: dict[str, dict[str, Any]]) -> None:
+    doc = OPERATIONS_DOC.read_text()
+    anchors = {
+        re.sub(r"[^a-z0-9 -]", "", line.lstrip("#").strip().lower()).replace(" ", "-")
+        for line in doc.splitlines()
+        if line.startswith("#")
+    }
+    for name, alarm in alarms.items():
+        description = alarm["AlarmDescription"]
+        text = description if isinstance(description, str) else description["Fn::Sub"]
+        (anchor,) = re.findall(r"docs/operations\.md#([a-z-]+)", text)
+        assert anchor in anchors, f"{name}: no section #{anchor} in docs/operations.md"
+
+
+@pytest.fixture(scope="module")
+def dashboard(template: dict[str, Any], resources: dict[str, Any]) -> dict[str, Any]:
+    """The dashboard body as JSON, with each ${...} of its Fn::Sub replaced by a sample value."""
+    properties = resources["OperationsDashboard"]["Properties"]
+    body, variables = properties["DashboardBody"]["Fn::Sub"]
+    assert variables == {"Namespace": METRICS_NAMESPACE}
+    names = set(re.findall(r"\$\{([^}]+)\}", body))
+    known = {*resources, *template["Parameters"], "AWS::Region", "AWS::StackName", *variables}
+    assert {name.split(".")[0] for name in names} <= known
+    samples = {"QueueAgeAlarmSeconds": "900", **variables}
+    parsed: dict[str, Any] = json.loads(
+        re.sub(r"\$\{([^}]+)\}", lambda m: samples.get(m.group(1), f"sample-{m.group(1)}"), body)
+    )
+    return parsed
+
+
+def test_dashboard_shows_throughput_429s_lag_dlq_errors_and_duration(
+    resources: dict[str, Any], dashboard: dict[str, Any]
+) -> None:
+    assert resources["OperationsDashboard"]["Type"] == "AWS::CloudWatch::Dashboard"
+    plotted: dict[str, set[str]] = {}
+    for widget in dashboard["widgets"]:
+        for line in widget["properties"].get("metrics", []):
+            namespace, name = line[0], line[1]
+            plotted.setdefault(namespace, set()).add(name)
+    assert plotted[METRICS_NAMESPACE] >= {
+        metrics.DELIVERED,
+        metrics.DEAD_LETTERED,
+        metrics.FAILED,
+        metrics.THROTTLED,
+        metrics.OLDEST_RECORD_AGE,
+        metrics.LATENCY,
+    }
+    assert plotted[METRICS_NAMESPACE] <= metrics.NAMES
+    assert {"ApproximateAgeOfOldestMessage", "ApproximateNumberOfMessagesVisible"} <= plotted["AWS/SQS"]
+    assert {"Errors", "Duration"} <= plotted["AWS/Lambda"]
+    (alarm_widget,) = [w for w in dashboard["widgets"] if w["type"] == "alarm"]
+    assert {
+        arn.removeprefix("sample-").removesuffix(".Arn") for arn in alarm_widget["properties"]["alarms"]
+    } == (ALARMS)
+
+
+def test_tracing_is_opt_in_and_loads_its_sdk_layer_only_when_on(
+    template: dict[str, Any], resources: dict[str, Any], function: dict[str, Any]
+) -> None:
+    assert default(template, "Tracing") == "Disabled"
+    assert template["Conditions"]["TracingEnabled"] == {"Fn::Equals": [ref("Tracing"), "Active"]}
+    assert function["Tracing"] == {"Fn::If": ["TracingEnabled", "Active", "PassThrough"]}
+    assert function["Environment"]["Variables"]["POWERTOOLS_TRACE_DISABLED"] == {
+        "Fn::If": ["TracingEnabled", "false", "true"]
+    }
+    assert function["Layers"][2] == {"Fn::If": ["TracingEnabled", ref("TracingLayer"), ref("AWS::NoValue")]}
+    for name in ("TracingLayer", "ForwarderTracingPolicy"):
+        assert resources[name]["Condition"] == "TracingEnabled", name
+    (statement,) = statements(resources["ForwarderTracingPolicy"]["Properties"]["PolicyDocument"])
+    assert sorted(statement["Action"]) == XRAY_WRITE
+
+
+def test_every_security_scan_skip_is_justified(resources: dict[str, Any]) -> None:
+    skips = [
+        (name, skip)
+        for name, resource in resources.items()
+        for skip in resource.get("Metadata", {}).get("checkov", {}).get("skip", [])
+    ]
+    assert skips
+    for name, skip in skips:
+        assert re.fullmatch(r"CKV_AWS_\d+", skip["id"]), name
+        assert len(skip.get("comment", "").split()) >= 8, f"{name}: {skip['id']} needs a reason"

@@ -216,19 +216,22 @@ def test_no_request_is_started_too_close_to_the_deadline() -> None:
 
 def test_403_reads_the_secret_again_once_then_succeeds() -> None:
     api = FakeApi([Response(403), Response(202)])
-    results = deliver(api, [batch(0), batch(1)]).results
-    assert results == [DELIVERED] * 2
+    sent = deliver(api, [batch(0), batch(1)])
+    assert sent.results == [DELIVERED] * 2
     assert api.reauthentications == 1
+    assert sent.stats.credentials_failure is None, "a rotation the re-read fixed is no failure"
 
 
 @pytest.mark.parametrize("status", [401, 403])
 def test_credentials_still_refused_fail_everything_without_dead_lettering(status: int) -> None:
     api = FakeApi([Response(status)])
     batches = [batch(i) for i in range(150)]
-    results = deliver(api, batches).results
-    assert all(isinstance(r, Failed) for r in results)
+    sent = deliver(api, batches)
+    assert all(isinstance(r, Failed) for r in sent.results)
     assert api.reauthentications == 1
     assert len(api.calls) == 2, "after a second refusal no more requests are sent"
+    assert sent.stats.credentials_failure is not None
+    assert str(status) in sent.stats.credentials_failure
 
 
 def test_unreadable_secret_fails_everything() -> None:
@@ -237,8 +240,9 @@ def test_unreadable_secret_fails_everything() -> None:
             raise CredentialsError("cannot read secret s: AccessDeniedException")
 
     api = Api()
-    results = deliver(api, [batch(0), batch(1)]).results
-    assert all(isinstance(r, Failed) and "AccessDenied" in r.reason for r in results)
+    sent = deliver(api, [batch(0), batch(1)])
+    assert all(isinstance(r, Failed) and "AccessDenied" in r.reason for r in sent.results)
+    assert sent.stats.credentials_failure == "credentials: cannot read secret s: AccessDeniedException"
     assert api.calls == [], "nothing is posted without the key/secret"
 
 
@@ -269,9 +273,10 @@ def test_decimal_bodies_reach_the_api_exactly() -> None:
 
 def test_retry_after_past_the_deadline_stops_all_further_requests() -> None:
     api = FakeApi([Response(429, retry_after=60.0)])
-    results = deliver(api, [batch(i) for i in range(250)], deadline=20.0).results
-    assert all(isinstance(r, Failed) and r.retry_after == 60.0 for r in results)
+    sent = deliver(api, [batch(i) for i in range(250)], deadline=20.0)
+    assert all(isinstance(r, Failed) and r.retry_after == 60.0 for r in sent.results)
     assert len(api.calls) == 1
+    assert sent.stats.credentials_failure is None, "a halt for throttling is no credentials failure"
 
 
 def test_retry_after_zero_still_backs_off() -> None:
@@ -288,8 +293,10 @@ def test_a_failed_secret_reread_fails_the_rest_without_raising() -> None:
             if refresh:
                 raise CredentialsError("cannot read secret s: ThrottlingException")
 
-    results = deliver(Api([Response(401)]), [batch(0), batch(1)]).results
-    assert all(isinstance(r, Failed) and "ThrottlingException" in r.reason for r in results)
+    sent = deliver(Api([Response(401)]), [batch(0), batch(1)])
+    assert all(isinstance(r, Failed) and "ThrottlingException" in r.reason for r in sent.results)
+    assert sent.stats.credentials_failure is not None
+    assert "ThrottlingException" in sent.stats.credentials_failure
 
 
 def test_unparseable_retry_after_date_is_ignored() -> None:

@@ -33,6 +33,9 @@ class DeliveryStats:
     api_seconds: float = 0.0  # time spent in requests, answered or not
     waited_seconds: float = 0.0  # time spent waiting before a retry
     paced_seconds: float = 0.0  # time spent waiting for a share of the account's rate limit
+    # Why sending stopped for want of credentials (unreadable secret, or 401/403 after the re-read):
+    # names the secret or the status, never a value. None while the credentials work.
+    credentials_failure: str | None = None
 
     @property
     def throttled(self) -> int:
@@ -124,7 +127,7 @@ class Delivery:
                     self._unless_halted(self._transport.authorize, True, self._remaining())
                 case policy.Reauthenticate(reason):
                     # A credentials problem is never the records' fault: retry them later, send no more now.
-                    self._halt = Failed(reason)
+                    self._halt_on_credentials(reason)
                 case policy.GiveUp(reason):
                     return [(i, Failed(reason)) for i in request]
                 case policy.Retry(reason, after):
@@ -171,10 +174,14 @@ class Delivery:
         try:
             return call(*args, **kwargs)
         except CredentialsError as error:
-            self._halt = Failed(f"credentials: {error}")
+            self._halt_on_credentials(f"credentials: {error}")
         except DeadlineError:
             self._halt = DEADLINE_REACHED
         return None
+
+    def _halt_on_credentials(self, reason: str) -> None:
+        self._halt = Failed(reason)
+        self.stats.credentials_failure = reason
 
     def _post(self, request: list[int], batches: Sequence[bytes], timeout: float) -> Response:
         if len(request) == 1:

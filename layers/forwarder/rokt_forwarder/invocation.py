@@ -34,6 +34,7 @@ from rokt_forwarder.envelope import unwrap
 from rokt_forwarder.errors import RefusedError
 from rokt_forwarder.fifo import Waves
 from rokt_forwarder.message import parse_message
+from rokt_forwarder.metrics import Publish
 from rokt_forwarder.outcome import (
     NOT_SETTLED,
     DeadLettered,
@@ -78,6 +79,7 @@ class Forwarder:
     pacer: Pacer | None = None
     # Stop sending this long before Lambda's deadline: dead-lettering and the response still need time.
     safety_margin: float = 5.0
+    metrics: Publish | None = None  # metrics.publish when deployed; tests may leave it out
 
     def __call__(self, event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         """The partial-batch response for an SQS event; never raises once the event has records.
@@ -136,6 +138,10 @@ class Forwarder:
                 "api_status": delivery.stats.by_status,
             },
         )
+        if delivery.stats.credentials_failure:  # the reason names the secret or the status, never a value
+            logger.error("Event API credentials failed", extra={"reason": delivery.stats.credentials_failure})
+        if self.metrics:
+            self.metrics(records, outcomes.values(), delivery.stats, self.now_ms())
         return outcome.response([r.message_id for r in records], outcomes)
 
     def _settle(

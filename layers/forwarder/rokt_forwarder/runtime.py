@@ -2,7 +2,7 @@
 
 import contextlib
 
-from rokt_forwarder import snapstart
+from rokt_forwarder import metrics, snapstart
 from rokt_forwarder.api import HttpTransport
 from rokt_forwarder.config import Settings
 from rokt_forwarder.errors import CredentialsError
@@ -33,6 +33,7 @@ def create(settings: Settings | None = None) -> Forwarder:
         pacer=pacer,
         dead_letters=sqs,
         visibility=sqs,
+        metrics=metrics.publish,
     )
     snapstart.register(forwarder, transport)
     return forwarder

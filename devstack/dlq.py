@@ -1,0 +1,353 @@
+"""`make dlq ARGS=...`: the dead-letter queue and message feeds, for the people who run the forwarder.
+
+    python -m devstack.dlq --stack rokt-event-forwarder report
+    python -m devstack.dlq --stack rokt-event-forwarder redrive [--reason "REASON"] [--dry-run]
+    python -m devstack.dlq validate conversions.jsonl
+
+report   dead letters counted by reason, with their message ids; never a body. It only looks: each
+         message is visible again at once.
+redrive  send dead letters back to the conversions queue: all of them with SQS's StartMessageMoveTask
+         where the service offers it, else (or with --reason) by receive, send, then delete: a message
+         is deleted from the DLQ only once the queue has it, so none is lost.
+validate check a JSON Lines file of message bodies offline with the forwarder's own parser and
+         rules, and print each invalid line's reason (exit 1 if any).
+
+Queues are named by --stack (its outputs QueueUrl and DeadLetterQueueUrl) or by --queue-url and
+--dlq-url. AWS credentials, region and endpoint come from boto3's usual settings (AWS_PROFILE,
+AWS_REGION, AWS_ENDPOINT_URL for the local stack) or --region and --endpoint-url.
+"""
+
+import argparse
+import json
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, TYPE_CHECKING
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from devstack.sqs_tools import delete_messages, queue_depth, receive_all, release
+from rokt_forwarder import limits
+from rokt_forwarder.batch import build
+from rokt_forwarder.envelope import unwrap
+from rokt_forwarder.errors import RefusedError
+from rokt_forwarder.message import parse_message
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_sqs.type_defs import MessageTypeDef, SendMessageBatchRequestEntryTypeDef
+
+# The message attributes rokt_forwarder.sqs writes on every dead letter it sends.
+REASON, SOURCE_MESSAGE_ID, SOURCE_QUEUE = "reason", "source_message_id", "source_queue"
+DEAD_LETTER_ATTRIBUTES = frozenset({REASON, SOURCE_MESSAGE_ID, SOURCE_QUEUE})
+# What the report calls a dead letter that carries no reason; `redrive --reason` accepts it too.
+SQS_REDRIVEN = "(no reason: SQS moved it after MaxReceiveCount failed receives)"
+# How long a message received to be looked at or moved stays hidden from others.
+HOLD_SECONDS = 120
+# Error codes meaning "this endpoint has no StartMessageMoveTask" (moto answers a bare 500).
+_UNSUPPORTED = frozenset({"UnsupportedOperation", "InvalidAction", "NotImplemented", "UnknownOperation"})
+
+
+@dataclass(frozen=True)
+class Queues:
+    queue_url: str
+    dlq_url: str
+
+
+def attributes_of(message: "MessageTypeDef") -> dict[str, str]:
+    """The message's string attributes, by name."""
+    return {
+        name: value.get("StringValue", "") for name, value in message.get("MessageAttributes", {}).items()
+    }
+
+
+def reason_of(message: "MessageTypeDef") -> str:
+    """The forwarder's reason, EventBridge's error (its DLQ attributes), or SQS_REDRIVEN."""
+    attributes = attributes_of(message)
+    if attributes.get(REASON):
+        return attributes[REASON]
+    if attributes.get("ERROR_CODE"):
+        return f"EventBridge: {attributes['ERROR_CODE']} {attributes.get('ERROR_MESSAGE', '')}".strip()
+    return SQS_REDRIVEN
+
+
+def message_id_of(message: "MessageTypeDef") -> str:
+    """The id the record had on the conversions queue (the one the logs show), else the DLQ's."""
+    return attributes_of(message).get(SOURCE_MESSAGE_ID) or message["MessageId"]
+
+
+def print_by_reason(
+    letters: Mapping[str, str], out: IO[str] = sys.stdout, *, ids: int | None = None, title: str = ""
+) -> None:
+    """Message id → reason, as counts by reason (most first), each with its ids (at most `ids`)."""
+    by_reason: dict[str, list[str]] = defaultdict(list)
+    for message_id, reason in letters.items():
+        by_reason[reason].append(message_id)
+    print(title or f"Dead letters, by reason ({len(letters)})", file=out)
+    if not letters:
+        print("  none", file=out)
+    for reason, message_ids in sorted(by_reason.items(), key=lambda item: (-len(item[1]), item[0])):
+        shown = sorted(message_ids) if ids is None else sorted(message_ids)[:ids]
+        more = f" and {len(message_ids) - len(shown)} more" if len(shown) < len(message_ids) else ""
+        print(f"  {len(message_ids):>5}  {reason}", file=out)
+        print(f"         ids: {', '.join(shown)}{more}", file=out)
+
+
+def look(sqs: "SQSClient", dlq_url: str) -> dict[str, str]:
+    """Message id → reason of every dead letter in sight; each is released again at once."""
+    letters: dict[str, str] = {}
+    held: list[str] = []
+    for messages in receive_all(sqs, dlq_url, visibility_timeout=HOLD_SECONDS):
+        letters.update({message_id_of(m): reason_of(m) for m in messages})
+        held += [m["ReceiptHandle"] for m in messages]
+    release(sqs, dlq_url, held)  # only now: released earlier, they would be received again
+    return letters
+
+
+@dataclass
+class Moved:
+    """What a redrive did; `task` is the SQS move task's handle when SQS does the moving."""
+
+    moved: int = 0
+    skipped: int = 0  # not selected (another reason), or from another queue: left in the DLQ
+    unsent: int = 0  # the queue refused them: left in the DLQ
+    undeleted: int = 0  # sent, but the DLQ refused the delete: now in both queues
+    task: str | None = None
+
+
+def redrive(
+    sqs: "SQSClient",
+    queues: Queues,
+    *,
+    reason: str | None = None,
+    limit: int | None = None,
+    dry_run: bool = False,
+    move_task_client: "SQSClient | None" = None,
+) -> Moved:
+    """Dead letters back to the conversions queue; `reason` selects those with that reason only.
+
+    Without `reason` or `limit`, SQS's own move task does it where the endpoint offers one; it needs
+    DestinationArn, since dead letters written with SendMessage have no source SQS knows of.
+    """
+    queue_arn = _arn(sqs, queues.queue_url)
+    if reason is None and limit is None and not dry_run:
+        task = _start_move_task(move_task_client or sqs, _arn(sqs, queues.dlq_url), queue_arn)
+        if task is not None:
+            return Moved(task=task)
+    fifo = queues.queue_url.endswith(".fifo")
+    result = Moved()
+    keep: list[str] = []
+    for messages in receive_all(sqs, queues.dlq_url, visibility_timeout=HOLD_SECONDS):
+        chosen: list[MessageTypeDef] = []
+        for message in messages:
+            source = attributes_of(message).get(SOURCE_QUEUE)
+            full = limit is not None and result.moved + len(chosen) >= limit
+            if (
+                full
+                or (reason is not None and reason_of(message) != reason)
+                or source not in (None, queue_arn)
+            ):
+                keep.append(message["ReceiptHandle"])
+                result.skipped += 1
+            else:
+                chosen.append(message)
+        if dry_run:
+            keep += [m["ReceiptHandle"] for m in chosen]
+            result.moved += len(chosen)
+            continue
+        sent = _send(sqs, queues.queue_url, chosen, fifo)
+        # Deleted only once the queue has the message: a failure in between duplicates, never loses.
+        deleted = delete_messages(sqs, queues.dlq_url, (m["ReceiptHandle"] for m in sent))
+        result.moved += deleted
+        result.undeleted += len(sent) - deleted
+        unsent = [m for m in chosen if m not in sent]
+        keep += [m["ReceiptHandle"] for m in unsent]
+        result.unsent += len(unsent)
+    release(sqs, queues.dlq_url, keep)
+    return result
+
+
+def _start_move_task(sqs: "SQSClient", dlq_arn: str, queue_arn: str) -> str | None:
+    """The task handle, or None when the endpoint has no StartMessageMoveTask (moto has none)."""
+    try:
+        return sqs.start_message_move_task(SourceArn=dlq_arn, DestinationArn=queue_arn)["TaskHandle"]
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code", "")
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        if code in _UNSUPPORTED or status >= 500:
+            print(
+                f"StartMessageMoveTask unavailable here ({code}): moving by receive/send/delete",
+                file=sys.stderr,
+            )
+            return None
+        raise
+
+
+def _send(
+    sqs: "SQSClient", queue_url: str, messages: Sequence["MessageTypeDef"], fifo: bool
+) -> list["MessageTypeDef"]:
+    """The messages the queue confirmed; the body as it was, without the dead-letter attributes."""
+    if not messages:
+        return []
+    entries: list[SendMessageBatchRequestEntryTypeDef] = []
+    for index, message in enumerate(messages):
+        attributes = {
+            name: {k: v for k, v in value.items() if k in ("DataType", "StringValue", "BinaryValue")}
+            for name, value in message.get("MessageAttributes", {}).items()
+            if name not in DEAD_LETTER_ATTRIBUTES
+        }
+        entry: SendMessageBatchRequestEntryTypeDef = {"Id": str(index), "MessageBody": message["Body"]}
+        if attributes:
+            entry["MessageAttributes"] = attributes  # type: ignore[typeddict-item]
+        if fifo:
+            group = message.get("Attributes", {}).get("MessageGroupId", "redriven")
+            entry["MessageGroupId"] = group
+            # The DLQ's id: a redrive run again within SQS's 5-minute window is deduplicated.
+            entry["MessageDeduplicationId"] = message["MessageId"]
+        entries.append(entry)
+    response = sqs.send_message_batch(QueueUrl=queue_url, Entries=entries)
+    for failure in response.get("Failed", []):
+        print(f"not sent: {failure['Id']} {failure['Code']}", file=sys.stderr)
+    return [messages[int(entry["Id"])] for entry in response.get("Successful", [])]
+
+
+def _arn(sqs: "SQSClient", queue_url: str) -> str:
+    return sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+
+
+@dataclass(frozen=True)
+class Invalid:
+    line: int
+    reason: str
+
+
+def validate(
+    lines: Iterable[str], *, environment: str = "development", hash_pii: bool = False
+) -> tuple[int, list[Invalid]]:
+    """How many message bodies were read, and the invalid ones with the reason the forwarder gives.
+
+    The same steps as rokt_forwarder.invocation: unwrap the envelope, parse the message, build the
+    batch (every rule). Blank lines are skipped.
+    """
+    now_ms = time.time_ns() // 1_000_000
+    read, invalid = 0, []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        read += 1
+        try:
+            payload, _ = unwrap(line)
+            message = parse_message(payload, now_ms=now_ms)
+            build(
+                message,
+                message_id=f"line-{number}",
+                environment=environment,
+                hash_pii=hash_pii,
+                now_ms=now_ms,
+            )
+        except RefusedError as error:
+            invalid.append(Invalid(number, error.reason))
+        except Exception as error:  # the forwarder would fail (retry) such a record, not refuse it
+            invalid.append(Invalid(number, f"unexpected {type(error).__name__}"))
+    return read, invalid
+
+
+def resolve(args: argparse.Namespace) -> Queues:
+    if args.queue_url and args.dlq_url:
+        return Queues(args.queue_url, args.dlq_url)
+    if not args.stack:
+        raise SystemExit("name the queues: --stack NAME, or --queue-url and --dlq-url")
+    cloudformation = _session(args).client("cloudformation", endpoint_url=args.endpoint_url)
+    (stack,) = cloudformation.describe_stacks(StackName=args.stack)["Stacks"]
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+    missing = {"QueueUrl", "DeadLetterQueueUrl"} - set(outputs)
+    if missing:
+        raise SystemExit(f"stack {args.stack} has no output {', '.join(sorted(missing))}")
+    return Queues(args.queue_url or outputs["QueueUrl"], args.dlq_url or outputs["DeadLetterQueueUrl"])
+
+
+def _session(args: argparse.Namespace) -> boto3.session.Session:
+    return boto3.session.Session(region_name=args.region)
+
+
+def _sqs(args: argparse.Namespace, retries: int = 3) -> "SQSClient":
+    config = Config(retries={"mode": "standard", "total_max_attempts": retries})
+    return _session(args).client("sqs", endpoint_url=args.endpoint_url, config=config)
+
+
+def main(argv: Sequence[str] | None = None, out: IO[str] = sys.stdout) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m devstack.dlq",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--stack", help="CloudFormation stack whose outputs name the queues")
+    parser.add_argument("--queue-url", help="the conversions queue (overrides the stack's)")
+    parser.add_argument("--dlq-url", help="the dead-letter queue (overrides the stack's)")
+    parser.add_argument("--region", help="AWS region (default: boto3's)")
+    parser.add_argument("--endpoint-url", help="AWS endpoint, e.g. the local stack's http://127.0.0.1:5000")
+    commands = parser.add_subparsers(dest="command", required=True)
+    report_args = commands.add_parser("report", help="dead letters counted by reason, with message ids")
+    report_args.add_argument("--ids", type=int, help="show at most this many ids per reason")
+    report_args.add_argument("--json", action="store_true", help="reason → message ids, as JSON")
+    redrive_args = commands.add_parser("redrive", help="send dead letters back to the conversions queue")
+    redrive_args.add_argument(
+        "--reason", help="only dead letters with exactly this reason (as report prints it)"
+    )
+    redrive_args.add_argument("--max", type=int, dest="limit", help="move at most this many")
+    redrive_args.add_argument("--dry-run", action="store_true", help="count what would move; move nothing")
+    validate_args = commands.add_parser("validate", help="check a JSON Lines file of message bodies offline")
+    validate_args.add_argument("file", help="one message body per line; - reads standard input")
+    validate_args.add_argument("--environment", choices=sorted(limits.ENVIRONMENTS), default="development")
+    validate_args.add_argument("--hash-pii", action="store_true", help="as the forwarder with HASH_PII=true")
+    args = parser.parse_args(argv)
+
+    if args.command == "validate":
+        stream = sys.stdin if args.file == "-" else Path(args.file).open(encoding="utf-8")  # noqa: SIM115
+        with stream:
+            read, invalid = validate(stream, environment=args.environment, hash_pii=args.hash_pii)
+        for item in invalid:
+            print(f"line {item.line}: {item.reason}", file=out)
+        print(f"{read} messages: {read - len(invalid)} valid, {len(invalid)} invalid", file=out)
+        return 1 if invalid else 0
+
+    queues = resolve(args)
+    sqs = _sqs(args)
+    if args.command == "report":
+        letters = look(sqs, queues.dlq_url)
+        if args.json:
+            by_reason: dict[str, list[str]] = defaultdict(list)
+            for message_id, reason in sorted(letters.items()):
+                by_reason[reason].append(message_id)
+            json.dump(by_reason, out, indent=2)
+            print(file=out)
+        else:
+            print(f"{queues.dlq_url}: {queue_depth(sqs, queues.dlq_url)} messages", file=out)
+            print_by_reason(letters, out, ids=args.ids)
+        return 0
+    # One attempt: an endpoint without StartMessageMoveTask must not be retried into a long wait.
+    once = _sqs(args, retries=1)
+    moved = redrive(
+        sqs, queues, reason=args.reason, limit=args.limit, dry_run=args.dry_run, move_task_client=once
+    )
+    if moved.task:
+        print(f"SQS is moving the dead letters to {queues.queue_url} (task {moved.task});", file=out)
+        print("follow it with: aws sqs list-message-move-tasks --source-arn <DeadLetterQueueArn>", file=out)
+        return 0
+    verb = "would move" if args.dry_run else "moved"
+    print(f"{verb} {moved.moved} to {queues.queue_url}; left {moved.skipped} not selected", file=out)
+    if moved.unsent:
+        print(f"{moved.unsent} could not be sent and are still in the DLQ", file=out)
+    if moved.undeleted:
+        print(f"{moved.undeleted} were sent but are still in the DLQ too: delete them there", file=out)
+    return 1 if moved.unsent or moved.undeleted else 0
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

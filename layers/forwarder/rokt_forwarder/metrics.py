@@ -1,0 +1,74 @@
+"""Per-invocation metrics as CloudWatch Embedded Metric Format: one JSON line on stdout, no API call.
+
+Powertools Metrics writes the line (namespace and service from POWERTOOLS_METRICS_NAMESPACE and
+POWERTOOLS_SERVICE_NAME); CloudWatch turns it into metrics. The only dimension is the service, so the
+number of metric series stays flat however much traffic there is. docs/operations.md says what each
+metric means and which alarm watches it.
+"""
+
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from typing import Final
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from rokt_forwarder.delivery import DeliveryStats
+from rokt_forwarder.outcome import DeadLettered, Delivered, Failed, Outcome
+
+logger = Logger(child=True)
+
+DELIVERED: Final = "RecordsDelivered"
+DEAD_LETTERED: Final = "RecordsDeadLettered"
+FAILED: Final = "RecordsFailed"  # reported in batchItemFailures: SQS delivers them again
+REQUESTS: Final = "ApiRequests"
+THROTTLED: Final = "ApiThrottled"  # answers 429
+RETRIES: Final = "ApiRetries"
+SPLITS: Final = "ApiSplits"
+LATENCY: Final = "ApiLatency"  # mean time per request, in milliseconds
+PACING_WAIT: Final = "PacingWait"  # seconds spent waiting for a share of the account's rate limit
+OLDEST_RECORD_AGE: Final = "OldestRecordAge"  # seconds since SQS took the batch's oldest record
+CREDENTIALS_FAILURES: Final = "CredentialsFailures"  # 1 when no record could be sent for want of them
+NAMES: Final = frozenset(
+    {DELIVERED, DEAD_LETTERED, FAILED, REQUESTS, THROTTLED, RETRIES, SPLITS, LATENCY, PACING_WAIT}
+    | {OLDEST_RECORD_AGE, CREDENTIALS_FAILURES}
+)
+_BY_OUTCOME: Final = {Delivered: DELIVERED, DeadLettered: DEAD_LETTERED, Failed: FAILED}
+
+type Publish = Callable[[Sequence[SQSRecord], Iterable[Outcome], DeliveryStats, int], None]
+
+
+def publish(
+    records: Sequence[SQSRecord], outcomes: Iterable[Outcome], stats: DeliveryStats, now_ms: int
+) -> None:
+    """Write one invocation's metrics; never raises, since metrics must not fail the records."""
+    try:
+        # EphemeralMetrics, not Metrics: Metrics shares one metric set across instances (and threads).
+        metrics = EphemeralMetrics()
+        counts = Counter(_BY_OUTCOME[type(o)] for o in outcomes)
+        for name in _BY_OUTCOME.values():
+            metrics.add_metric(name=name, unit=MetricUnit.Count, value=counts[name])
+        metrics.add_metric(name=REQUESTS, unit=MetricUnit.Count, value=stats.requests)
+        metrics.add_metric(name=THROTTLED, unit=MetricUnit.Count, value=stats.throttled)
+        metrics.add_metric(name=RETRIES, unit=MetricUnit.Count, value=stats.retries)
+        metrics.add_metric(name=SPLITS, unit=MetricUnit.Count, value=stats.splits)
+        metrics.add_metric(name=PACING_WAIT, unit=MetricUnit.Seconds, value=stats.paced_seconds)
+        metrics.add_metric(
+            name=CREDENTIALS_FAILURES, unit=MetricUnit.Count, value=int(stats.credentials_failure is not None)
+        )
+        if stats.requests:
+            latency = 1000 * stats.api_seconds / stats.requests
+            metrics.add_metric(name=LATENCY, unit=MetricUnit.Milliseconds, value=latency)
+        if sent := [ms for record in records if (ms := _sent_ms(record)) is not None]:
+            age = max(0, now_ms - min(sent)) / 1000
+            metrics.add_metric(name=OLDEST_RECORD_AGE, unit=MetricUnit.Seconds, value=age)
+        metrics.flush_metrics()
+    except Exception as error:
+        logger.warning("metrics not published", extra={"error": type(error).__name__})
+
+
+def _sent_ms(record: SQSRecord) -> int | None:
+    """When SQS took the record (epoch ms), if the event says so."""
+    raw = record.raw_event.get("attributes", {}).get("SentTimestamp")
+    return int(raw) if isinstance(raw, str) and raw.isdigit() else None

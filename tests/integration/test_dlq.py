@@ -1,0 +1,165 @@
+"""The DLQ tool (devstack/dlq.py) against moto in server mode: report, redrive (all, by reason), validate."""
+
+import io
+import json
+from collections import Counter
+from pathlib import Path
+
+import boto3
+import pytest
+
+from devstack import dlq
+from devstack.aws import EmbeddedAws
+from devstack.sqs_tools import drain, queue_depth
+from rokt_forwarder.ports import DeadLetter
+from rokt_forwarder.sqs import Sqs
+
+EMAIL = "email: must be an email address"
+CURRENCY = "currency: must be a 3-letter currency code"
+
+
+@pytest.fixture
+def letters(aws: EmbeddedAws, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Four dead letters as the forwarder writes them, and one SQS moved itself (no reason): id → body."""
+    for name, value in aws.environment().items():
+        monkeypatch.setenv(name, value)  # credentials and endpoint, as for the local aws
+    sqs = aws.client("sqs")
+    bodies = {
+        "m-1": json.dumps({"email": "jane@example", "amount": 1}),
+        "m-2": json.dumps({"email": "sam@", "amount": 2}),
+        "m-3": json.dumps({"email": "kim@example.com", "currency": "dollars"}),
+    }
+    reasons = {"m-1": EMAIL, "m-2": EMAIL, "m-3": CURRENCY}
+    unsent = Sqs(sqs).dead_letter(
+        aws.dlq_url,
+        [DeadLetter(mid, bodies[mid], reasons[mid], aws.queue_arn) for mid in bodies],
+    )
+    assert unsent == set()
+    moved = sqs.send_message(QueueUrl=aws.dlq_url, MessageBody='{"customerid": "c-9"}')["MessageId"]
+    return {**bodies, moved: '{"customerid": "c-9"}'}
+
+
+def run(aws: EmbeddedAws, *args: str) -> tuple[int, str]:
+    out = io.StringIO()
+    queues = ["--queue-url", aws.queue_url, "--dlq-url", aws.dlq_url]
+    code = dlq.main([*queues, "--endpoint-url", aws.endpoint_url, *args], out=out)
+    return code, out.getvalue()
+
+
+def in_queue(aws: EmbeddedAws, url: str) -> Counter[str]:
+    return Counter(message["Body"] for message in drain(aws.client("sqs"), url))
+
+
+def test_report_counts_by_reason_with_ids_never_a_body_and_leaves_every_message(
+    aws: EmbeddedAws, letters: dict[str, str]
+) -> None:
+    code, out = run(aws, "report")
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[1] == "Dead letters, by reason (4)"
+    assert lines[2:] == [
+        f"      2  {EMAIL}",
+        "         ids: m-1, m-2",
+        f"      1  {dlq.SQS_REDRIVEN}",  # ties in the order of their reasons
+        f"         ids: {next(mid for mid in letters if not mid.startswith('m-'))}",
+        f"      1  {CURRENCY}",
+        "         ids: m-3",
+    ]
+    for body in letters.values():
+        assert body not in out
+    assert "jane@example" not in out
+    sqs = aws.client("sqs")
+    assert queue_depth(sqs, aws.dlq_url, visible_only=True) == 4, "looked at, released at once"
+
+
+def test_report_as_json(aws: EmbeddedAws, letters: dict[str, str]) -> None:
+    code, out = run(aws, "report", "--json")
+    assert code == 0
+    report = json.loads(out)
+    assert report[EMAIL] == ["m-1", "m-2"]
+    assert report[CURRENCY] == ["m-3"]
+    assert len(report[dlq.SQS_REDRIVEN]) == 1
+
+
+def test_redrive_without_a_move_task_moves_each_message_exactly_once(
+    aws: EmbeddedAws, letters: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out = run(aws, "redrive")
+    assert code == 0
+    assert "StartMessageMoveTask unavailable" in capsys.readouterr().err, "moto has none: the fallback ran"
+    assert out == f"moved 4 to {aws.queue_url}; left 0 not selected\n"
+    assert in_queue(aws, aws.queue_url) == Counter(letters.values()), "each body once, unchanged"
+    assert queue_depth(aws.client("sqs"), aws.dlq_url) == 0
+
+
+def test_redriven_messages_lose_the_dead_letter_attributes(aws: EmbeddedAws, letters: dict[str, str]) -> None:
+    run(aws, "redrive", "--reason", CURRENCY)
+    (message,) = drain(aws.client("sqs"), aws.queue_url)
+    assert message["Body"] == letters["m-3"]
+    assert not set(message.get("MessageAttributes", {})) & dlq.DEAD_LETTER_ATTRIBUTES
+
+
+@pytest.mark.parametrize(("reason", "moved"), [(EMAIL, ["m-1", "m-2"]), (dlq.SQS_REDRIVEN, [])])
+def test_redrive_by_reason_moves_only_those_and_leaves_the_rest_visible(
+    aws: EmbeddedAws, letters: dict[str, str], reason: str, moved: list[str]
+) -> None:
+    expected = [letters[mid] for mid in moved] or [
+        letters[mid] for mid in letters if not mid.startswith("m-")
+    ]
+    code, out = run(aws, "redrive", "--reason", reason)
+    assert code == 0
+    assert out == f"moved {len(expected)} to {aws.queue_url}; left {4 - len(expected)} not selected\n"
+    assert in_queue(aws, aws.queue_url) == Counter(expected)
+    assert queue_depth(aws.client("sqs"), aws.dlq_url, visible_only=True) == 4 - len(expected)
+
+
+def test_redrive_dry_run_and_max(aws: EmbeddedAws, letters: dict[str, str]) -> None:
+    assert run(aws, "redrive", "--dry-run")[1].startswith("would move 4 ")
+    assert queue_depth(aws.client("sqs"), aws.queue_url) == 0
+    assert run(aws, "redrive", "--max", "1")[1].startswith("moved 1 ")
+    assert sum(in_queue(aws, aws.queue_url).values()) == 1
+    assert queue_depth(aws.client("sqs"), aws.dlq_url, visible_only=True) == 3
+
+
+def test_the_queues_can_be_named_by_the_stack(aws: EmbeddedAws, letters: dict[str, str]) -> None:
+    cloudformation = boto3.client("cloudformation", endpoint_url=aws.endpoint_url)
+    outputs = {"QueueUrl": aws.queue_url, "DeadLetterQueueUrl": aws.dlq_url}
+    template = {
+        "Resources": {"Nothing": {"Type": "AWS::SQS::Queue"}},
+        "Outputs": {key: {"Value": value} for key, value in outputs.items()},
+    }
+    cloudformation.create_stack(StackName="forwarder", TemplateBody=json.dumps(template))
+    out = io.StringIO()
+    assert dlq.main(["--stack", "forwarder", "--endpoint-url", aws.endpoint_url, "report"], out=out) == 0
+    assert out.getvalue().startswith(f"{aws.dlq_url}: 4 messages\n")
+
+
+def test_validate_prints_each_invalid_line_with_the_forwarder_s_reason(tmp_path: Path) -> None:
+    feed = tmp_path / "feed.jsonl"
+    sns = {"Type": "Notification", "TopicArn": "arn:aws:sns:us-east-1:1:t", "Message": '{"customerid": "c"}'}
+    lines = [
+        json.dumps({"email": "jane@example.com", "amount": 19.99, "currency": "USD"}),
+        json.dumps({"email": "jane.doe@", "amount": 1}),
+        "",
+        "not json",
+        json.dumps(sns),
+        json.dumps({"emial": "x@example.com"}),
+    ]
+    feed.write_text("\n".join(lines) + "\n")
+    out = io.StringIO()
+    assert dlq.main(["validate", str(feed)], out=out) == 1
+    assert out.getvalue().splitlines() == [
+        f"line 2: {EMAIL}",
+        "line 4: body: not valid JSON",
+        "line 6: emial: unknown field",
+        "5 messages: 2 valid, 3 invalid",
+    ]
+    assert "jane.doe@" not in out.getvalue()
+
+
+def test_validate_a_clean_feed_exits_zero(tmp_path: Path) -> None:
+    feed = tmp_path / "feed.jsonl"
+    feed.write_text(json.dumps({"customerid": "c-1", "amount": "5.00", "currency": "EUR"}) + "\n")
+    out = io.StringIO()
+    assert dlq.main(["validate", str(feed)], out=out) == 0
+    assert out.getvalue() == "1 messages: 1 valid, 0 invalid\n"

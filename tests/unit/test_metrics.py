@@ -1,0 +1,71 @@
+"""metrics.publish on its own: what it computes from records and stats, and that it never raises."""
+
+import json
+from typing import Any
+
+import pytest
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from rokt_forwarder import metrics
+from rokt_forwarder.delivery import DeliveryStats
+from rokt_forwarder.outcome import DELIVERED, DeadLettered, Failed
+
+NOW_MS = 1_767_225_600_000
+
+
+def record(sent_ms: int | None) -> SQSRecord:
+    attributes = {"ApproximateReceiveCount": "1"}
+    if sent_ms is not None:
+        attributes["SentTimestamp"] = str(sent_ms)
+    return SQSRecord({"messageId": "m", "body": "{}", "attributes": attributes})
+
+
+def published(capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
+    (line,) = capsys.readouterr().out.splitlines()
+    document: dict[str, Any] = json.loads(line)
+    return {name: document[name][0] for name in metrics.NAMES if name in document}
+
+
+@pytest.fixture(autouse=True)
+def namespace(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "Test")
+    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "test")
+
+
+def test_counts_latency_and_the_oldest_record_age(capsys: pytest.CaptureFixture[str]) -> None:
+    stats = DeliveryStats(requests=4, retries=2, splits=1, by_status={"202": 2, "429": 2})
+    stats.api_seconds, stats.paced_seconds = 0.2, 3.0
+    outcomes = [DELIVERED, DELIVERED, DeadLettered("x"), Failed("y")]
+    records = [record(NOW_MS - 90_000), record(NOW_MS - 5_000), record(None)]
+    metrics.publish(records, outcomes, stats, NOW_MS)
+    assert published(capsys) == {
+        "RecordsDelivered": 2,
+        "RecordsDeadLettered": 1,
+        "RecordsFailed": 1,
+        "ApiRequests": 4,
+        "ApiThrottled": 2,
+        "ApiRetries": 2,
+        "ApiSplits": 1,
+        "ApiLatency": pytest.approx(50.0),
+        "PacingWait": 3.0,
+        "OldestRecordAge": 90.0,
+        "CredentialsFailures": 0,
+    }
+
+
+def test_no_request_means_no_latency_and_no_timestamp_no_age(capsys: pytest.CaptureFixture[str]) -> None:
+    stats = DeliveryStats(credentials_failure="credentials: cannot read secret s: AccessDeniedException")
+    metrics.publish([record(None)], [Failed("credentials")], stats, NOW_MS)
+    values = published(capsys)
+    assert "ApiLatency" not in values
+    assert "OldestRecordAge" not in values
+    assert values["CredentialsFailures"] == 1
+
+
+def test_without_a_namespace_it_warns_and_never_raises(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.delenv("POWERTOOLS_METRICS_NAMESPACE")
+    metrics.publish([record(NOW_MS)], [DELIVERED], DeliveryStats(), NOW_MS)
+    assert capsys.readouterr().out == ""
+    assert [r.getMessage() for r in caplog.records] == ["metrics not published"]
