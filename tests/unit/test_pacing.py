@@ -31,12 +31,18 @@ def test_containers_that_start_together_send_their_first_requests_at_different_t
     assert firsts[0] < 0.2 and firsts[-1] > 1.5, "spread over the time a first request takes to earn"
 
 
-def test_a_request_waits_only_for_a_small_share_and_carries_what_was_earned() -> None:
+def test_a_request_waits_for_about_a_second_s_worth_and_carries_what_was_earned() -> None:
     pacer, clock = drained()
     share = pacer.take(100, within=60)
-    assert share == Share(pacing.MIN_BATCHES, pytest.approx(pacing.MIN_BATCHES / 54))
-    clock.now += share.wait + 1.0
-    assert pacer.take(100, within=60) == Share(54, 0.0), "a second's worth, sent at once"
+    assert share == Share(54, pytest.approx(1.0))
+    clock.now += share.wait + 0.5
+    assert pacer.take(100, within=60) == Share(54, pytest.approx(0.5)), "what half a second more earned"
+
+
+def test_a_small_share_waits_for_ten_batches_rather_than_a_second_s_worth() -> None:
+    pacer, _ = drained(270, 50)
+    share = pacer.take(100, within=60)
+    assert share == Share(pacing.MIN_BATCHES, pytest.approx(pacing.MIN_BATCHES / 5.4))
 
 
 def test_a_request_smaller_than_the_least_share_waits_for_itself_only() -> None:
@@ -60,7 +66,7 @@ def test_idle_time_saves_up_at_most_one_full_request() -> None:
 def test_a_429_halves_the_rate_and_its_retry_after_holds_every_request() -> None:
     pacer, clock = drained()
     clock.now += 10
-    pacer.observe(429, None, 3.0)
+    pacer.observe(429, 10, None, 3.0)
     assert pacer.rate == 27
     share = pacer.take(1, within=60)
     assert share is not None and share.wait == pytest.approx(3.0)
@@ -69,31 +75,31 @@ def test_a_429_halves_the_rate_and_its_retry_after_holds_every_request() -> None
 
 def test_near_the_limit_the_rate_eases_off_before_any_429() -> None:
     pacer, _ = drained()
-    pacer.observe(202, pacing.EASE_AT, None)
+    pacer.observe(202, 10, pacing.EASE_AT, None)
     assert pacer.rate == pytest.approx(54 * pacing.EASE)
 
 
 def test_with_room_to_spare_the_rate_grows_by_a_step() -> None:
     pacer, _ = drained()
-    pacer.observe(202, 0.0, None)
-    pacer.observe(202, None, None)
+    pacer.observe(202, 10, 0.0, None)
+    pacer.observe(202, 10, None, None)
     assert pacer.rate == pytest.approx(54 + 2 * pacing.STEP * 54)
 
 
 def test_between_the_thresholds_or_on_errors_the_rate_holds() -> None:
     pacer, _ = drained()
-    pacer.observe(202, (pacing.EASE_AT + pacing.GROW_BELOW) / 2, None)
-    pacer.observe(500, None, None)
+    pacer.observe(202, 10, (pacing.EASE_AT + pacing.GROW_BELOW) / 2, None)
+    pacer.observe(500, 10, None, None)
     assert pacer.rate == 54
 
 
 def test_the_rate_stays_between_a_floor_and_the_whole_budget() -> None:
     pacer, _ = drained()
     for _ in range(100):
-        pacer.observe(429, None, None)
+        pacer.observe(429, 10, None, None)
     assert pacer.rate == pytest.approx(pacing.MIN_SHARE * 54)
     for _ in range(1000):
-        pacer.observe(202, 0.0, None)
+        pacer.observe(202, 10, 0.0, None)
     assert pacer.rate == 270
 
 
@@ -105,6 +111,15 @@ def test_sharers_steer_their_sum_into_the_band_the_api_reports() -> None:
     for _ in range(300):
         used = 100 * sum(container.rate for container in containers) / 270
         for container in containers:
-            container.observe(202, used, None)
+            container.observe(202, 10, used, None)
     used = 100 * sum(container.rate for container in containers) / 270
     assert pacing.GROW_BELOW * pacing.EASE <= used <= pacing.EASE_AT / pacing.EASE
+
+
+def test_an_answer_that_took_nothing_of_the_limit_gives_its_share_back() -> None:
+    pacer, clock = drained()
+    clock.now += 10 / 54
+    share = pacer.take(10, within=0.0)
+    assert share is not None and pacer.take(10, within=0.0) is None
+    pacer.observe(503, share.batches, None, None)
+    assert pacer.take(10, within=0.0) is not None, "the 503'd request's share is there again"

@@ -49,7 +49,7 @@ def test_after_restore_each_container_gets_its_own_randomness() -> None:
 def test_after_restore_the_pacer_starts_afresh() -> None:
     edges, transport, _, _ = restored()
     assert edges.forward.pacer is not None
-    edges.forward.pacer.observe(429, None, 60)
+    edges.forward.pacer.observe(429, 10, None, 60)
     snapstart.after_restore(edges.forward, transport)
     assert edges.forward.pacer.rate == 54
     assert edges.forward.pacer.take(1, within=1.0) is not None, "the snapshot's Retry-After is gone"

@@ -164,9 +164,11 @@ class Delivery:
         try:
             response = self._post(request, batches, timeout)
         except TransportError as error:
+            if self._pacer is not None:
+                self._pacer.refund(len(request))
             return policy.Retry(f"connection: {error}")
         if self._pacer is not None:
-            self._pacer.observe(response.status, response.used_percent, response.retry_after)
+            self._pacer.observe(response.status, len(request), response.used_percent, response.retry_after)
         return policy.decide(response.status, response.body, response.retry_after, batches=len(request))
 
     def _unless_halted[**P, T](self, call: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T | None:

@@ -30,6 +30,7 @@ BACK_OFF = 0.5
 STEP = 0.1  # of the fair share, per answer with room to spare
 MIN_SHARE = 0.05  # the rate never goes below this share of the fair share
 MIN_BATCHES = 10  # a request waits for at least this many batches' share (or all it has, if fewer)
+SHARE_SECONDS = 1.0  # and for at least what the rate earns in this time: about a request a second
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,14 +62,15 @@ class Pacer:
         self._tokens = rng.uniform(0, MIN_BATCHES)
 
     def take(self, batches: int, within: float) -> Share | None:
-        """A share of up to `batches` for the next request, or None if not even MIN_BATCHES comes in time.
+        """A share of up to `batches` for the next request, or None if not even a small one comes in time.
 
-        It waits only for the first MIN_BATCHES (or all, if fewer), then takes what has been earned:
-        small shares go out as small requests, which keeps the account's traffic smooth instead of
-        every container saving up for a full request and sending it at once.
+        It waits for about a second's worth (at least MIN_BATCHES, at most all `batches`), then takes
+        what has been earned: a container with a small share sends small requests at its pace instead
+        of saving up for a full one, which keeps the account's traffic smooth, and one with a large
+        share sends few requests.
         """
         self._refill()
-        least = min(batches, MIN_BATCHES)
+        least = min(batches, max(MIN_BATCHES, math.floor(self.rate * SHARE_SECONDS)))
         now = self._clock.monotonic()
         wait = max(self._resume_at - now, (least - self._tokens) / self.rate, 0.0)
         if wait > within:
@@ -78,19 +80,31 @@ class Pacer:
         self._tokens -= share
         return Share(share, wait)
 
-    def observe(self, status: int, used_percent: float | None, retry_after: float | None) -> None:
-        """Follow the API: ease off near its limit, back off on 429, grow while it has room."""
+    def observe(
+        self, status: int, batches: int, used_percent: float | None, retry_after: float | None
+    ) -> None:
+        """Follow the API's answer to a request of `batches`: ease off near its limit, back off on
+        429, grow while it has room. Only an accepted request counts against the limit: any other
+        gives its share back, so the retry of a 503 or a 429 is not charged twice and an outage
+        does not eat the time after it.
+        """
         self._refill()
-        if status == 429:
-            self.rate *= BACK_OFF
-            if retry_after:
-                self._resume_at = max(self._resume_at, self._clock.monotonic() + retry_after)
-        elif 200 <= status < 300:
+        if 200 <= status < 300:
             if used_percent is not None and used_percent >= EASE_AT:
                 self.rate *= EASE
             elif used_percent is None or used_percent < GROW_BELOW:
                 self.rate += STEP * self.fair_share
+        else:
+            self.refund(batches)
+        if status == 429:
+            self.rate *= BACK_OFF
+            if retry_after:
+                self._resume_at = max(self._resume_at, self._clock.monotonic() + retry_after)
         self.rate = min(max(self.rate, MIN_SHARE * self.fair_share), self.budget)
+
+    def refund(self, batches: int) -> None:
+        """Give back the share of a request that never reached the API's count."""
+        self._tokens = min(self._capacity(), self._tokens + batches)
 
     def _capacity(self) -> float:
         """A second's worth, and at least one full request: after a pause a container never bursts more."""
