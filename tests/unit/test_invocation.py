@@ -263,3 +263,45 @@ def test_each_record_has_exactly_one_outcome_when_a_fifo_group_breaks() -> None:
     ]
     assert edges(records) == ["broken", "bad"]
     assert edges.letters == [], "a record reported failed is not also dead-lettered"
+
+
+def traced(body: Any, mid: str) -> dict:
+    return {**record(body, mid=mid), "messageAttributes": {"forwarder_trace": {"stringValue": "t"}}}
+
+
+def done_line(caplog: pytest.LogCaptureFixture) -> Any:
+    (line,) = [r for r in caplog.records if r.getMessage() == "invocation done"]
+    return line
+
+
+def test_traced_records_have_their_outcome_logged_by_message_id(caplog: pytest.LogCaptureFixture) -> None:
+    records = [
+        traced(VALID, "ok"),
+        traced({**VALID, "email": "jane.at.example.com"}, "bad"),
+        record(VALID, mid="untraced"),
+    ]
+    with caplog.at_level("INFO"):
+        Edges(FakeApi())(records)
+    assert done_line(caplog).traced == {
+        "ok": "delivered",
+        "bad": "dead_lettered: email: must be an email address",
+    }
+
+
+def test_a_traced_failure_is_logged_with_its_reason(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level("INFO"):
+        failed = Edges(FakeApi([Response(403)]))([traced(VALID, "refused")])
+    assert failed == ["refused"]
+    assert done_line(caplog).traced == {"refused": "failed: HTTP 403"}
+
+
+def test_an_invocation_without_traced_records_logs_no_traced_key(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level("INFO"):
+        Edges(FakeApi())([record(VALID)])
+    assert not hasattr(done_line(caplog), "traced")
+
+
+def test_traced_outcomes_are_bounded(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level("INFO"):
+        Edges(FakeApi())([traced(VALID, f"m{n}") for n in range(25)])
+    assert len(done_line(caplog).traced) == 10

@@ -57,6 +57,10 @@ from rokt_forwarder.ports import (
 
 logger = Logger(child=True)
 FIFO_BLOCKED = "an earlier message of its FIFO group was not delivered"
+# A record with this SQS message attribute (any value) has its outcome logged by messageId in the
+# "invocation done" line, under "traced": how `make send-test` follows its conversions. Bounded.
+TRACE_ATTRIBUTE = "forwarder_trace"
+MAX_TRACED = 10
 
 # A record ready to send is its batch's wire bytes; one that is not has its result already.
 type Prepared = bytes | Refused | Failed
@@ -115,9 +119,11 @@ class Forwarder:
         for record in records:
             outcomes.setdefault(record.message_id, NOT_SETTLED)
         self._delay_failed(records, outcomes, time_left)
+        traced = [r.message_id for r in records if TRACE_ATTRIBUTE in r.message_attributes][:MAX_TRACED]
         logger.info(
             "invocation done",
             extra={
+                **({"traced": {mid: outcome.describe(outcomes[mid]) for mid in traced}} if traced else {}),
                 "records": len(records),
                 **outcome.summary(outcomes.values()),
                 "requests": delivery.stats.requests,
