@@ -3,7 +3,7 @@
 deploy  checks python3.13 (sam build needs it on PATH), the SAM CLI, AWS credentials, the region and
         the stack name; then runs `sam build` and `sam deploy --config-env ENV`, guided while
         samconfig.toml holds no RoktSecretArn for ENV (the first deploy), plain after.
-logs    `sam logs --tail` for the stack's function.
+logs    `sam logs --tail` of the stack's function log group.
 
 ENV is a samconfig.toml environment: `default` (RoktEnvironment=development) or `prod`
 (RoktEnvironment=production), each its own stack.
@@ -22,7 +22,16 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
-from devstack.samconfig import DEFAULT_ENV, NO_REGION, ROOT, SAMCONFIG, SamConfig, stack_name_problem
+from devstack.logs import log_group_name
+from devstack.samconfig import (
+    DEFAULT_ENV,
+    NO_REGION,
+    ROOT,
+    SAMCONFIG,
+    SamConfig,
+    function_name,
+    stack_name_problem,
+)
 
 # One quick answer: this runs before a deploy, not in Lambda.
 STS_CONFIG = Config(connect_timeout=5, read_timeout=10, retries={"mode": "standard", "max_attempts": 2})
@@ -153,8 +162,9 @@ def logs(args: argparse.Namespace, config: SamConfig, sam: Path) -> int:
             file=sys.stderr,
         )
         return 1
-    command = [str(sam), "logs", "--stack-name", config.stack_name, "--name", "ForwarderFunction"]
-    command += ["--region", session.region_name, "--tail"]
+    # The log group by name: it is known from the stack name, and needs no stack lookup.
+    group = log_group_name(function_name(config.stack_name))
+    command = [str(sam), "logs", "--cw-log-group", group, "--region", session.region_name, "--tail"]
     print(shown(command), flush=True)
     if args.check_only:
         return 0

@@ -59,6 +59,11 @@ class SamConfig:
 NO_REGION = "no AWS region: pass --region, set AWS_REGION, or give your profile a region (aws configure)"
 
 
+def function_name(stack_name: str) -> str:
+    """The template's FunctionName (!Sub ${AWS::StackName}-forwarder), so its log group is known."""
+    return f"{stack_name}-forwarder"
+
+
 def parse_overrides(text: str) -> dict[str, str]:
     return {name: quoted if quoted else bare for name, quoted, bare in _OVERRIDE.findall(text)}
 

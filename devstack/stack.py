@@ -18,14 +18,9 @@ from devstack.aws import EmbeddedAws
 from devstack.function import cold_start
 from devstack.logs import FunctionLogs, log_group_name
 from devstack.runner import EventSourceMapping
-from devstack.samconfig import ROOT, SamConfig
+from devstack.samconfig import ROOT, SamConfig, function_name
 from devstack.sandbox import Sandbox, SandboxConfig
 from devstack.template import StackSettings
-
-
-def function_name(stack_name: str) -> str:
-    """The template's FunctionName: !Sub ${AWS::StackName}-forwarder."""
-    return f"{stack_name}-forwarder"
 
 
 def register_stack(aws: EmbeddedAws, stack_name: str) -> None:

@@ -141,7 +141,7 @@ def test_logs_tail_the_stack_function(account: EmbeddedAws, capsys: pytest.Captu
     status, lines = run(["logs", "--config-env", "prod", "--check-only"], capsys)
     assert status == 0
     assert lines == [
-        "$ sam logs --stack-name rokt-event-forwarder-prod --name ForwarderFunction --region us-east-1 --tail"
+        "$ sam logs --cw-log-group /aws/lambda/rokt-event-forwarder-prod-forwarder --region us-east-1 --tail"
     ]
 
 

@@ -11,8 +11,9 @@ from support import API_KEY, API_SECRET, ROOT, dead_letters
 
 from devstack import send_test
 from devstack.aws import EmbeddedAws
+from devstack.samconfig import function_name
 from devstack.sandbox import Sandbox, SandboxConfig
-from devstack.stack import function_name, running_forwarder
+from devstack.stack import running_forwarder
 from devstack.template import StackSettings
 
 STACK = "rokt-event-forwarder"  # samconfig.toml's default stack name, which send-test falls back to
