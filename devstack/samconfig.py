@@ -56,7 +56,7 @@ class SamConfig:
         return boto3.Session(region_name=region or self.region or os.environ.get("AWS_REGION") or None)
 
 
-NO_REGION = "no AWS region: pass --region, set AWS_REGION, or give your profile a region (aws configure)"
+NO_REGION = "no AWS region: set AWS_REGION, give your profile one (aws configure), or add ARGS=--region=…"
 
 
 def function_name(stack_name: str) -> str:

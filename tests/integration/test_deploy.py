@@ -65,8 +65,8 @@ def test_without_credentials_or_region_each_missing_piece_is_one_line(
         f"  ok    python3.13       {PYTHON}",
         f"  ok    SAM CLI          {Path(PYTHON).parent / 'sam'}",
         "  FAIL  AWS credentials  none found: run `aws configure` or `aws sso login`, or set AWS_PROFILE",
-        "  FAIL  AWS region       no AWS region: pass --region, set AWS_REGION, or give your profile a "
-        "region (aws configure)",
+        "  FAIL  AWS region       no AWS region: set AWS_REGION, give your profile one (aws configure), or "
+        "add ARGS=--region=…",
         "  ok    stack name       rokt-event-forwarder",
         "Fix each FAIL line above, then run make deploy again.",
     ]
