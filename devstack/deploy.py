@@ -25,6 +25,7 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 from devstack.logs import log_group_name
 from devstack.samconfig import (
     DEFAULT_ENV,
+    NO_CREDENTIALS,
     NO_REGION,
     ROOT,
     SAMCONFIG,
@@ -70,11 +71,7 @@ def check_credentials(session: boto3.Session) -> Check:
     try:
         identity = sts.get_caller_identity()
     except NoCredentialsError:
-        return Check(
-            "AWS credentials",
-            False,
-            "none found: run `aws configure` or `aws sso login`, or set AWS_PROFILE",
-        )
+        return Check("AWS credentials", False, NO_CREDENTIALS)
     except ClientError as error:
         code = error.response.get("Error", {}).get("Code", "error")
         return Check(

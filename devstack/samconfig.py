@@ -56,6 +56,7 @@ class SamConfig:
         return boto3.Session(region_name=region or self.region or os.environ.get("AWS_REGION") or None)
 
 
+NO_CREDENTIALS = "no AWS credentials found: run `aws configure` or `aws sso login`, or set AWS_PROFILE"
 NO_REGION = "no AWS region: set AWS_REGION, give your profile one (aws configure), or add ARGS=--region=…"
 
 

@@ -24,10 +24,10 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TextIO
 
 import boto3
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from devstack.logs import log_group_name
-from devstack.samconfig import DEFAULT_ENV, NO_REGION, SamConfig
+from devstack.samconfig import DEFAULT_ENV, NO_CREDENTIALS, NO_REGION, SamConfig
 from devstack.traffic import eventbridge_event
 from rokt_forwarder.invocation import TRACE_ATTRIBUTE
 from rokt_forwarder.outcome import DeadLettered, Delivered, Failed
@@ -311,6 +311,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         followed = run(session, target, timeout=args.timeout, with_invalid=args.with_invalid)
     except TargetError as error:
         print(f"ERROR: {error}", file=sys.stderr)
+        return 2
+    except NoCredentialsError:
+        print(f"ERROR: {NO_CREDENTIALS}", file=sys.stderr)
         return 2
     except (BotoCoreError, ClientError) as error:
         print(f"ERROR: AWS refused or could not be reached: {error}", file=sys.stderr)

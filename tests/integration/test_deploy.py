@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from support import API_KEY, API_SECRET, ROOT
 
-from devstack import deploy
+from devstack import deploy, send_test
 from devstack.aws import EmbeddedAws
 from devstack.samconfig import parse_overrides
 from devstack.template import StackSettings
@@ -64,7 +64,8 @@ def test_without_credentials_or_region_each_missing_piece_is_one_line(
         "Checking what `sam deploy --config-env default` needs...",
         f"  ok    python3.13       {PYTHON}",
         f"  ok    SAM CLI          {Path(PYTHON).parent / 'sam'}",
-        "  FAIL  AWS credentials  none found: run `aws configure` or `aws sso login`, or set AWS_PROFILE",
+        "  FAIL  AWS credentials  no AWS credentials found: run `aws configure` or `aws sso login`, or set "
+        "AWS_PROFILE",
         "  FAIL  AWS region       no AWS region: set AWS_REGION, give your profile one (aws configure), or "
         "add ARGS=--region=…",
         "  ok    stack name       rokt-event-forwarder",
@@ -134,6 +135,13 @@ def test_a_stack_name_too_long_for_the_function_name_is_refused(
     assert (
         f"  FAIL  stack name       stack name {name!r} is 55 characters: at most 54, because the function is "
         f"named {name}-forwarder and Lambda function names are at most 64 characters" in lines
+    )
+
+
+def test_send_test_without_credentials_says_so(no_aws: None, capsys: pytest.CaptureFixture[str]) -> None:
+    assert send_test.main(["--region", "eu-west-1"]) == 2
+    assert capsys.readouterr().err == (
+        "ERROR: no AWS credentials found: run `aws configure` or `aws sso login`, or set AWS_PROFILE\n"
     )
 
 
