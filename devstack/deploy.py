@@ -82,10 +82,16 @@ def check_credentials(session: boto3.Session) -> Check:
     return Check("AWS credentials", True, f"account {identity['Account']} as {identity['Arn']}")
 
 
-def check_region(session: boto3.Session, config: SamConfig) -> Check:
+def check_region(session: boto3.Session, config: SamConfig, given: str | None) -> Check:
+    """The region and where it came from, in SamConfig.session's order."""
     if not session.region_name:
         return Check("AWS region", False, NO_REGION)
-    source = "samconfig.toml" if config.region else "your AWS configuration"
+    sources = [
+        (given, "--region"),
+        (config.region, "samconfig.toml"),
+        (os.environ.get("AWS_REGION"), "AWS_REGION"),
+    ]
+    source = next((name for value, name in sources if value), "AWS_DEFAULT_REGION or your profile")
     return Check("AWS region", True, f"{session.region_name} (from {source})")
 
 
@@ -124,7 +130,7 @@ def deploy(args: argparse.Namespace, config: SamConfig, sam: Path) -> int:
         check_python(args.python),
         check_sam(sam),
         check_credentials(session),
-        check_region(session, config),
+        check_region(session, config, args.region),
         check_stack_name(config),
     ]
     for check in checks:

@@ -83,7 +83,7 @@ def test_the_first_deploy_is_guided(account: EmbeddedAws, capsys: pytest.Capture
     status, lines = run(["deploy", "--python", PYTHON, "--check-only"], capsys)
     assert status == 0
     assert lines[3] == "  ok    AWS credentials  account 123456789012 as arn:aws:sts::123456789012:user/moto"
-    assert lines[4] == "  ok    AWS region       us-east-1 (from your AWS configuration)"
+    assert lines[4] == "  ok    AWS region       us-east-1 (from AWS_REGION)"
     assert lines[-3].startswith("First deploy of default: `sam deploy --guided` asks for RoktSecretArn")
     assert lines[-2:] == ["$ sam build", "$ sam deploy --guided --config-env default --region us-east-1"]
 
