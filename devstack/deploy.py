@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import boto3
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from devstack.logs import log_group_name
 from devstack.samconfig import (
+    CLIENT_CONFIG,
     DEFAULT_ENV,
     NO_CREDENTIALS,
     NO_REGION,
@@ -33,9 +33,6 @@ from devstack.samconfig import (
     function_name,
     stack_name_problem,
 )
-
-# One quick answer: this runs before a deploy, not in Lambda.
-STS_CONFIG = Config(connect_timeout=5, read_timeout=10, retries={"mode": "standard", "max_attempts": 2})
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +64,7 @@ def check_sam(sam: Path) -> Check:
 
 def check_credentials(session: boto3.Session) -> Check:
     # STS answers in every region; without one, ask its global endpoint's region.
-    sts = session.client("sts", region_name=session.region_name or "us-east-1", config=STS_CONFIG)
+    sts = session.client("sts", region_name=session.region_name or "us-east-1", config=CLIENT_CONFIG)
     try:
         identity = sts.get_caller_identity()
     except NoCredentialsError:

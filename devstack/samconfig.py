@@ -13,10 +13,13 @@ from pathlib import Path
 from typing import Any, Self
 
 import boto3
+from botocore.config import Config
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMCONFIG = ROOT / "samconfig.toml"
 DEFAULT_ENV = "default"
+# The account tools' AWS calls: a quick answer or a clear error, never a minute's silent retrying.
+CLIENT_CONFIG = Config(connect_timeout=5, read_timeout=10, retries={"mode": "standard", "max_attempts": 3})
 # CloudFormation stack names; the function is "{stack}-forwarder" and Lambda names are <= 64 characters.
 MAX_STACK_NAME = 54
 _STACK_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]*")

@@ -27,7 +27,7 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from devstack.logs import log_group_name
-from devstack.samconfig import DEFAULT_ENV, NO_CREDENTIALS, NO_REGION, SamConfig
+from devstack.samconfig import CLIENT_CONFIG, DEFAULT_ENV, NO_CREDENTIALS, NO_REGION, SamConfig
 from devstack.traffic import eventbridge_event
 from rokt_forwarder.invocation import TRACE_ATTRIBUTE
 from rokt_forwarder.outcome import DeadLettered, Delivered, Failed
@@ -191,7 +191,6 @@ def follow(
     since_ms: int,
     timeout: float,
     on_outcome: Callable[[Followed], None] = lambda _: None,
-    sleep: Callable[[float], None] = time.sleep,
 ) -> None:
     """Read the function's traced outcomes until every message has a final one, or the timeout."""
     by_id = {f.message_id: f for f in followed}
@@ -212,7 +211,7 @@ def follow(
                 on_outcome(by_id[message_id])
         if all(f.final for f in followed) or time.monotonic() >= deadline:
             return
-        sleep(min(POLL_SECONDS, max(0.0, deadline - time.monotonic())))
+        time.sleep(min(POLL_SECONDS, max(0.0, deadline - time.monotonic())))
 
 
 def run(
@@ -228,7 +227,7 @@ def run(
     run_id = uuid.uuid4().hex[:8]
     now = datetime.now(UTC)
     since_ms = time.time_ns() // 1_000_000 - CLOCK_SKEW_MS
-    sqs, logs = session.client("sqs"), session.client("logs")
+    sqs, logs = session.client("sqs", config=CLIENT_CONFIG), session.client("logs", config=CLIENT_CONFIG)
     width = 22
     print(f"Sending test conversions to {target.described}: {target.queue_url}", file=out)
     followed = []
@@ -307,7 +306,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 parser.error(
                     f"no stack name: pass --stack-name (samconfig.toml's {args.config_env} has none)"
                 )
-            target = stack_target(session.client("cloudformation"), stack_name, session.region_name)
+            cfn = session.client("cloudformation", config=CLIENT_CONFIG)
+            target = stack_target(cfn, stack_name, session.region_name)
         followed = run(session, target, timeout=args.timeout, with_invalid=args.with_invalid)
     except TargetError as error:
         print(f"ERROR: {error}", file=sys.stderr)
