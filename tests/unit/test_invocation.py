@@ -305,3 +305,13 @@ def test_traced_outcomes_are_bounded(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level("INFO"):
         Edges(FakeApi())([traced(VALID, f"m{n}") for n in range(25)])
     assert len(done_line(caplog).traced) == 10
+
+
+def test_a_record_without_message_attributes_is_not_traced_and_does_not_break(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    bare = record(VALID, mid="bare")
+    del bare["messageAttributes"]
+    with caplog.at_level("INFO"):
+        assert Edges(FakeApi())([bare]) == []
+    assert not hasattr(done_line(caplog), "traced")

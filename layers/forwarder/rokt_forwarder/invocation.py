@@ -119,7 +119,9 @@ class Forwarder:
         for record in records:
             outcomes.setdefault(record.message_id, NOT_SETTLED)
         self._delay_failed(records, outcomes, time_left)
-        traced = [r.message_id for r in records if TRACE_ATTRIBUTE in r.message_attributes][:MAX_TRACED]
+        # .get: this runs outside the catch-all, and a hand-made event may lack messageAttributes.
+        traced = [r.message_id for r in records if TRACE_ATTRIBUTE in (r.get("messageAttributes") or {})]
+        traced = traced[:MAX_TRACED]
         logger.info(
             "invocation done",
             extra={

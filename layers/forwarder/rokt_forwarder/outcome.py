@@ -85,7 +85,7 @@ def reason(outcome: Outcome) -> str | None:
 
 
 def describe(outcome: Outcome) -> str:
-    """ "delivered", or the status and the reason: "dead_lettered: email: must be an email address"."""
+    """One string: "delivered", or the status and the reason ("dead_lettered: email: must be …")."""
     why = reason(outcome)
     return outcome.status if why is None else f"{outcome.status}: {why}"
 
