@@ -16,8 +16,16 @@ SAM_PATH := $(dir $(PYTHON313)):$(abspath $(BIN)):$(PATH)
 PYTEST_ARGS ?=
 export PYTHONPATH := $(CURDIR):$(CURDIR)/layers/forwarder:$(CURDIR)/functions/forwarder
 
+# The AWS account targets (deploy, logs, check-credentials, send-test): ENV is a samconfig.toml
+# environment (default or prod), ARGS more options (ARGS=--help lists them). They must not inherit the
+# us-east-1 exported above for the local stack: unless you set AWS_DEFAULT_REGION yourself, they run
+# without it, so samconfig.toml's region, AWS_REGION or your profile's applies.
+ENV := default
+ARGS ?=
+ACCOUNT_ENV := $(if $(filter file,$(origin AWS_DEFAULT_REGION)),env -u AWS_DEFAULT_REGION)
+
 .PHONY: help venv lint typecheck template unit integration e2e test demo sandbox local-stack clean
-.PHONY: security dlq
+.PHONY: security dlq build deploy logs check-credentials send-test
 
 help:
 	@echo "make demo   run the forwarder end to end on the embedded local stack (no AWS, no Rokt account)"
@@ -25,6 +33,12 @@ help:
 	@echo "make sandbox      run the local Rokt Event API sandbox on :8765 (SANDBOX_ARGS=--help)"
 	@echo "make local-stack  moto on :5000 + sandbox on :8765, for sam local (STACK_ARGS=--host 0.0.0.0)"
 	@echo "make dlq ARGS=... report / redrive dead letters, validate a JSON Lines feed (ARGS=--help)"
+	@echo "On your AWS account (ENV=prod for production; ARGS=--help for options):"
+	@echo "make check-credentials ARGS=\"--pod us1 --secret-id ...\"  does Rokt accept the key/secret?"
+	@echo "make deploy       check prerequisites, sam build, sam deploy (guided the first time)"
+	@echo "make send-test    send test conversions to the deployed queue and see each one's outcome"
+	@echo "make logs         tail the deployed function's logs"
+	@echo "make build        sam build (with python3.13 on PATH)"
 
 $(STAMP): requirements-dev.txt layers/forwarder/requirements.txt
 	@if [ -z "$(PYTHON313)" ]; then echo "error: Python 3.13 not found (install it, e.g. 'pyenv install 3.13', or run make PYTHON313=/path/to/python3.13)" >&2; exit 1; fi
@@ -85,7 +99,23 @@ local-stack: $(STAMP)
 	$(BIN)/python -m devstack.stack $(STACK_ARGS)
 
 dlq: $(STAMP)
-	$(BIN)/python -m devstack.dlq $(ARGS)
+	$(ACCOUNT_ENV) $(BIN)/python -m devstack.dlq $(ARGS)
+
+build: $(STAMP)
+	@if [ -z "$(PYTHON313)" ]; then echo "error: sam build needs Python 3.13 (pyenv install 3.13, or make build PYTHON313=/path/to/python3.13)" >&2; exit 1; fi
+	PATH="$(SAM_PATH)" $(BIN)/sam build
+
+deploy: $(STAMP)
+	$(ACCOUNT_ENV) $(BIN)/python -m devstack.deploy deploy --config-env $(ENV) --python "$(PYTHON313)" $(ARGS)
+
+logs: $(STAMP)
+	$(ACCOUNT_ENV) $(BIN)/python -m devstack.deploy logs --config-env $(ENV) $(ARGS)
+
+check-credentials: $(STAMP)
+	$(ACCOUNT_ENV) $(BIN)/python -m devstack.check_credentials --config-env $(ENV) $(ARGS)
+
+send-test: $(STAMP)
+	$(ACCOUNT_ENV) $(BIN)/python -m devstack.send_test --config-env $(ENV) $(ARGS)
 
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -16,6 +16,8 @@ from devstack.sqs_tools import drain
 from devstack.template import StackSettings
 
 if TYPE_CHECKING:
+    from mypy_boto3_cloudformation import CloudFormationClient
+    from mypy_boto3_logs import CloudWatchLogsClient
     from mypy_boto3_secretsmanager import SecretsManagerClient
     from mypy_boto3_sqs import SQSClient
     from mypy_boto3_sqs.literals import QueueAttributeNameType
@@ -28,7 +30,8 @@ REGION = "us-east-1"
 # moto accepts any credentials; fixed dummies keep real ones from ever being sent.
 CREDENTIALS = "testing"
 
-type AwsService = Literal["sqs", "secretsmanager"]
+type AwsService = Literal["sqs", "secretsmanager", "logs", "cloudformation"]
+type AwsClient = "SQSClient | SecretsManagerClient | CloudWatchLogsClient | CloudFormationClient"
 
 
 class EmbeddedAws(Service):
@@ -50,7 +53,7 @@ class EmbeddedAws(Service):
         self._api_credentials = {"api_key": api_key, "api_secret": api_secret}
         self._server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
         self._endpoint_url: str | None = None
-        self._clients: dict[AwsService, SQSClient | SecretsManagerClient] = {}
+        self._clients: dict[AwsService, AwsClient] = {}
         self.queue_url = self.queue_arn = self.dlq_url = self.dlq_arn = self.secret_arn = ""
 
     @property
@@ -83,8 +86,13 @@ class EmbeddedAws(Service):
     def client(self, service: Literal["sqs"]) -> "SQSClient": ...
     @overload
     def client(self, service: Literal["secretsmanager"]) -> "SecretsManagerClient": ...
-    def client(self, service: AwsService) -> "SQSClient | SecretsManagerClient":
-        """Cached per service (start() makes both): creating a client is slow and not thread-safe."""
+    @overload
+    def client(self, service: Literal["logs"]) -> "CloudWatchLogsClient": ...
+    @overload
+    def client(self, service: Literal["cloudformation"]) -> "CloudFormationClient": ...
+    def client(self, service: AwsService) -> AwsClient:
+        """Cached per service (start() makes sqs and secretsmanager): creating a client is slow and not
+        thread-safe, so make any other one before threads share it."""
         if service not in self._clients:
             self._clients[service] = boto3.client(
                 service,

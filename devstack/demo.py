@@ -1,10 +1,9 @@
 """`make demo`: conversions through SQS, the real handler and the Event API, with faults, end to end.
 
-By default everything is embedded (moto server, the sandbox), so it runs offline on a fresh clone.
---queue-url/--dlq-url/--secret-id use real AWS and --api-url/--pod a real Rokt pod instead: the same
-code path, nothing else changes. Exit status 0 only if every valid message was delivered and exactly
-the invalid ones were dead-lettered. Against a real DLQ only the demo's own dead letters are taken
-from it; anything else there is left for its owners.
+Everything is embedded (moto server, the sandbox), so it runs offline on a fresh clone. A message
+counts as delivered only if the sandbox accepted its batch. Exit status 0 only if every valid message
+was delivered and exactly the invalid ones were dead-lettered. For a real account and pod, use
+`make check-credentials` and `make send-test` (a few test conversions, not a thousand).
 """
 
 import argparse
@@ -19,8 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import boto3
-
 from devstack.aws import EmbeddedAws
 from devstack.dlq import print_by_reason
 from devstack.function import cold_start
@@ -29,7 +26,6 @@ from devstack.sandbox import Sandbox, SandboxConfig, parse_outage
 from devstack.sqs_tools import drain, queue_depth, wait_until_drained
 from devstack.template import StackSettings
 from devstack.traffic import Message, generate
-from rokt_forwarder import limits
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -50,22 +46,8 @@ class Options:
     outages: tuple[tuple[float, float], ...] = ()
     drain_timeout: float = 600.0
     template: Path = ROOT / "template.yaml"
-    api_url: str | None = None  # a real Event API (or a sandbox you run) instead of the embedded one
-    pod: str | None = None
-    queue_url: str | None = None  # real AWS instead of the embedded moto server
-    dlq_url: str | None = None
-    secret_id: str | None = None
     progress: bool = True
     backlog: int = 500
-
-    def __post_init__(self) -> None:
-        if self.queue_url and not (self.dlq_url and self.secret_id):
-            raise ValueError("--queue-url needs --dlq-url and --secret-id")
-        if (self.dlq_url or self.secret_id) and not self.queue_url:
-            raise ValueError("--dlq-url and --secret-id go with --queue-url")
-        if self.queue_url and not (self.api_url or self.pod):
-            # The embedded sandbox only knows the demo's credentials, so the real secret's would be 403.
-            raise ValueError("--queue-url needs --pod or --api-url: the real secret does not fit the sandbox")
 
 
 @dataclass
@@ -105,7 +87,7 @@ class Stack:
     dlq_url: str
     region: str
     env: dict[str, str]
-    sandbox: Sandbox | None
+    sandbox: Sandbox
 
 
 def run(options: Options) -> Report:
@@ -134,10 +116,10 @@ def run(options: Options) -> Report:
 
         letters = {_source_id(m): _reason(m) for m in drain(stack.sqs, stack.dlq_url, wanted=ours)}
         left = queue_depth(stack.sqs, stack.queue_url) + (0 if drained else 1)
-        accepted = _accepted_ids(stack.sandbox) if stack.sandbox else None
+        accepted = _accepted_ids(stack.sandbox)
     valid = {mid for mid, message in sent.items() if message.valid}
     invalid = set(sent) - valid
-    delivered = valid & accepted if accepted is not None else valid - set(letters)
+    delivered = valid & accepted  # what the API accepted, never inferred from what is missing
     return Report(
         sent=len(sent),
         valid=len(valid),
@@ -149,7 +131,7 @@ def run(options: Options) -> Report:
         missing_dead_letters=sorted(invalid - set(letters)),
         left_in_queues=left,
         mapping=mapping.stats,
-        api=stack.sandbox.stats() if stack.sandbox else None,
+        api=stack.sandbox.stats(),
         seconds=seconds,
     )
 
@@ -157,35 +139,20 @@ def run(options: Options) -> Report:
 @contextmanager
 def _stack(options: Options, settings: StackSettings) -> Iterator[Stack]:
     with ExitStack() as stack:
-        sandbox = None
-        api_env = {"ROKT_API_URL": options.api_url} if options.api_url else {}
-        if options.pod:
-            api_env = {"ROKT_POD": options.pod, "ROKT_API_URL": ""}
-        if not api_env:
-            config = SandboxConfig(
-                api_key=API_KEY,
-                api_secret=API_SECRET,
-                seed=options.seed,
-                outages=options.outages,
-                **options.faults,
-            )
-            sandbox = stack.enter_context(Sandbox(config))
-            api_env = {"ROKT_API_URL": sandbox.url}
-        common = {"ROKT_ENVIRONMENT": "development", "POWERTOOLS_LOG_LEVEL": "WARNING", **api_env}
-        common["POWERTOOLS_METRICS_DISABLED"] = "true"  # an EMF line per invocation would bury the report
-        if options.queue_url and options.dlq_url and options.secret_id:  # all or none: see Options
-            client = boto3.client("sqs")
-            arn = client.get_queue_attributes(QueueUrl=options.queue_url, AttributeNames=["QueueArn"])
-            yield Stack(
-                client,
-                options.queue_url,
-                arn["Attributes"]["QueueArn"],
-                options.dlq_url,
-                client.meta.region_name,
-                {**common, "ROKT_SECRET_ID": options.secret_id, "DLQ_URL": options.dlq_url},
-                sandbox,
-            )
-            return
+        config = SandboxConfig(
+            api_key=API_KEY,
+            api_secret=API_SECRET,
+            seed=options.seed,
+            outages=options.outages,
+            **options.faults,
+        )
+        sandbox = stack.enter_context(Sandbox(config))
+        common = {
+            "ROKT_ENVIRONMENT": "development",
+            "POWERTOOLS_LOG_LEVEL": "WARNING",
+            "ROKT_API_URL": sandbox.url,
+            "POWERTOOLS_METRICS_DISABLED": "true",  # an EMF line per invocation would bury the report
+        }
         aws = stack.enter_context(EmbeddedAws(settings, API_KEY, API_SECRET))
         yield Stack(
             aws.client("sqs"),
@@ -267,7 +234,7 @@ def _progress(stack: Stack, stats: MappingStats, total: int, depth: int, seconds
     done = total - depth
     width = 30
     bar = "#" * (width * done // max(total, 1))
-    api = stack.sandbox.stats() if stack.sandbox else {}
+    api = stack.sandbox.stats()
     line = (
         f"\r[{bar:<{width}}] {done}/{total} handled  in queue {depth:>5}  "
         f"invocations {stats.invocations}  retried {stats.records_retried}  "
@@ -357,37 +324,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="START-END",
         help="sandbox answers 503 between these seconds (repeatable)",
     )
-    target = parser.add_mutually_exclusive_group()
-    target.add_argument("--api-url", help="Event API base URL ending in /v2 (e.g. a sandbox you run)")
-    target.add_argument("--pod", choices=limits.PODS, help="send to a real Rokt pod")
-    parser.add_argument(
-        "--queue-url",
-        help="use this real SQS queue (AWS credentials from the environment); needs --pod or --api-url",
-    )
-    parser.add_argument("--dlq-url", help="the real DLQ (with --queue-url)")
-    parser.add_argument("--secret-id", help="the real Secrets Manager secret (with --queue-url)")
     parser.add_argument("--drain-timeout", type=float, default=Options.drain_timeout)
     args = parser.parse_args(argv)
-    try:
-        options = Options(
-            messages=args.messages,
-            invalid_ratio=args.invalid_ratio,
-            seed=args.seed,
-            faults={} if args.no_faults or args.api_url or args.pod else dict(DEMO_FAULTS),
-            outages=tuple(args.outage),
-            drain_timeout=args.drain_timeout,
-            api_url=args.api_url,
-            pod=args.pod,
-            queue_url=args.queue_url,
-            dlq_url=args.dlq_url,
-            secret_id=args.secret_id,
-            progress=sys.stderr.isatty() or os.environ.get("DEMO_PROGRESS") == "1",
-        )
-    except ValueError as error:
-        parser.error(str(error))
-    where = "real AWS" if options.queue_url else "embedded AWS (moto)"
-    api = options.api_url or (f"Rokt pod {options.pod}" if options.pod else "the local Event API sandbox")
-    print(f"Sending {options.messages} conversions through {where} to {api}...", file=sys.stderr)
+    options = Options(
+        messages=args.messages,
+        invalid_ratio=args.invalid_ratio,
+        seed=args.seed,
+        faults={} if args.no_faults else dict(DEMO_FAULTS),
+        outages=tuple(args.outage),
+        drain_timeout=args.drain_timeout,
+        progress=sys.stderr.isatty() or os.environ.get("DEMO_PROGRESS") == "1",
+    )
+    print(
+        f"Sending {options.messages} conversions through embedded AWS (moto) to the Event API sandbox...",
+        file=sys.stderr,
+    )
     report = run(options)
     print_report(report)
     return 0 if report.ok else 1

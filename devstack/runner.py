@@ -137,6 +137,7 @@ class EventSourceMapping(Service):
         settings: StackSettings,
         *,
         region: str,
+        function_name: str = "ForwarderFunction",
     ) -> Self:
         return cls(
             sqs,
@@ -148,6 +149,7 @@ class EventSourceMapping(Service):
             max_concurrency=settings.max_concurrency,
             function_timeout_seconds=settings.function_timeout_seconds,
             memory_limit_in_mb=settings.function_memory_mb,
+            function_name=function_name,
             region=region,
         )
 

@@ -616,8 +616,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:
         print(f"cannot listen on {config.host}:{config.port}: {exc}", file=sys.stderr)
         return 1
-    print(f"Rokt Event API sandbox listening on {sandbox.url} (Ctrl-C stops it)", flush=True)
+    # Ctrl-C may come as soon as the line is out, before print returns: inside the suppress too.
     with contextlib.suppress(KeyboardInterrupt):
+        print(f"Rokt Event API sandbox listening on {sandbox.url} (Ctrl-C stops it)", flush=True)
         threading.Event().wait()
     sandbox.stop()
     return 0

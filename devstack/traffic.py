@@ -81,18 +81,29 @@ def _hashed(conversion: dict[str, Any], _rng: random.Random) -> str:
     return json.dumps({**conversion, "other": hashlib.sha256(email.encode()).hexdigest()})
 
 
-def _eventbridge(detail: dict[str, Any], rng: random.Random) -> dict[str, Any]:
+def eventbridge_event(
+    detail: dict[str, Any],
+    event_id: str,
+    *,
+    source: str = "com.example.shop",
+    time: str = "2026-01-01T00:00:00Z",
+) -> dict[str, Any]:
+    """An EventBridge event as a rule delivers it to SQS: the conversion is its `detail`."""
     return {
         "version": "0",
-        "id": str(uuid.UUID(int=rng.getrandbits(128))),
+        "id": event_id,
         "detail-type": "Conversion",
-        "source": "com.example.shop",
+        "source": source,
         "account": "123456789012",
-        "time": "2026-01-01T00:00:00Z",
+        "time": time,
         "region": "us-east-1",
         "resources": [],
         "detail": detail,
     }
+
+
+def _eventbridge(detail: dict[str, Any], rng: random.Random) -> dict[str, Any]:
+    return eventbridge_event(detail, str(uuid.UUID(int=rng.getrandbits(128))))
 
 
 def _sns(message: str, rng: random.Random) -> str:

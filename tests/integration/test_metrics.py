@@ -80,9 +80,9 @@ def test_an_invocation_publishes_every_metric_of_what_it_did(
 def test_the_wait_for_a_share_of_the_rate_limit_is_published(
     aws: EmbeddedAws, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # A 10 batches/s account: the first ten wait for their share, the next ten a second more.
+    # A 10 batches/s account: thirty records wait about three seconds for their share.
     env = {"ROKT_MAX_BATCHES_PER_SECOND": "10", "ROKT_CONCURRENCY": "1"}
-    bodies = [{**VALID, "customerid": str(n)} for n in range(20)]
+    bodies = [{**VALID, "customerid": str(n)} for n in range(30)]
     values, _, failed, _ = run(aws, bodies, capsys, env=env, rate=0)
     assert failed == set()
     assert values["PacingWait"] > 1.0

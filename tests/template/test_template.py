@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from devstack.function import METRICS_NAMESPACE, SERVICE_NAME
+from devstack.samconfig import SamConfig, stack_name_problem
 from devstack.template import load_template
 from rokt_forwarder import metrics, sqs
 
@@ -63,8 +64,9 @@ def key(node: Any) -> str:
 
 
 def statements(document: dict[str, Any]) -> list[dict[str, Any]]:
+    """The statements, a conditional one (Fn::If) as the one it adds when its condition holds."""
     found = document["Statement"]
-    return found if isinstance(found, list) else [found]
+    return [s["Fn::If"][1] if "Fn::If" in s else s for s in (found if isinstance(found, list) else [found])]
 
 
 def test_transform_runtime_and_architecture(template: dict[str, Any], function: dict[str, Any]) -> None:
@@ -102,11 +104,13 @@ def test_redrive_policy_targets_dlq(template: dict[str, Any], resources: dict[st
     assert resources["DeadLetterQueue"]["Properties"]["MessageRetentionPeriod"] == 14 * 24 * 3600
 
 
-def test_visibility_timeout_covers_six_function_timeouts(
+def test_visibility_timeout_covers_six_function_timeouts_and_any_allowed_window(
     template: dict[str, Any], resources: dict[str, Any], function: dict[str, Any]
 ) -> None:
+    # AWS: at least 6 x the function timeout + MaximumBatchingWindowInSeconds. The window is a
+    # parameter, so the bound must hold for the largest value it accepts.
     timeout = function.get("Timeout", template["Globals"]["Function"]["Timeout"])
-    window = default(template, "MaximumBatchingWindowInSeconds")
+    window = template["Parameters"]["MaximumBatchingWindowInSeconds"]["MaxValue"]
     visibility = resources["ConversionsQueue"]["Properties"]["VisibilityTimeout"]
     assert visibility >= 6 * timeout + window
 
@@ -262,20 +266,81 @@ def test_event_rule_is_conditional_and_allowed_only_from_the_rule(
     assert target["DeadLetterConfig"]["Arn"] == get_att("DeadLetterQueue", "Arn")
     assert "RetryPolicy" in target
 
-    for policy_name, queue in [
-        ("ConversionsQueueEventsPolicy", "ConversionsQueue"),
-        ("DeadLetterQueueEventsPolicy", "DeadLetterQueue"),
-    ]:
-        policy = resources[policy_name]
-        assert policy["Type"] == "AWS::SQS::QueuePolicy"
-        assert policy["Condition"] == "CreateEventRule"
-        assert policy["Properties"]["Queues"] == [ref(queue)]
-        (statement,) = statements(policy["Properties"]["PolicyDocument"])
-        assert statement["Effect"] == "Allow"
-        assert statement["Principal"] == {"Service": "events.amazonaws.com"}
-        assert statement["Action"] == "sqs:SendMessage"
-        assert statement["Resource"] == get_att(queue, "Arn")
-        assert statement["Condition"] == {"ArnEquals": {"aws:SourceArn": get_att("ConversionsRule", "Arn")}}
+    dead_letters = resources["DeadLetterQueueEventsPolicy"]
+    assert dead_letters["Condition"] == "CreateEventRule"
+    assert dead_letters["Properties"]["Queues"] == [ref("DeadLetterQueue")]
+    (statement,) = statements(dead_letters["Properties"]["PolicyDocument"])
+    assert statement == sends_from(
+        "events.amazonaws.com",
+        "DeadLetterQueue",
+        get_att("ConversionsRule", "Arn"),
+        "AllowConversionsRuleDeadLetters",
+    )
+
+
+def sends_from(service: str, queue: str, source: Any, sid: str | None = None) -> dict[str, Any]:
+    """A statement letting one AWS service send to the queue, for one source only."""
+    return {
+        **({"Sid": sid} if sid else {}),
+        "Effect": "Allow",
+        "Principal": {"Service": service},
+        "Action": "sqs:SendMessage",
+        "Resource": get_att(queue, "Arn"),
+        "Condition": {"ArnEquals": {"aws:SourceArn": source}},
+    }
+
+
+def test_the_queue_policy_holds_a_statement_per_optional_sender(
+    template: dict[str, Any], resources: dict[str, Any]
+) -> None:
+    conditions = template["Conditions"]
+    assert conditions["SubscribeSnsTopic"] == {"Fn::Not": [{"Fn::Equals": [ref("SnsTopicArn"), ""]}]}
+    assert conditions["GrantQueueAccess"] == {
+        "Fn::Or": [{"Condition": "CreateEventRule"}, {"Condition": "SubscribeSnsTopic"}]
+    }
+    policy = resources["ConversionsQueueEventsPolicy"]
+    assert policy["Condition"] == "GrantQueueAccess"
+    assert policy["Properties"]["Queues"] == [ref("ConversionsQueue")]
+    rule, topic = policy["Properties"]["PolicyDocument"]["Statement"]
+    no_value = ref("AWS::NoValue")
+    assert rule == {
+        "Fn::If": [
+            "CreateEventRule",
+            sends_from(
+                "events.amazonaws.com",
+                "ConversionsQueue",
+                get_att("ConversionsRule", "Arn"),
+                "AllowConversionsRule",
+            ),
+            no_value,
+        ]
+    }
+    assert topic == {
+        "Fn::If": [
+            "SubscribeSnsTopic",
+            sends_from("sns.amazonaws.com", "ConversionsQueue", ref("SnsTopicArn"), "AllowConversionsTopic"),
+            no_value,
+        ]
+    }
+
+
+def test_the_optional_sns_subscription_delivers_raw_messages_to_the_queue(
+    template: dict[str, Any], resources: dict[str, Any]
+) -> None:
+    assert default(template, "SnsTopicArn") == ""
+    pattern = re.compile(template["Parameters"]["SnsTopicArn"]["AllowedPattern"])
+    assert pattern.fullmatch("")
+    assert pattern.fullmatch("arn:aws:sns:eu-west-1:123456789012:conversions")
+    assert not pattern.fullmatch("arn:aws:sqs:eu-west-1:123456789012:conversions")
+    subscription = resources["ConversionsTopicSubscription"]
+    assert subscription["Type"] == "AWS::SNS::Subscription"
+    assert subscription["Condition"] == "SubscribeSnsTopic"
+    assert subscription["Properties"] == {
+        "TopicArn": ref("SnsTopicArn"),
+        "Protocol": "sqs",
+        "Endpoint": get_att("ConversionsQueue", "Arn"),
+        "RawMessageDelivery": True,
+    }
 
 
 def test_at_most_one_policy_per_queue(resources: dict[str, Any]) -> None:
@@ -327,14 +392,40 @@ def test_samconfig(template: dict[str, Any]) -> None:
     assert config["version"] == 0.1
     env = config["default"]
     assert env["global"]["parameters"]["stack_name"] == "rokt-event-forwarder"
-    deploy = env["deploy"]["parameters"]
-    assert deploy["capabilities"] == "CAPABILITY_IAM"
-    overrides = dict(re.findall(r'(\w+)="([^"]*)"', deploy["parameter_overrides"]))
-    assert set(overrides) <= set(template["Parameters"])
-    secret_pattern = template["Parameters"]["RoktSecretArn"]["AllowedPattern"]
-    assert re.fullmatch(secret_pattern, overrides["RoktSecretArn"])
     for command in ("local_invoke", "local_start_lambda"):
         assert (ROOT / env[command]["parameters"]["env_vars"]).is_file()
+
+
+@pytest.mark.parametrize(
+    ("env", "stack", "environment"),
+    [
+        ("default", "rokt-event-forwarder", "development"),
+        ("prod", "rokt-event-forwarder-prod", "production"),
+    ],
+)
+def test_each_samconfig_env_is_its_own_stack_and_asks_for_the_secret(
+    template: dict[str, Any], env: str, stack: str, environment: str
+) -> None:
+    config = SamConfig.load(env)
+    assert config.stack_name == stack
+    assert stack_name_problem(stack) is None
+    # parameter_overrides replaces the whole set: each env carries all it overrides, all known.
+    assert config.parameters == {"RoktPod": "us1", "RoktEnvironment": environment}
+    assert set(config.parameters) <= set(template["Parameters"])
+    deploy = tomllib.loads((ROOT / "samconfig.toml").read_text())[env]["deploy"]["parameters"]
+    assert deploy["capabilities"] == "CAPABILITY_IAM"
+    assert deploy["confirm_changeset"] is True
+
+
+def test_the_secret_arn_is_required(template: dict[str, Any]) -> None:
+    # No default anywhere: `sam deploy --guided` must ask, and a plain deploy without it must fail,
+    # rather than deploy a placeholder that fails every record.
+    assert "Default" not in template["Parameters"]["RoktSecretArn"]
+    config = tomllib.loads((ROOT / "samconfig.toml").read_text())
+    assert set(config) == {"version", "default", "prod"}
+    for env in ("default", "prod"):
+        assert "RoktSecretArn" not in SamConfig.load(env).parameters
+    assert "arn:aws:secretsmanager" not in (ROOT / "samconfig.toml").read_text()
 
 
 def test_env_json_only_sets_declared_variables(function: dict[str, Any]) -> None:

@@ -1,5 +1,7 @@
 """The whole invocation with the API and SQS replaced at the edges: outcomes, DLQ, FIFO, response."""
 
+from typing import Any
+
 import pytest
 from fakes import FIFO_QUEUE, QUEUE, Edges, FakeApi, FakeClock, record
 
@@ -217,3 +219,55 @@ def test_a_failed_duplicate_is_reported_once_and_delayed_with_its_latest_receipt
     first = record(VALID, mid="m")
     assert edges([first, {**first, "receiptHandle": "handle-latest"}], remaining_ms=6_000) == ["m"]
     assert [delay.receipt_handle for delay in edges.delays] == ["handle-latest"]
+
+
+def traced(body: Any, mid: str) -> dict:
+    return {**record(body, mid=mid), "messageAttributes": {"forwarder_trace": {"stringValue": "t"}}}
+
+
+def done_line(caplog: pytest.LogCaptureFixture) -> Any:
+    (line,) = [r for r in caplog.records if r.getMessage() == "invocation done"]
+    return line
+
+
+def test_traced_records_have_their_outcome_logged_by_message_id(caplog: pytest.LogCaptureFixture) -> None:
+    records = [
+        traced(VALID, "ok"),
+        traced({**VALID, "email": "jane.at.example.com"}, "bad"),
+        record(VALID, mid="untraced"),
+    ]
+    with caplog.at_level("INFO"):
+        Edges(FakeApi())(records)
+    assert done_line(caplog).traced == {
+        "ok": "delivered",
+        "bad": "dead_lettered: email: must be an email address",
+    }
+
+
+def test_a_traced_failure_is_logged_with_its_reason(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level("INFO"):
+        failed = Edges(FakeApi([Response(403)]))([traced(VALID, "refused")])
+    assert failed == ["refused"]
+    assert done_line(caplog).traced == {"refused": "failed: HTTP 403"}
+
+
+def test_an_invocation_without_traced_records_logs_no_traced_key(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level("INFO"):
+        Edges(FakeApi())([record(VALID)])
+    assert not hasattr(done_line(caplog), "traced")
+
+
+def test_traced_outcomes_are_bounded(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level("INFO"):
+        Edges(FakeApi())([traced(VALID, f"m{n}") for n in range(25)])
+    assert len(done_line(caplog).traced) == 10
+
+
+def test_a_record_without_message_attributes_is_not_traced_and_does_not_break(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    bare = record(VALID, mid="bare")
+    del bare["messageAttributes"]
+    with caplog.at_level("INFO"):
+        assert Edges(FakeApi())([bare]) == []
+    assert not hasattr(done_line(caplog), "traced")

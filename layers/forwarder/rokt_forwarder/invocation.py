@@ -59,6 +59,10 @@ from rokt_forwarder.ports import (
 
 logger = Logger(child=True)
 FIFO_BLOCKED = "an earlier message of its FIFO group was not delivered"
+# A record with this SQS message attribute (any value) has its outcome logged by messageId in the
+# "invocation done" line, under "traced": how `make send-test` follows its conversions. Bounded.
+TRACE_ATTRIBUTE = "forwarder_trace"
+MAX_TRACED = 10
 
 # A record ready to send is its batch's wire bytes; one that is not has its result already.
 type Prepared = bytes | Refused | Failed
@@ -123,9 +127,13 @@ class Forwarder:
         for record in records:
             outcomes.setdefault(record.message_id, NOT_SETTLED)
         self._delay_failed(records, outcomes, time_left)
+        # .get: this runs outside the catch-all, and a hand-made event may lack messageAttributes.
+        traced = [r.message_id for r in records if TRACE_ATTRIBUTE in (r.get("messageAttributes") or {})]
+        traced = traced[:MAX_TRACED]
         logger.info(
             "invocation done",
             extra={
+                **({"traced": {mid: outcome.describe(outcomes[mid]) for mid in traced}} if traced else {}),
                 "records": len(records),
                 "duplicates": len(event["Records"]) - len(records),
                 **outcome.summary(outcomes.values()),

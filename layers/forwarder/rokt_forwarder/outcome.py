@@ -86,11 +86,17 @@ def reason(outcome: Outcome) -> str | None:
             assert_never(outcome)
 
 
+def describe(outcome: Outcome) -> str:
+    """One string: "delivered", or the status and the reason ("dead_lettered: email: must be …")."""
+    why = reason(outcome)
+    return outcome.status if why is None else clip(f"{outcome.status}: {why}")
+
+
 def summary(outcomes: Iterable[Outcome], top: int = 10) -> dict[str, object]:
     """Counts per outcome and the most common reasons (no PII, each clipped) for the log line."""
     outcomes = list(outcomes)
     counts = Counter(o.status for o in outcomes)
-    reasons = Counter(clip(f"{o.status}: {why}") for o in outcomes if (why := reason(o)))
+    reasons = Counter(describe(o) for o in outcomes if reason(o))
     return {
         **{kind.status: counts[kind.status] for kind in OUTCOMES},
         "reasons": dict(reasons.most_common(top)),

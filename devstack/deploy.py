@@ -1,0 +1,197 @@
+"""`make deploy` and `make logs`: the SAM CLI with what it needs checked first, one line each.
+
+deploy  checks python3.13 (sam build needs it on PATH), the SAM CLI, AWS credentials, the region and
+        the stack name; then runs `sam build` and `sam deploy --config-env ENV`, guided while
+        samconfig.toml holds no RoktSecretArn for ENV (the first deploy), plain after.
+logs    `sam logs --tail` of the stack's function log group.
+
+ENV is a samconfig.toml environment: `default` (RoktEnvironment=development) or `prod`
+(RoktEnvironment=production), each its own stack.
+"""
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
+from devstack.logs import log_group_name
+from devstack.samconfig import (
+    CLIENT_CONFIG,
+    DEFAULT_ENV,
+    NO_CREDENTIALS,
+    NO_REGION,
+    ROOT,
+    SAMCONFIG,
+    SamConfig,
+    function_name,
+    stack_name_problem,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    what: str
+    ok: bool
+    detail: str
+
+    def line(self) -> str:
+        return f"  {'ok  ' if self.ok else 'FAIL'}  {self.what:<16} {self.detail}"
+
+
+def check_python(python: str | None) -> Check:
+    if not python or not Path(python).is_file():
+        return Check(
+            "python3.13",
+            False,
+            "not found: `sam build` needs it on PATH; install it (pyenv install 3.13) or run "
+            "make deploy PYTHON313=/path/to/python3.13",
+        )
+    return Check("python3.13", True, python)
+
+
+def check_sam(sam: Path) -> Check:
+    if not sam.is_file():
+        return Check("SAM CLI", False, f"{sam} missing: run make venv")
+    return Check("SAM CLI", True, str(sam))
+
+
+def check_credentials(session: boto3.Session) -> Check:
+    # STS answers in every region; without one, ask its global endpoint's region.
+    sts = session.client("sts", region_name=session.region_name or "us-east-1", config=CLIENT_CONFIG)
+    try:
+        identity = sts.get_caller_identity()
+    except NoCredentialsError:
+        return Check("AWS credentials", False, NO_CREDENTIALS)
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code", "error")
+        return Check(
+            "AWS credentials", False, f"refused ({code}): sign in again (aws sso login, aws configure)"
+        )
+    except BotoCoreError as error:
+        return Check("AWS credentials", False, f"cannot be checked: {error}")
+    return Check("AWS credentials", True, f"account {identity['Account']} as {identity['Arn']}")
+
+
+def check_region(session: boto3.Session, config: SamConfig, given: str | None) -> Check:
+    """The region and where it came from, in SamConfig.session's order."""
+    if not session.region_name:
+        return Check("AWS region", False, NO_REGION)
+    sources = [
+        (given, "--region"),
+        (config.region, "samconfig.toml"),
+        (os.environ.get("AWS_REGION"), "AWS_REGION"),
+    ]
+    source = next((name for value, name in sources if value), "AWS_DEFAULT_REGION or your profile")
+    return Check("AWS region", True, f"{session.region_name} (from {source})")
+
+
+def check_stack_name(config: SamConfig) -> Check:
+    name = config.stack_name
+    if not name:
+        return Check(
+            "stack name", True, "none saved: `sam deploy --guided` asks for one (at most 54 characters)"
+        )
+    problem = stack_name_problem(name)
+    return Check("stack name", problem is None, problem or name)
+
+
+def guided(config: SamConfig) -> bool:
+    """The first deploy of a config env is guided: it asks for the secret ARN, which has no default."""
+    return "RoktSecretArn" not in config.parameters
+
+
+def commands(config: SamConfig, region: str, samconfig: Path, sam: Path) -> list[list[str]]:
+    config_file = [] if samconfig == SAMCONFIG else ["--config-file", str(samconfig)]
+    deploy = [str(sam), "deploy", *(["--guided"] if guided(config) else [])]
+    return [
+        [str(sam), "build", *config_file],
+        [*deploy, "--config-env", config.env, *config_file, "--region", region],
+    ]
+
+
+def shown(command: Sequence[str]) -> str:
+    return "$ " + " ".join(["sam", *command[1:]])
+
+
+def deploy(args: argparse.Namespace, config: SamConfig, sam: Path) -> int:
+    session = config.session(args.region)
+    print(f"Checking what `sam deploy --config-env {config.env}` needs...")
+    checks = [
+        check_python(args.python),
+        check_sam(sam),
+        check_credentials(session),
+        check_region(session, config, args.region),
+        check_stack_name(config),
+    ]
+    for check in checks:
+        print(check.line())
+    if not all(check.ok for check in checks):
+        print("Fix each FAIL line above, then run make deploy again.")
+        return 1
+    region = session.region_name or ""  # checked above
+    if guided(config):
+        print(
+            f"First deploy of {config.env}: `sam deploy --guided` asks for RoktSecretArn (the full ARN of "
+            "your secret) and RoktPod; save them (Y) in samconfig.toml, and later deploys ask nothing."
+        )
+    steps = commands(config, region, args.samconfig, sam)
+    # sam build looks for python3.13 on PATH.
+    env = {**os.environ, "PATH": f"{Path(args.python).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    for command in steps:
+        print(shown(command), flush=True)
+        if not args.check_only and subprocess.run(command, cwd=ROOT, env=env, check=False).returncode:  # noqa: S603
+            return 1
+    return 0
+
+
+def logs(args: argparse.Namespace, config: SamConfig, sam: Path) -> int:
+    session = config.session(args.region)
+    if not session.region_name:
+        print(f"ERROR: {NO_REGION}", file=sys.stderr)
+        return 1
+    if not config.stack_name:
+        print(
+            f"ERROR: samconfig.toml's {config.env} names no stack: deploy first (make deploy)",
+            file=sys.stderr,
+        )
+        return 1
+    # The log group by name: it is known from the stack name, and needs no stack lookup.
+    group = log_group_name(function_name(config.stack_name))
+    command = [str(sam), "logs", "--cw-log-group", group, "--region", session.region_name, "--tail"]
+    print(shown(command), flush=True)
+    if args.check_only:
+        return 0
+    return subprocess.run(command, cwd=ROOT, check=False).returncode  # noqa: S603
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m devstack.deploy",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("action", choices=("deploy", "logs"))
+    parser.add_argument(
+        "--config-env", default=DEFAULT_ENV, help="samconfig.toml environment (make ENV=prod)"
+    )
+    parser.add_argument(
+        "--region", help="AWS region (default: samconfig.toml's, else your AWS configuration)"
+    )
+    parser.add_argument("--python", default=shutil.which("python3.13"), help="the python3.13 for sam build")
+    parser.add_argument("--samconfig", type=Path, default=SAMCONFIG, help=argparse.SUPPRESS)
+    parser.add_argument("--check-only", action="store_true", help="check and print the commands; run nothing")
+    args = parser.parse_args(argv)
+    config = SamConfig.load(args.config_env, args.samconfig)
+    sam = Path(sys.executable).parent / "sam"
+    return deploy(args, config, sam) if args.action == "deploy" else logs(args, config, sam)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

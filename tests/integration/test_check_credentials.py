@@ -1,0 +1,163 @@
+"""`make check-credentials` against the sandbox (the Event API) and moto (the secret), over real HTTP.
+
+Each situation gets its own one-line answer; none of them ingests anything.
+"""
+
+import json
+import socket
+import threading
+from collections.abc import Iterator, Mapping
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from support import API_KEY, API_SECRET, ROOT
+
+from devstack import check_credentials
+from devstack.aws import EmbeddedAws
+from devstack.check_credentials import Api
+from devstack.sandbox import Sandbox, SandboxConfig
+from devstack.template import StackSettings
+
+MISSING_SECRET = "arn:aws:secretsmanager:us-east-1:123456789012:secret:rokt-event-api-XXXXXX"
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[EmbeddedAws]:
+    with EmbeddedAws(StackSettings.from_template(ROOT / "template.yaml"), API_KEY, API_SECRET) as stack:
+        for name in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION"):
+            monkeypatch.setenv(name, stack.environment()[name])
+        yield stack
+
+
+@pytest.fixture
+def api() -> Iterator[Sandbox]:
+    with Sandbox(SandboxConfig(api_key=API_KEY, api_secret=API_SECRET)) as sandbox:
+        yield sandbox
+
+
+@pytest.fixture
+def other_account() -> Iterator[Sandbox]:
+    """A pod where this account does not live: it knows other credentials."""
+    with Sandbox(SandboxConfig(api_key="someone-else", api_secret="their-secret")) as sandbox:
+        yield sandbox
+
+
+def closed_port_url() -> str:
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    return f"http://127.0.0.1:{port}/v2"  # nothing listens there any more
+
+
+def answer(
+    argv: list[str], capsys: pytest.CaptureFixture[str], pods: Mapping[str, Api] | None = None
+) -> tuple[int, str]:
+    status = check_credentials.main(argv, pods)
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1, "one line"
+    return status, out.rstrip("\n")
+
+
+def test_the_right_key_is_accepted_and_nothing_is_ingested(
+    aws: EmbeddedAws, api: Sandbox, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, line = answer(["--secret-id", aws.secret_arn, "--api-url", api.url], capsys)
+    assert (status, line) == (0, f"OK: key/secret accepted by {api.url}; nothing was ingested")
+    stats = api.stats()
+    assert stats["batches_accepted"] == 0
+    # Ours (400: nothing to ingest, after authentication) and the made-up control (403).
+    assert stats["by_status"] == {"400": 1, "403": 1}
+
+
+def test_a_wrong_key_is_refused_with_what_to_do(
+    aws: EmbeddedAws, api: Sandbox, capsys: pytest.CaptureFixture[str]
+) -> None:
+    aws.client("secretsmanager").put_secret_value(
+        SecretId=aws.secret_arn, SecretString=json.dumps({"api_key": API_KEY, "api_secret": "not-it-8c1f"})
+    )
+    status, line = answer(["--secret-id", aws.secret_arn, "--api-url", api.url], capsys)
+    assert status == 1
+    assert line.startswith(f"REFUSED: the key/secret in {aws.secret_arn} was refused (403) by {api.url}: ")
+    assert "aws secretsmanager put-secret-value" in line
+    assert "not-it-8c1f" not in line, "never the secret"
+
+
+def test_the_wrong_pod_names_the_pod_that_accepts_the_key(
+    aws: EmbeddedAws, api: Sandbox, other_account: Sandbox, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pods = {
+        "us1": Api(other_account.url, "us1"),
+        "us2": Api(closed_port_url(), "us2"),
+        "eu1": Api(api.url, "eu1"),
+        "au1": Api(other_account.url, "au1"),
+    }
+    status, line = answer(["--secret-id", aws.secret_arn, "--pod", "us1"], capsys, pods=pods)
+    assert (status, line) == (
+        1,
+        f"WRONG POD: the key/secret in {aws.secret_arn} was refused (403) by pod us1 but accepted by "
+        "pod eu1: use RoktPod=eu1 (make deploy asks for it), and --pod eu1",
+    )
+
+
+def test_a_key_refused_by_every_pod_says_so(
+    aws: EmbeddedAws, other_account: Sandbox, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pods = {pod: Api(other_account.url, pod) for pod in ("us1", "us2", "eu1", "au1")}
+    status, line = answer(["--secret-id", aws.secret_arn, "--pod", "eu1"], capsys, pods=pods)
+    assert status == 1
+    assert line.startswith(
+        f"REFUSED: the key/secret in {aws.secret_arn} was refused (403) by pod eu1, and by pod us1, pod us2, "
+        "pod au1: "
+    )
+
+
+def test_an_unreachable_api(aws: EmbeddedAws, capsys: pytest.CaptureFixture[str]) -> None:
+    url = closed_port_url()
+    status, line = answer(["--secret-id", aws.secret_arn, "--api-url", url], capsys)
+    assert status == 1
+    assert line.startswith(f"UNREACHABLE: {url} could not be reached (")
+
+
+def test_a_url_that_is_not_the_event_api(
+    aws: EmbeddedAws, api: Sandbox, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = api.url.removesuffix("/v2") + "/s2s/v2"
+    status, line = answer(["--secret-id", aws.secret_arn, "--api-url", url], capsys)
+    assert status == 1
+    assert line.startswith(f"WRONG URL: {url} answered 404 to POST /bulkevents: ")
+
+
+def test_a_secret_that_does_not_exist(
+    aws: EmbeddedAws, api: Sandbox, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, line = answer(["--secret-id", MISSING_SECRET, "--api-url", api.url], capsys)
+    assert status == 1
+    assert line.startswith(f"SECRET: cannot read secret {MISSING_SECRET}: ResourceNotFoundException: ")
+    assert api.stats()["requests"] == 0
+
+
+class _AnswersWithoutChecking(BaseHTTPRequestHandler):
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        self.send_response(400)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def test_an_api_that_does_not_check_credentials_is_not_taken_for_a_yes(
+    aws: EmbeddedAws, capsys: pytest.CaptureFixture[str]
+) -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _AnswersWithoutChecking)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_port}/v2"
+    try:
+        status, line = answer(["--secret-id", aws.secret_arn, "--api-url", url], capsys)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert status == 1
+    assert line.startswith(f"UNSURE: {url} answered 400 to a made-up key/secret too")

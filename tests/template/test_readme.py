@@ -1,0 +1,92 @@
+"""The README's statements that code can check: make targets, variables, commands, examples."""
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from devstack.template import load_template
+
+ROOT = Path(__file__).resolve().parents[2]
+README = (ROOT / "README.md").read_text()
+CONFIG_PY = (ROOT / "layers/forwarder/rokt_forwarder/config.py").read_text()
+
+
+def section(title: str) -> str:
+    """The text of a `## title` section, up to the next `## `."""
+    start = README.index(f"\n## {title}\n")
+    end = README.find("\n## ", start + 1)
+    return README[start : end if end != -1 else None]
+
+
+def function_variables() -> dict[str, Any]:
+    template = load_template(ROOT / "template.yaml")
+    variables: dict[str, Any] = template["Resources"]["ForwarderFunction"]["Properties"]["Environment"][
+        "Variables"
+    ]
+    return variables
+
+
+def test_every_make_target_it_names_exists() -> None:
+    makefile = (ROOT / "Makefile").read_text()
+    targets = set(re.findall(r"^([a-z][a-z0-9-]*):", makefile, re.MULTILINE))
+    named = set(re.findall(r"\bmake ([a-z][a-z0-9-]*)", README))
+    assert named >= {"demo", "test", "deploy", "build", "check-credentials", "send-test", "logs"}
+    assert named <= targets, f"the README names make targets the Makefile lacks: {named - targets}"
+
+
+def test_every_variable_of_the_configuration_table_is_read_by_the_function() -> None:
+    table = section("Configuration")
+    named = re.findall(r"^\| `([A-Z][A-Z0-9_]+)` \|", table, re.MULTILINE)
+    assert len(named) >= 7
+    for variable in named:
+        assert f'"{variable}"' in CONFIG_PY, f"config.py does not read {variable}"
+
+
+def test_what_it_says_the_template_sets_is_what_the_template_sets() -> None:
+    claim = re.search(r"`template.yaml` sets (.+?)\sfrom its parameters", section("Configuration"), re.DOTALL)
+    assert claim
+    said = set(re.findall(r"`([A-Z_]+)`", claim.group(1)))
+    rokt = {"ROKT_SECRET_ID", "ROKT_POD", "ROKT_ENVIRONMENT", "HASH_PII", "DLQ_URL", "ROKT_API_URL"}
+    set_by_template = {name for name, value in function_variables().items() if name in rokt and value != ""}
+    assert said == set_by_template
+    assert "ROKT_REQUEST_TIMEOUT" not in function_variables()  # so the README must not claim it is set
+
+
+def test_the_redrive_command_names_its_destination() -> None:
+    # Without --destination-arn, SQS cannot return messages that were sent to the DLQ (by the function
+    # or the EventBridge rule): CouldNotDetermineMessageSource. The Operations section belongs to the
+    # DLQ tool's change, which documents its own command.
+    checked = README.replace(section("Operations"), "")
+    commands = re.findall(r"aws sqs start-message-move-task[^`\n]*", checked)
+    assert commands
+    for command in commands:
+        assert "--source-arn <DeadLetterQueueArn>" in command
+        assert "--destination-arn <QueueArn>" in command
+
+
+def test_deploy_and_verify_walks_through_the_first_hour() -> None:
+    steps = section("Deploy and verify")
+    for command in (
+        "make check-credentials",
+        "make deploy",
+        "make send-test",
+        "make logs",
+        "make deploy ENV=prod",
+        "sam deploy --config-env prod",
+        "start-message-move-task",
+    ):
+        assert command in steps, command
+    assert "54 characters" in steps
+
+
+def json_blocks(text: str) -> list[Any]:
+    return [json.loads(block) for block in re.findall(r"```json\n(.*?)```", text, re.DOTALL)]
+
+
+@pytest.mark.parametrize("example", json_blocks(section("The message format")))
+def test_the_message_example_has_no_fixed_timestamp(example: dict[str, Any]) -> None:
+    # A fixed timestamp is dead-lettered as too old 30 days after it was written.
+    assert "timestamp" not in example
