@@ -68,4 +68,4 @@ local-stack: $(STAMP)
 	$(BIN)/python -m devstack.stack $(STACK_ARGS)
 
 clean:
-	rm -rf $(VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .aws-sam .bench .pytest_cache .mypy_cache .ruff_cache .hypothesis

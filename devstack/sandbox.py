@@ -500,6 +500,8 @@ class _Handler(BaseHTTPRequestHandler):
     """Moves bytes between the socket and ``Sandbox.handle``, where every decision is made."""
 
     protocol_version = "HTTP/1.1"  # keep-alive, as the real API and pooled clients use it
+    # Headers and body leave in two writes: with Nagle on, the body waits for the client's delayed ACK.
+    disable_nagle_algorithm = True
     server: _Server
 
     def _dispatch(self) -> None:

@@ -9,7 +9,8 @@ from typing import Any
 
 from devstack.aws import EmbeddedAws
 from devstack.function import Handler, cold_start
-from devstack.runner import LocalContext, sqs_record
+from devstack.context import LocalContext
+from devstack.runner import sqs_record
 
 ROOT = Path(__file__).parents[1]
 API_KEY, API_SECRET = "test-key", "test-secret"

@@ -1,0 +1,5 @@
+"""placeholder"""
+
+
+def main(argv: object) -> int:
+    return 0
