@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from devstack.aws import EmbeddedAws
-from devstack.function import Handler, cold_start
 from devstack.context import LocalContext
+from devstack.function import Handler, cold_start
 from devstack.runner import sqs_record
 
 ROOT = Path(__file__).parents[1]
