@@ -14,15 +14,18 @@ export SAM_CLI_TELEMETRY := 0
 # sam build needs python3.13 itself on PATH.
 SAM_PATH := $(dir $(PYTHON313)):$(abspath $(BIN)):$(PATH)
 PYTEST_ARGS ?=
+BENCH_ARGS ?=
 export PYTHONPATH := $(CURDIR):$(CURDIR)/layers/forwarder:$(CURDIR)/functions/forwarder
 
-.PHONY: help venv lint typecheck template unit integration e2e test demo sandbox local-stack clean
+.PHONY: help venv lint typecheck template unit integration e2e test demo sandbox local-stack bench bench-rate clean
 
 help:
 	@echo "make demo   run the forwarder end to end on the embedded local stack (no AWS, no Rokt account)"
 	@echo "make test   lint, type-check, template checks, unit + integration + end-to-end tests"
 	@echo "make sandbox      run the local Rokt Event API sandbox on :8765 (SANDBOX_ARGS=--help)"
 	@echo "make local-stack  moto on :5000 + sandbox on :8765, for sam local (STACK_ARGS=--host 0.0.0.0)"
+	@echo "make bench        CPU, cold start, memory vs the mParticle SDK (BENCH_ARGS=--help; docs/benchmarks.md)"
+	@echo "make bench-rate   5/20/50 containers at the API's rate limit (BENCH_ARGS=\"--containers 5 --seconds 20\")"
 
 $(STAMP): requirements-dev.txt layers/forwarder/requirements.txt
 	@if [ -z "$(PYTHON313)" ]; then echo "error: Python 3.13 not found (install it, e.g. 'pyenv install 3.13', or run make PYTHON313=/path/to/python3.13)" >&2; exit 1; fi
@@ -66,6 +69,13 @@ sandbox: $(STAMP)
 
 local-stack: $(STAMP)
 	$(BIN)/python -m devstack.stack $(STACK_ARGS)
+
+# Not part of `make test`: they take minutes and their numbers depend on the machine (docs/benchmarks.md).
+bench: $(STAMP)
+	$(BIN)/python -m devstack.bench $(BENCH_ARGS)
+
+bench-rate: $(STAMP)
+	$(BIN)/python -m devstack.bench rate $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .aws-sam .bench .pytest_cache .mypy_cache .ruff_cache .hypothesis
