@@ -495,6 +495,11 @@ class _Server(ThreadingHTTPServer):
         self.sandbox = sandbox
         super().__init__((sandbox.config.host, sandbox.config.port), _Handler)
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hung up (its deadline came first) is no fault of the API: no traceback."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
 
 class _Handler(BaseHTTPRequestHandler):
     """Moves bytes between the socket and ``Sandbox.handle``, where every decision is made."""
