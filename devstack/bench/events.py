@@ -8,9 +8,12 @@ import hashlib
 import time
 import uuid
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from devstack.runner import sqs_record
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs.type_defs import MessageTypeDef
 from devstack.traffic import generate
 
 QUEUE_ARN = "arn:aws:sqs:us-east-1:123456789012:rokt-conversions"
@@ -30,7 +33,7 @@ def sqs_event(
     records = []
     for n in range(count):
         body = pool[(start + n) % len(pool)]
-        message = {
+        message: MessageTypeDef = {
             "MessageId": str(uuid.uuid4()),
             "ReceiptHandle": uuid.uuid4().hex,
             "Body": body,
@@ -42,5 +45,5 @@ def sqs_event(
                 "ApproximateFirstReceiveTimestamp": now_ms,
             },
         }
-        records.append(sqs_record(message, queue_arn, REGION))  # type: ignore[arg-type]
+        records.append(sqs_record(message, queue_arn, REGION))
     return {"Records": records}

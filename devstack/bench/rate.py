@@ -33,6 +33,7 @@ from rokt_forwarder.envelope import unwrap
 from rokt_forwarder.message import parse_message
 
 LIMIT_TARGET, THROTTLED_TARGET = 0.95, 0.01
+SATURATED = 0.9  # machine-wide CPU share above which a row says its containers were starved
 READY_SECONDS = 180.0  # 50 cold starts on 2 cores take a while
 
 
@@ -218,7 +219,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"answered 429 (sandbox CPU {refusing_cpu:.0%}). The runs below need {args.rate:g} batches/s.\n",
             flush=True,
         )
-    rows = []
+    rows, saturated = [], []
     for containers in [int(n) for n in args.containers.split(",")]:
         for contender in args.forwarders.split(","):
             env = {name: value.replace("{containers}", str(containers)) for name, value in settings}
@@ -234,6 +235,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     env=env if contender == OURS else {},
                 )
             rows.append(window.row(LABELS[contender]))
+            if window.machine_busy >= SATURATED:
+                saturated.append(f"{LABELS[contender]} x {containers}")
             print(json.dumps({"forwarder": contender, **window.__dict__}), flush=True)
     notes = [
         f"Sandbox: {args.rate:g} batches/s, {args.latency * 1000:.0f} ms per answer; {args.records}-record "
@@ -243,6 +246,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "a machine near 100 % means the containers were starved of CPU, not paced by the API.",
         f"Our containers' settings: {', '.join(f'{n}={v}' for n, v in settings)}.",
     ]
+    if saturated:
+        notes.append(f"CPU saturated (>= {SATURATED:.0%} busy) during: {'; '.join(saturated)}.")
     header = [
         "forwarder",
         "containers",

@@ -92,7 +92,8 @@ def cold_start(stack: BenchStack, *, runs: int) -> Table:
                 result = run_child("devstack.bench.coldstart", args, env)["result"]
                 if round_:
                     samples[name].append(result)
-                    served += name == OURS_EXTENSION and stack.extension_requests() > before
+                    if name == OURS_EXTENSION and stack.extension_requests() > before:
+                        served += 1
     sdk_total = statistics.median(s["total"] for s in samples[SDK])
     rows, notes = [], []
     for name in order:
