@@ -14,6 +14,7 @@ export SAM_CLI_TELEMETRY := 0
 # sam build needs python3.13 itself on PATH.
 SAM_PATH := $(dir $(PYTHON313)):$(abspath $(BIN)):$(PATH)
 PYTEST_ARGS ?=
+BENCH_ARGS ?=
 export PYTHONPATH := $(CURDIR):$(CURDIR)/layers/forwarder:$(CURDIR)/functions/forwarder
 
 # The AWS account targets (deploy, logs, check-credentials, send-test): ENV is a samconfig.toml
@@ -24,7 +25,7 @@ ENV := default
 ARGS ?=
 ACCOUNT_ENV := $(if $(filter file,$(origin AWS_DEFAULT_REGION)),env -u AWS_DEFAULT_REGION)
 
-.PHONY: help venv lint typecheck template unit integration e2e test demo sandbox local-stack clean
+.PHONY: help venv lint typecheck template unit integration e2e test demo sandbox local-stack bench bench-rate clean
 .PHONY: security dlq build deploy logs check-credentials send-test
 
 help:
@@ -39,6 +40,8 @@ help:
 	@echo "make send-test    send test conversions to the deployed queue and see each one's outcome"
 	@echo "make logs         tail the deployed function's logs"
 	@echo "make build        sam build (with python3.13 on PATH)"
+	@echo "make bench        CPU, cold start, memory vs the mParticle SDK (BENCH_ARGS=--help; docs/benchmarks.md)"
+	@echo "make bench-rate   5/20/50 containers at the API's rate limit (BENCH_ARGS=\"--containers 5 --seconds 20\")"
 
 $(STAMP): requirements-dev.txt layers/forwarder/requirements.txt
 	@if [ -z "$(PYTHON313)" ]; then echo "error: Python 3.13 not found (install it, e.g. 'pyenv install 3.13', or run make PYTHON313=/path/to/python3.13)" >&2; exit 1; fi
@@ -117,5 +120,12 @@ check-credentials: $(STAMP)
 send-test: $(STAMP)
 	$(ACCOUNT_ENV) $(BIN)/python -m devstack.send_test --config-env $(ENV) $(ARGS)
 
+# Not part of `make test`: they take minutes and their numbers depend on the machine (docs/benchmarks.md).
+bench: $(STAMP)
+	$(BIN)/python -m devstack.bench $(BENCH_ARGS)
+
+bench-rate: $(STAMP)
+	$(BIN)/python -m devstack.bench rate $(BENCH_ARGS)
+
 clean:
-	rm -rf $(VENV) $(CHECKOV_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(CHECKOV_VENV) .aws-sam .bench .pytest_cache .mypy_cache .ruff_cache .hypothesis

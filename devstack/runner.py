@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Self
 
+from devstack.context import LocalContext
 from devstack.service import Service
 from devstack.sqs_tools import MAX_MESSAGES_PER_CALL, delete_messages
 from devstack.template import StackSettings
@@ -34,29 +35,6 @@ POLL_WAIT_SECONDS = 1
 
 class InvalidBatchResponse(ValueError):
     """A response Lambda reads as "the whole batch failed"; the message says why."""
-
-
-@dataclass(frozen=True, slots=True)
-class LocalContext:
-    """The context attributes handlers and Powertools read, with Lambda's deadline semantics."""
-
-    function_name: str
-    invoked_function_arn: str
-    # A string in the real runtime (it comes from AWS_LAMBDA_FUNCTION_MEMORY_SIZE).
-    memory_limit_in_mb: str
-    log_stream_name: str
-    deadline: float  # time.monotonic() at which Lambda would stop the invocation
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    function_version: str = "$LATEST"
-    client_context: None = None
-    identity: None = None
-
-    @property
-    def log_group_name(self) -> str:
-        return f"/aws/lambda/{self.function_name}"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self.deadline - time.monotonic()) * 1000))
 
 
 @dataclass(frozen=True, slots=True)

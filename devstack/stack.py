@@ -20,6 +20,7 @@ from devstack.logs import FunctionLogs, log_group_name
 from devstack.runner import EventSourceMapping
 from devstack.samconfig import ROOT, SamConfig, function_name
 from devstack.sandbox import Sandbox, SandboxConfig
+from devstack.secrets_extension import SecretsExtension
 from devstack.template import StackSettings
 
 
@@ -75,6 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--aws-port", type=int, default=5000)
     parser.add_argument("--api-port", type=int, default=8765)
     parser.add_argument("--function", action="store_true", help="run the forwarder on the queue too")
+    parser.add_argument("--extension-port", type=int, default=2773, help="the Secrets extension stand-in")
     args = parser.parse_args(argv)
     settings = StackSettings.from_template(ROOT / "template.yaml")
     api = SandboxConfig(host=args.host, port=args.api_port)
@@ -82,6 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         EmbeddedAws(settings, api.api_key, api.api_secret, port=args.aws_port, host=args.host) as aws,
         Sandbox(api) as sandbox,
         contextlib.ExitStack() as running,
+        SecretsExtension(aws.client("secretsmanager"), host=args.host, port=args.extension_port) as extension,
     ):
         print(f"AWS (moto)        {aws.endpoint_url}", flush=True)
         print(f"  queue           {aws.queue_url}")
@@ -99,6 +102,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"  AWS_ENDPOINT_URL={aws.endpoint_url} AWS_ACCESS_KEY_ID=testing "
                 f"AWS_SECRET_ACCESS_KEY=testing AWS_REGION={aws.region} make send-test"
             )
+        print(f"Secrets extension http://{args.host}:{extension.port}/secretsmanager/get  (stand-in)")
+        print("  to read the secret through it instead of boto3 (on this host, not in sam local's Docker):")
+        for name, value in extension.environment().items():
+            print(f"  export {name}={value}")
         print("Ctrl-C stops it.", flush=True)
         with contextlib.suppress(KeyboardInterrupt):
             threading.Event().wait()

@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 
 from devstack.aws import EmbeddedAws
+from devstack.context import LocalContext
 from devstack.function import SERVICE_NAME, Handler, cold_start
-from devstack.runner import LocalContext, sqs_record
+from devstack.runner import sqs_record
 
 ROOT = Path(__file__).parents[1]
 API_KEY, API_SECRET = "test-key", "test-secret"

@@ -15,8 +15,10 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "layers" / "forwarder" / "rokt_forwarder"
 # What the layer may hold besides rokt_forwarder: its requirements and theirs (boto3 is in the runtime).
-DISTRIBUTIONS = {"aws_lambda_powertools", "urllib3", "jmespath", "typing_extensions"}
+DISTRIBUTIONS = {"aws_lambda_powertools", "urllib3", "jmespath", "typing_extensions", "orjson"}
 TRACING_DISTRIBUTIONS = {"aws_xray_sdk", "wrapt"}
+# Compiled distributions of the layer: built for the function's architecture (arm64), not this host's.
+COMPILED = ("orjson",)
 DEV_ONLY_IMPORTS = {"moto", "yaml", "werkzeug", "devstack", "http.server", "pytest"}
 # The Lambda runtime's own boto3, for importing the artifact with nothing else from the virtualenv.
 RUNTIME_PACKAGES = ("boto3", "botocore", "s3transfer", "dateutil", "six.py")
@@ -67,6 +69,15 @@ def test_the_layer_holds_only_the_runtime_dependencies(build: Path) -> None:
     assert not {"moto", "yaml", "werkzeug", "boto3", "botocore"} & {p.name for p in python.iterdir()}
 
 
+def test_compiled_dependencies_are_the_arm64_wheels(build: Path) -> None:
+    python = build / "ForwarderLayer" / "python"
+    for name in COMPILED:
+        (wheel,) = python.glob(f"{name}-*.dist-info/WHEEL")
+        lines = wheel.read_text().splitlines()
+        tags = [line.split(":", 1)[1].strip() for line in lines if line.startswith("Tag:")]
+        assert tags and all(tag.startswith("cp313-") and tag.endswith("_aarch64") for tag in tags), tags
+
+
 def test_no_module_of_the_artifacts_imports_dev_only_code(build: Path) -> None:
     sources = [*(build / "ForwarderLayer" / "python" / "rokt_forwarder").rglob("*.py")]
     sources += [*(build / "ForwarderFunction").rglob("*.py")]
@@ -93,9 +104,14 @@ def cold_start(build: Path, tmp_path: Path, probe: str, *, tracing: bool = False
     runtime.mkdir()
     for name in RUNTIME_PACKAGES:
         (runtime / name).symlink_to(site / name)
-    paths = [build / "ForwarderFunction", build / "ForwarderLayer" / "python", runtime]
+    # The layer's compiled packages are arm64 builds: this host's builds of the same version stand in.
+    host = tmp_path / "host"
+    host.mkdir()
+    for name in COMPILED:
+        (host / name).symlink_to(site / name)
+    paths = [build / "ForwarderFunction", host, build / "ForwarderLayer" / "python", runtime]
     if tracing:
-        paths.insert(2, build / "TracingLayer" / "python")
+        paths.insert(3, build / "TracingLayer" / "python")
     env = {
         "PATH": os.environ["PATH"],
         "PYTHONPATH": os.pathsep.join(map(str, paths)),

@@ -131,3 +131,72 @@ def test_join_edges() -> None:
     assert wire.bulk_size(2, 1) == 4
     assert wire.join([b"{}", b"{}"]) == b"[{},{}]"
     assert wire.bulk_size(4, 2) == 7
+
+
+# --- the marker a Decimal is written as, before its text replaces it ---------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "\x00decimal\x00",  # the marker itself
+        'x"\x00decimal\x00',  # its encoded token ends inside this string's token
+        "\x00decimal\x00\x00decimal\x00",
+    ],
+)
+def test_strings_that_spell_the_marker_are_kept_and_decimals_stay_exact(text: str) -> None:
+    tree = {text: text, "amount": Decimal("19.990"), "list": [text, Decimal("-1E+2"), {"k": text}]}
+    body = wire.dumps(tree)
+    assert load(body) == {
+        text: text,
+        "amount": Decimal("19.990"),
+        "list": [text, Decimal("-1E+2"), {"k": text}],
+    }
+    assert b"19.990" in body and b"-1E+2" in body
+
+
+@given(trees, st.sampled_from(["\x00decimal\x00", 'a"\x00decimal\x00']))
+def test_round_trip_with_the_marker_among_the_strings(tree: Any, text: str) -> None:
+    mixed = [tree, text, Decimal("0.10"), {text: Decimal("7")}]
+    assert typed(load(wire.dumps(mixed))) == typed(mixed)
+
+
+def test_a_lone_surrogate_raises_unicode_encode_error() -> None:
+    with pytest.raises(UnicodeEncodeError):
+        wire.dumps({"name": "\ud800", "amount": Decimal("1.5")})
+
+
+@pytest.mark.parametrize("container", [list, dict])
+def test_nesting_past_the_limit_raises_recursion_error(container: type) -> None:
+    def nest(depth: int) -> Any:
+        value: Any = Decimal("1")
+        for _ in range(depth):
+            value = [value] if container is list else {"k": value}
+        return value
+
+    assert load(wire.dumps(nest(wire.MAX_DEPTH))) == nest(wire.MAX_DEPTH)
+    with pytest.raises(RecursionError):
+        wire.dumps(nest(wire.MAX_DEPTH + 1))
+
+
+# --- orjson is the fast path of exact(); both must write the same JSON -------------------------------
+
+
+@given(trees)
+def test_the_fast_path_and_the_exact_writer_agree(tree: Any) -> None:
+    assert typed(load(wire.dumps(tree))) == typed(load(wire.exact(tree))) == typed(tree)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        2**64,  # past orjson's integers
+        -(2**70),
+        {"id": 123456789012345678901234567890},
+        {"a": None, "amount": Decimal("1.10")},  # a null sends the batch through exact()
+        {"nested": [[[[[[[[Decimal("2.50")]]]]]]]]},
+    ],
+)
+def test_values_orjson_refuses_or_may_misread_are_written_exactly(value: Any) -> None:
+    assert wire.dumps(value) == wire.exact(value)
+    assert typed(load(wire.dumps(value))) == typed(value)
