@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from devstack.aws import EmbeddedAws
 from devstack.dlq import print_by_reason
-from devstack.function import cold_start
+from devstack.function import containers
 from devstack.runner import EventSourceMapping, MappingStats
 from devstack.sandbox import Sandbox, SandboxConfig, parse_outage
 from devstack.sqs_tools import drain, queue_depth, wait_until_drained
@@ -93,9 +93,9 @@ class Stack:
 def run(options: Options) -> Report:
     settings = StackSettings.from_template(options.template)
     messages = generate(options.messages, invalid_ratio=options.invalid_ratio, seed=options.seed)
-    with _stack(options, settings) as stack, cold_start(ROOT, stack.env) as handler:
+    with _stack(options, settings) as stack, containers(ROOT, stack.env) as new_container:
         mapping = EventSourceMapping.from_settings(
-            stack.sqs, stack.queue_url, stack.queue_arn, handler, settings, region=stack.region
+            stack.sqs, stack.queue_url, stack.queue_arn, new_container, settings, region=stack.region
         )
         started = time.monotonic()
         producer = Producer(stack, messages, options.backlog)

@@ -17,9 +17,16 @@ SERVICE_NAME = "rokt-event-forwarder"
 METRICS_NAMESPACE = "RoktEventForwarder"
 
 
+type Containers = Callable[[], Handler]
+
+
 @contextmanager
-def cold_start(root: Path, env: dict[str, str]) -> Iterator[Handler]:
-    """`app.lambda_handler` loaded with `env` on top of os.environ, which is restored afterwards."""
+def containers(root: Path, env: dict[str, str]) -> Iterator[Containers]:
+    """`env` on top of os.environ (restored afterwards), and a maker of containers under it.
+
+    Each call cold-starts `app.lambda_handler` anew: its own settings, clients, caches and pacer, as
+    Lambda gives each concurrent invocation an execution environment of its own.
+    """
     saved = dict(os.environ)
     function_dir = str(root / "functions" / "forwarder")
     if function_dir not in sys.path:
@@ -27,10 +34,24 @@ def cold_start(root: Path, env: dict[str, str]) -> Iterator[Handler]:
     os.environ.update(
         {"POWERTOOLS_SERVICE_NAME": SERVICE_NAME, "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE, **env}
     )
-    sys.modules.pop("app", None)  # importing app again is the cold start: new settings, clients, caches
+
+    def new_container() -> Handler:
+        sys.modules.pop("app", None)  # importing app again is the cold start: new settings, clients, caches
+        try:
+            handler: Handler = importlib.import_module("app").lambda_handler
+            return handler
+        finally:
+            sys.modules.pop("app", None)
+
     try:
-        yield importlib.import_module("app").lambda_handler
+        yield new_container
     finally:
         os.environ.clear()
         os.environ.update(saved)
-        sys.modules.pop("app", None)
+
+
+@contextmanager
+def cold_start(root: Path, env: dict[str, str]) -> Iterator[Handler]:
+    """One container: `app.lambda_handler` loaded with `env` (see `containers`)."""
+    with containers(root, env) as new_container:
+        yield new_container()

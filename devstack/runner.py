@@ -68,14 +68,19 @@ class MappingStats:
 
 
 class EventSourceMapping(Service):
-    """Pollers that feed a handler from a queue as Lambda's SQS trigger with ReportBatchItemFailures does."""
+    """Pollers that feed a handler from a queue as Lambda's SQS trigger with ReportBatchItemFailures does.
+
+    Each poller stands for one execution environment: it gets a container of its own from
+    `containers` (devstack.function.containers: a fresh cold start each call), so per-container state
+    such as the pacer or the secret cache is not shared between them, as in Lambda.
+    """
 
     def __init__(
         self,
         sqs: "SQSClient",
         queue_url: str,
         queue_arn: str,
-        handler: Handler,
+        containers: Callable[[], Handler],
         *,
         batch_size: int,
         batching_window_seconds: int,
@@ -90,7 +95,7 @@ class EventSourceMapping(Service):
         self._sqs = sqs
         self._queue_url = queue_url
         self._queue_arn = queue_arn
-        self._handler = handler
+        self._containers = containers
         self._batch_size = batch_size
         self._window = batching_window_seconds
         self._concurrency = max_concurrency
@@ -111,7 +116,7 @@ class EventSourceMapping(Service):
         sqs: "SQSClient",
         queue_url: str,
         queue_arn: str,
-        handler: Handler,
+        containers: Callable[[], Handler],
         settings: StackSettings,
         *,
         region: str,
@@ -121,7 +126,7 @@ class EventSourceMapping(Service):
             sqs,
             queue_url,
             queue_arn,
-            handler,
+            containers,
             batch_size=settings.batch_size,
             batching_window_seconds=settings.batching_window_seconds,
             max_concurrency=settings.max_concurrency,
@@ -140,9 +145,13 @@ class EventSourceMapping(Service):
         if self._threads:
             raise RuntimeError("already started")
         self._stopping.clear()
+        # Made here, one after the other: a cold start imports, which threads must not do at once.
+        handlers = [self._containers() for _ in range(self._concurrency)]
         self._threads = [
-            threading.Thread(target=self._poll, name=f"{self._function_name}-poller-{index}", daemon=True)
-            for index in range(self._concurrency)
+            threading.Thread(
+                target=self._poll, args=(handler,), name=f"{self._function_name}-poller-{index}", daemon=True
+            )
+            for index, handler in enumerate(handlers)
         ]
         for thread in self._threads:
             thread.start()
@@ -154,14 +163,14 @@ class EventSourceMapping(Service):
             thread.join()
         self._threads = []
 
-    def _poll(self) -> None:
+    def _poll(self, handler: Handler) -> None:
         # Each poller stands for one execution environment, so it keeps one log stream.
         log_stream = f"{datetime.now(UTC):%Y/%m/%d}/[$LATEST]{uuid.uuid4().hex}"
         while not self._stopping.is_set():
             try:
                 batch = self._gather()
                 if batch:
-                    self._invoke(batch, log_stream)
+                    self._invoke(handler, batch, log_stream)
             except Exception:
                 # Lambda's pollers outlive any error (SQS's or a malformed message's); a poller that
                 # died here would silently cut the concurrency. Pause so a lasting fault cannot spin.
@@ -191,7 +200,7 @@ class EventSourceMapping(Service):
             batch.extend(messages)
         return batch
 
-    def _invoke(self, batch: Sequence["MessageTypeDef"], log_stream: str) -> None:
+    def _invoke(self, handler: Handler, batch: Sequence["MessageTypeDef"], log_stream: str) -> None:
         context = LocalContext(
             function_name=self._function_name,
             invoked_function_arn=self._function_arn,
@@ -200,7 +209,7 @@ class EventSourceMapping(Service):
             deadline=time.monotonic() + self._timeout,
         )
         event = {"Records": [sqs_record(message, self._queue_arn, self._region) for message in batch]}
-        failed = self._failed_ids(event, context)
+        failed = self._failed_ids(handler, event, context)
         deleted = 0
         if failed is not None:
             handles = (message["ReceiptHandle"] for message in batch if message["MessageId"] not in failed)
@@ -209,11 +218,13 @@ class EventSourceMapping(Service):
         with self._lock:
             self._stats = self._stats.add(receives, deleted, len(failed or ()), failed is None)
 
-    def _failed_ids(self, event: dict[str, Any], context: LocalContext) -> frozenset[str] | None:
+    def _failed_ids(
+        self, handler: Handler, event: dict[str, Any], context: LocalContext
+    ) -> frozenset[str] | None:
         """Run the handler; None where Lambda would fail (and so retry) the whole batch."""
         request, size = context.aws_request_id, len(event["Records"])
         try:
-            response = self._handler(event, context)
+            response = handler(event, context)
         except Exception:
             logger.exception("%s: the handler raised: the whole batch of %d fails", request, size)
             return None

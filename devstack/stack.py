@@ -15,7 +15,7 @@ import threading
 from collections.abc import Iterator, Mapping, Sequence
 
 from devstack.aws import EmbeddedAws
-from devstack.function import cold_start
+from devstack.function import containers
 from devstack.logs import FunctionLogs, log_group_name
 from devstack.runner import EventSourceMapping
 from devstack.samconfig import ROOT, SamConfig, function_name
@@ -61,10 +61,16 @@ def running_forwarder(
     name = function_name(stack_name)
     sqs, logs = aws.client("sqs"), aws.client("logs")  # made here: the pollers' threads share them
     with (
-        cold_start(ROOT, env) as handler,
+        containers(ROOT, env) as new_container,
         FunctionLogs(logs, name),
         EventSourceMapping.from_settings(
-            sqs, aws.queue_url, aws.queue_arn, handler, aws.settings, region=aws.region, function_name=name
+            sqs,
+            aws.queue_url,
+            aws.queue_arn,
+            new_container,
+            aws.settings,
+            region=aws.region,
+            function_name=name,
         ) as mapping,
     ):
         yield mapping

@@ -93,8 +93,9 @@ def aws(request: pytest.FixtureRequest) -> Iterator[EmbeddedAws]:
 def mapping(aws: EmbeddedAws, handler: Recorder, **changes: Any) -> EventSourceMapping:
     settings = replace(aws.settings, **changes)
     sqs = aws.client("sqs")
+    # Every container is the same recorder: these tests are about what the mapping does with answers.
     return EventSourceMapping.from_settings(
-        sqs, aws.queue_url, aws.queue_arn, handler, settings, region=aws.region
+        sqs, aws.queue_url, aws.queue_arn, lambda: handler, settings, region=aws.region
     )
 
 
@@ -192,7 +193,7 @@ def test_a_poller_outlives_an_unexpected_error(aws: EmbeddedAws, caplog: pytest.
         flaky,  # type: ignore[arg-type]
         aws.queue_url,
         aws.queue_arn,
-        handler,
+        lambda: handler,
         settings,
         region=aws.region,
     )
@@ -411,3 +412,18 @@ def test_valid_partial_batch_responses(response: Any, failed: set[str]) -> None:
 def test_responses_that_fail_the_whole_batch(response: Any) -> None:
     with pytest.raises(InvalidBatchResponse):
         failed_message_ids(response, ["a", "b"])
+
+
+def test_each_poller_runs_a_container_of_its_own(aws: EmbeddedAws) -> None:
+    made: list[Recorder] = []
+
+    def new_container() -> Recorder:
+        made.append(Recorder(lambda records: SUCCESS))
+        return made[-1]
+
+    settings = replace(aws.settings, max_concurrency=3)
+    esm = EventSourceMapping.from_settings(
+        aws.client("sqs"), aws.queue_url, aws.queue_arn, new_container, settings, region=aws.region
+    )
+    with esm:
+        assert len(made) == 3, "one cold start per concurrent execution environment"
