@@ -203,7 +203,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--no-ceiling", action="store_true", help="skip measuring the sandbox's ceiling")
     args = parser.parse_args(argv)
-    settings = [item.split("=", 1) for item in [f"ROKT_MAX_BATCHES_PER_SECOND={args.rate:g}", *args.env]]
+    # As the template passes them: the account's limit, and MaximumConcurrency as the number of sharers.
+    defaults = [f"ROKT_MAX_BATCHES_PER_SECOND={args.rate:g}", "ROKT_CONCURRENCY={containers}"]
+    settings = [item.split("=", 1) for item in [*defaults, *args.env]]
     print(f"Machine: {Machine.this()}\n", flush=True)
     if not args.no_ceiling:
         accepted, requests, cpu = sandbox_ceiling(

@@ -348,4 +348,4 @@ def test_the_api_s_answers_steer_the_pacer() -> None:
     pacer = slow_pacer(clock, 100.0)
     api = FakeApi([Response(429, retry_after=1.0), Response(202, used_percent=0.0)], clock=clock)
     assert deliver(api, [batch(0)], clock=clock, pacer=pacer).results == [DELIVERED]
-    assert pacer.rate == pytest.approx(100 * 0.5 + 0.1 * 100), "halved by the 429, then a step up"
+    assert pacer.rate == pytest.approx(pacer.fair_share * 0.5 * 1.5), "halved by the 429, then recovering"

@@ -2,18 +2,21 @@
 
 The Event API allows about 270 batches per second per account and answers 429 above it
 (docs/event-api.md, "Rate limit"). Every container of the function sends to the same account, so
-each one paces itself with a token bucket whose rate starts at its fair share (the budget over the
-event source mapping's MaximumConcurrency) and then follows what the API says to everyone:
+each one paces itself with a token bucket. Its rate starts at the fair share, a little under the
+budget over the event source mapping's MaximumConcurrency, which is what it is due when every
+container is busy; then it follows what the API says to everyone:
 
-- the `X-mp-rate-limit-percentage-used` header of each 2xx is the account's usage: above EASE_AT
-  percent the rate shrinks a little before the limit is reached, below GROW_BELOW it grows by a step
-  (additive increase while the API has room);
-- a 429 halves the rate (multiplicative decrease) and its Retry-After stops every request of the
-  container until then.
+- the `X-mp-rate-limit-percentage-used` header of each 2xx is the account's usage over the last
+  second: from EASE_AT percent the rate eases off (not below the fair share), below GROW_BELOW it
+  grows (fewer containers are busy than MaximumConcurrency allows), by a step or in proportion to
+  the room reported;
+- a 429 halves the rate (multiplicative decrease) and its Retry-After holds every request of the
+  container until then; with room again the rate comes back to the fair share quickly.
 
-No library paces like this: urllib3 and botocore retry after the fact, and none reads the API's usage.
-The pacer lives as long as the container; its waits are the caller's, who checks them against the
-deadline first (see `Delivery`).
+A request waits for about a second's share and carries what was earned, so traffic stays smooth.
+docs/benchmarks.md measures the result (make bench-rate). No library paces like this: urllib3 and
+botocore retry after the fact, and none reads the API's usage. The pacer lives as long as the
+container; its waits are the caller's, who checks them against the deadline first (see `Delivery`).
 """
 
 import math
@@ -23,11 +26,13 @@ from dataclasses import dataclass
 from rokt_forwarder import limits
 from rokt_forwarder.ports import Clock
 
-EASE_AT = 95.0  # percent of the account's limit in use: ease off above this
-GROW_BELOW = 85.0  # and grow below it
+EASE_AT = 100.0  # percent of the account's limit used over the last second: ease off from here
+GROW_BELOW = 90.0  # and grow below this
 EASE = 0.9
 BACK_OFF = 0.5
-STEP = 0.1  # of the fair share, per answer with room to spare
+STEP = 0.1  # of the fair share: the least growth per answer with room to spare
+RECOVER = 1.5  # the most growth per answer, as a factor
+HEADROOM = 0.97  # of the budget is shared out: shares adding up to all of it would meet the limit
 MIN_SHARE = 0.05  # the rate never goes below this share of the fair share
 MIN_BATCHES = 10  # a request waits for at least this many batches' share (or all it has, if fewer)
 SHARE_SECONDS = 1.0  # and for at least what the rate earns in this time: about a request a second
@@ -47,7 +52,7 @@ class Pacer:
     def __init__(self, budget: float, sharers: int, clock: Clock, rng: random.Random | None = None) -> None:
         """`budget`: the account's batches per second; `sharers`: how many containers share it."""
         self.budget = budget
-        self.fair_share = budget / max(sharers, 1)
+        self.fair_share = HEADROOM * budget / max(sharers, 1)
         self._clock = clock
         self.restart(rng or random.Random())
 
@@ -91,9 +96,11 @@ class Pacer:
         self._refill()
         if 200 <= status < 300:
             if used_percent is not None and used_percent >= EASE_AT:
-                self.rate *= EASE
+                # Never below the fair share for that: the shares add up to the budget, and the usage
+                # of one lumpy second would otherwise starve a container (429s still can).
+                self.rate = max(self.rate * EASE, min(self.rate, self.fair_share))
             elif used_percent is None or used_percent < GROW_BELOW:
-                self.rate += STEP * self.fair_share
+                self.rate = self._grown(used_percent)
         else:
             self.refund(batches)
         if status == 429:
@@ -101,6 +108,17 @@ class Pacer:
             if retry_after:
                 self._resume_at = max(self._resume_at, self._clock.monotonic() + retry_after)
         self.rate = min(max(self.rate, MIN_SHARE * self.fair_share), self.budget)
+
+    def _grown(self, used_percent: float | None) -> float:
+        """A step of the fair share at least; back to the fair share fast after a 429 (it is this
+        container's due); and in proportion to the room the API reports (fewer sharers are busy than
+        MaximumConcurrency says), at most RECOVER times per answer.
+        """
+        room = 0.0 if used_percent is None else (GROW_BELOW - used_percent) / 100
+        grown = max(self.rate + STEP * self.fair_share, self.rate * min(RECOVER, 1 + room))
+        if self.rate < self.fair_share:
+            grown = max(grown, min(self.rate * RECOVER, self.fair_share))
+        return grown
 
     def refund(self, batches: int) -> None:
         """Give back the share of a request that never reached the API's count."""
