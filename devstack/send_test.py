@@ -29,8 +29,8 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 from devstack.logs import log_group_name
 from devstack.samconfig import CLIENT_CONFIG, DEFAULT_ENV, NO_CREDENTIALS, NO_REGION, SamConfig
 from devstack.traffic import eventbridge_event
-from rokt_forwarder.invocation import TRACE_ATTRIBUTE
 from rokt_forwarder.outcome import DeadLettered, Delivered, Failed
+from rokt_forwarder.record import TRACE_ATTRIBUTE
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudformation import CloudFormationClient

@@ -143,6 +143,9 @@ class BenchStack(Service):
             **self.aws.environment(),
             "ROKT_API_URL": self.sandbox.url,
             "POWERTOOLS_SERVICE_NAME": "rokt-event-forwarder",
+            # This sandbox has no rate limit: measure the forwarder's own work, not its pacing (which
+            # make bench-rate measures against a limited sandbox).
+            "ROKT_MAX_BATCHES_PER_SECOND": "0",
         }
         if extension:
             if self.extension is None:

@@ -4,20 +4,27 @@ import json
 from typing import Any
 
 import pytest
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from rokt_forwarder import metrics
 from rokt_forwarder.delivery import DeliveryStats
 from rokt_forwarder.outcome import DELIVERED, DeadLettered, Failed
+from rokt_forwarder.record import Record
 
 NOW_MS = 1_767_225_600_000
 
 
-def record(sent_ms: int | None) -> SQSRecord:
+def record(sent_ms: int | None) -> Record:
     attributes = {"ApproximateReceiveCount": "1"}
     if sent_ms is not None:
         attributes["SentTimestamp"] = str(sent_ms)
-    return SQSRecord({"messageId": "m", "body": "{}", "attributes": attributes})
+    raw = {
+        "messageId": "m",
+        "body": "{}",
+        "receiptHandle": "h",
+        "eventSourceARN": "arn:q",
+        "attributes": attributes,
+    }
+    return Record.of(raw)
 
 
 def published(capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:

@@ -4,7 +4,6 @@ A bad setting raises ConfigError naming the variable, so the function fails to i
 clear line instead of failing every record.
 """
 
-import ipaddress
 import math
 import os
 from collections.abc import Mapping
@@ -116,6 +115,8 @@ def _port(parts: SplitResult) -> int | None:
 def _is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
+    import ipaddress  # noqa: PLC0415 - only for a plain-http ROKT_API_URL: keep it off the cold path
+
     try:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:

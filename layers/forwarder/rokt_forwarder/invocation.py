@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from typing import Any, assert_never
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from rokt_forwarder import outcome
 from rokt_forwarder.batch import build
@@ -56,12 +55,12 @@ from rokt_forwarder.ports import (
     Transport,
     VisibilityTimeouts,
 )
+from rokt_forwarder.record import Record
 
 logger = Logger(child=True)
 FIFO_BLOCKED = "an earlier message of its FIFO group was not delivered"
 # A record with this SQS message attribute (any value) has its outcome logged by messageId in the
 # "invocation done" line, under "traced": how `make send-test` follows its conversions. Bounded.
-TRACE_ATTRIBUTE = "forwarder_trace"
 MAX_TRACED = 10
 
 # A record ready to send is its batch's wire bytes; one that is not has its result already.
@@ -110,7 +109,7 @@ class Forwarder:
         )
         # SQS may deliver a message twice, even within one event: each messageId is settled once, in the
         # place it first had, with the latest receipt handle (the one SQS honours).
-        records = list({record.message_id: record for record in map(SQSRecord, event["Records"])}.values())
+        records = list({record.message_id: record for record in map(Record.of, event["Records"])}.values())
         outcomes: dict[str, Outcome] = {}
         try:
             self._settle(records, delivery, outcomes, time_left)
@@ -128,8 +127,7 @@ class Forwarder:
             outcomes.setdefault(record.message_id, NOT_SETTLED)
         self._delay_failed(records, outcomes, time_left)
         # .get: this runs outside the catch-all, and a hand-made event may lack messageAttributes.
-        traced = [r.message_id for r in records if TRACE_ATTRIBUTE in (r.get("messageAttributes") or {})]
-        traced = traced[:MAX_TRACED]
+        traced = [r.message_id for r in records if r.traced][:MAX_TRACED]
         logger.info(
             "invocation done",
             extra={
@@ -154,7 +152,7 @@ class Forwarder:
 
     def _settle(
         self,
-        records: Sequence[SQSRecord],
+        records: Sequence[Record],
         delivery: Delivery,
         outcomes: dict[str, Outcome],
         time_left: TimeLeft,
@@ -162,8 +160,8 @@ class Forwarder:
         """Give every record an outcome, wave by wave (fifo.py): a failure closes its FIFO group."""
         now_ms = self.now_ms()
         prepared = [self._prepare(record, now_ms) for record in records]
-        fifo = bool(records) and records[0].event_source_arn.endswith(".fifo")
-        waves = Waves([r.attributes.message_group_id if fifo else n for n, r in enumerate(records)])
+        fifo = bool(records) and records[0].queue_arn.endswith(".fifo")
+        waves = Waves([r.group_id if fifo else n for n, r in enumerate(records)])
         while wave := waves.next():
             bodies = {n: body for n in wave if isinstance(body := prepared[n], bytes)}
             results: dict[int, Result] = {n: p for n in wave if not isinstance(p := prepared[n], bytes)}
@@ -174,7 +172,7 @@ class Forwarder:
                     for blocked in waves.close(n):
                         outcomes[records[blocked].message_id] = Failed(FIFO_BLOCKED)
 
-    def _prepare(self, record: SQSRecord, now_ms: int) -> Prepared:
+    def _prepare(self, record: Record, now_ms: int) -> Prepared:
         """A refused message gets its reason; a bug (not the message's fault) fails only its record."""
         try:
             payload, _ = unwrap(record.body)
@@ -197,7 +195,7 @@ class Forwarder:
             return Failed(f"unexpected {type(error).__name__}")
 
     def _dead_letter(
-        self, records: Sequence[SQSRecord], results: Mapping[int, Result], time_left: TimeLeft
+        self, records: Sequence[Record], results: Mapping[int, Result], time_left: TimeLeft
     ) -> dict[int, Outcome]:
         """Each result as an outcome: refused records go to the DLQ, and fail if they cannot."""
         refused = {n: result.reason for n, result in results.items() if isinstance(result, Refused)}
@@ -208,8 +206,8 @@ class Forwarder:
                     message_id=records[n].message_id,
                     body=records[n].body,
                     reason=reason,
-                    source_queue_arn=records[n].event_source_arn,
-                    group_id=records[n].attributes.message_group_id,
+                    source_queue_arn=records[n].queue_arn,
+                    group_id=records[n].group_id,
                 )
                 for n, reason in refused.items()
             ]
@@ -230,16 +228,14 @@ class Forwarder:
         return settled
 
     def _delay_failed(
-        self, records: Sequence[SQSRecord], outcomes: Mapping[str, Outcome], time_left: TimeLeft
+        self, records: Sequence[Record], outcomes: Mapping[str, Outcome], time_left: TimeLeft
     ) -> None:
         delays = [
             Delay(
                 message_id=record.message_id,
                 receipt_handle=record.receipt_handle,
-                source_queue_arn=record.event_source_arn,
-                seconds=outcome.retry_delay(
-                    int(record.attributes.approximate_receive_count or 1), failed.retry_after, self.rng
-                ),
+                source_queue_arn=record.queue_arn,
+                seconds=outcome.retry_delay(record.receive_count, failed.retry_after, self.rng),
             )
             for record in records
             if isinstance(failed := outcomes[record.message_id], Failed)

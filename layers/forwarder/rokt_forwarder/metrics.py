@@ -12,10 +12,10 @@ from typing import Final
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from rokt_forwarder.delivery import DeliveryStats
 from rokt_forwarder.outcome import DeadLettered, Delivered, Failed, Outcome
+from rokt_forwarder.record import Record
 
 logger = Logger(child=True)
 
@@ -36,11 +36,11 @@ NAMES: Final = frozenset(
 )
 _BY_OUTCOME: Final = {Delivered: DELIVERED, DeadLettered: DEAD_LETTERED, Failed: FAILED}
 
-type Publish = Callable[[Sequence[SQSRecord], Iterable[Outcome], DeliveryStats, int], None]
+type Publish = Callable[[Sequence[Record], Iterable[Outcome], DeliveryStats, int], None]
 
 
 def publish(
-    records: Sequence[SQSRecord], outcomes: Iterable[Outcome], stats: DeliveryStats, now_ms: int
+    records: Sequence[Record], outcomes: Iterable[Outcome], stats: DeliveryStats, now_ms: int
 ) -> None:
     """Write one invocation's metrics; never raises, since metrics must not fail the records."""
     try:
@@ -60,15 +60,9 @@ def publish(
         if stats.requests:
             latency = 1000 * stats.api_seconds / stats.requests
             metrics.add_metric(name=LATENCY, unit=MetricUnit.Milliseconds, value=latency)
-        if sent := [ms for record in records if (ms := _sent_ms(record)) is not None]:
+        if sent := [record.sent_ms for record in records if record.sent_ms is not None]:
             age = max(0, now_ms - min(sent)) / 1000
             metrics.add_metric(name=OLDEST_RECORD_AGE, unit=MetricUnit.Seconds, value=age)
         metrics.flush_metrics()
     except Exception as error:
         logger.warning("metrics not published", extra={"error": type(error).__name__})
-
-
-def _sent_ms(record: SQSRecord) -> int | None:
-    """When SQS took the record (epoch ms), if the event says so."""
-    raw = record.raw_event.get("attributes", {}).get("SentTimestamp")
-    return int(raw) if isinstance(raw, str) and raw.isdigit() else None

@@ -3,13 +3,12 @@
 Pure decisions, so every status of the API's error table (docs/event-api.md) is tested without a network.
 """
 
-import html
 import json
 import random
 import re
 from dataclasses import dataclass, field
 
-from rokt_forwarder.reasons import clip, redact
+from rokt_forwarder.reasons import clip, redact, unescape
 
 # "Path '[3].user_identities.email'": the batch's index in the request, then the field.
 _BATCH_INDEX = re.compile(r"Path '\[(\d+)\]\.?")
@@ -80,7 +79,7 @@ def _accepted(messages: list[str], batches: int) -> Accepted:
     refused: dict[int, str] = {}
     unplaced: list[str] = []
     for text in messages:
-        message = html.unescape(text)
+        message = unescape(text)
         match = _BATCH_INDEX.search(message)
         # The index only locates the batch in this request; the reason should read the same in every one.
         reason = "API refused: " + redact(_BATCH_INDEX.sub("Path '", message))
