@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 import urllib.request
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -158,13 +159,25 @@ class BenchStack(Service):
 
 
 def run_child(
-    module: str, args: list[str], env: dict[str, str], *, python_flags: tuple[str, ...] = ()
+    module: str,
+    args: list[str],
+    env: dict[str, str],
+    *,
+    python_flags: tuple[str, ...] = (),
+    deployed: Sequence[Path] = (),
 ) -> dict[str, Any]:
     """Run `python -S -m module args --out FILE` on the Lambda-like import path; its JSON and stderr.
 
-    Its stdout (the handler's logs) is dropped.
+    With `deployed` (lambda_site.Deployed.path), the contender's code comes from those directories
+    only, and no bytecode is written, as in Lambda's read-only code directories. Its stdout (the
+    handler's logs) is dropped.
     """
-    path = os.pathsep.join([str(lambda_site.ensure()), python_path()])
+    if deployed:
+        harness = [str(ROOT), str(ROOT / "functions" / "forwarder")]  # devstack, and the entry point app.py
+        path = os.pathsep.join([*map(str, deployed), *harness])
+        env = {**env, "PYTHONDONTWRITEBYTECODE": "1"}
+    else:
+        path = os.pathsep.join([str(lambda_site.ensure()), python_path()])
     with tempfile.TemporaryDirectory() as directory:
         out = Path(directory) / "result.json"
         command = [sys.executable, "-S", *python_flags, "-m", module, *args, "--out", str(out)]

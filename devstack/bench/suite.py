@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from devstack.bench import lambda_site
 from devstack.bench.contenders import CONTENDERS, LABELS, OURS, SDK
 from devstack.bench.events import bodies, sqs_event
 from devstack.bench.stack import BenchStack, run_child
@@ -75,7 +76,10 @@ def cpu(stack: BenchStack, *, records: int, repeats: int, profile_dir: Path | No
     )
 
 
-def cold_start(stack: BenchStack, *, runs: int) -> Table:
+def cold_start(stack: BenchStack, *, runs: int, deployed: lambda_site.Deployed | None = None) -> Table:
+    """Fresh processes, interleaved. Without `deployed`, with bytecode cached as on a developer's
+    machine; with it, each forwarder's code as deployed to Lambda, compiling what it does not ship.
+    """
     order = [OURS, OURS_EXTENSION, SDK]
     samples: dict[str, list[dict[str, Any]]] = {name: [] for name in order}
     served = 0
@@ -89,7 +93,8 @@ def cold_start(stack: BenchStack, *, runs: int) -> Table:
                 spawned = time.perf_counter()
                 env = stack.environment(extension=name == OURS_EXTENSION)
                 args = [contender, repr(spawned), str(event_file)]
-                result = run_child("devstack.bench.coldstart", args, env)["result"]
+                code = deployed.path(contender) if deployed else ()
+                result = run_child("devstack.bench.coldstart", args, env, deployed=code)["result"]
                 if round_:
                     samples[name].append(result)
                     if name == OURS_EXTENSION and stack.extension_requests() > before:
@@ -116,8 +121,15 @@ def cold_start(stack: BenchStack, *, runs: int) -> Table:
             "The extension row read its secret through boto3: rokt_forwarder/secret.py does not use the "
             "Parameters and Secrets extension yet (the stand-in served no request)."
         )
+    if deployed:
+        notes.append(
+            "As deployed: Lambda's code directories are read-only, so Python compiles at every cold start "
+            "what the code does not ship compiled. Our layer ships its bytecode (layers/forwarder/Makefile); "
+            "the SDK forwarder's dependencies, packaged by `sam build`, do not; the runtime's boto3 does."
+        )
+    how = "code as deployed" if deployed else "bytecode cached"
     return Table(
-        f"Cold start (median of {runs} fresh processes each, interleaved)",
+        f"Cold start, {how} (median of {runs} fresh processes each, interleaved)",
         ["forwarder", "total ms", "imports ms", "init + secret ms", "first invocation ms", "boto3", "vs SDK"],
         rows,
         notes,
@@ -228,6 +240,7 @@ def run(
         if "cpu" in sections:
             emit(str(cpu(stack, records=records, repeats=repeats, profile_dir=profile_dir)))
         if "cold" in sections:
+            emit(str(cold_start(stack, runs=cold_runs, deployed=lambda_site.deployed())))
             emit(str(cold_start(stack, runs=cold_runs)))
         if "memory" in sections:
             emit(str(memory(stack, records=memory_records)))

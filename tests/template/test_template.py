@@ -153,7 +153,8 @@ def test_the_role_may_use_the_queue_key_only_when_one_is_given(resources: dict[s
 def test_layer_is_built_for_python313(resources: dict[str, Any], function: dict[str, Any]) -> None:
     layer = resources["ForwarderLayer"]
     assert layer["Type"] == "AWS::Serverless::LayerVersion"
-    assert layer["Metadata"]["BuildMethod"] == "python3.13"
+    assert layer["Metadata"] == {"BuildMethod": "makefile", "BuildArchitecture": "arm64"}
+    assert "build-ForwarderLayer:" in (ROOT / "layers" / "forwarder" / "Makefile").read_text()
     assert layer["Properties"]["ContentUri"] == "layers/forwarder/"
     assert layer["Properties"]["CompatibleRuntimes"] == ["python3.13"]
     assert function["Layers"][0] == ref("ForwarderLayer")
