@@ -12,6 +12,7 @@ from devstack.template import load_template
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text()
 CONFIG_PY = (ROOT / "layers/forwarder/rokt_forwarder/config.py").read_text()
+SECRET_PY = (ROOT / "layers/forwarder/rokt_forwarder/secret.py").read_text()
 
 
 def section(title: str) -> str:
@@ -42,7 +43,7 @@ def test_every_variable_of_the_configuration_table_is_read_by_the_function() -> 
     named = re.findall(r"^\| `([A-Z][A-Z0-9_]+)` \|", table, re.MULTILINE)
     assert len(named) >= 7
     for variable in named:
-        assert f'"{variable}"' in CONFIG_PY, f"config.py does not read {variable}"
+        assert f'"{variable}"' in CONFIG_PY + SECRET_PY, f"the function does not read {variable}"
 
 
 def test_what_it_says_the_template_sets_is_what_the_template_sets() -> None:
@@ -50,6 +51,7 @@ def test_what_it_says_the_template_sets_is_what_the_template_sets() -> None:
     assert claim
     said = set(re.findall(r"`([A-Z_]+)`", claim.group(1)))
     rokt = {"ROKT_SECRET_ID", "ROKT_POD", "ROKT_ENVIRONMENT", "HASH_PII", "DLQ_URL", "ROKT_API_URL"}
+    rokt |= {"ROKT_MAX_BATCHES_PER_SECOND", "ROKT_CONCURRENCY"}
     set_by_template = {name for name, value in function_variables().items() if name in rokt and value != ""}
     assert said == set_by_template
     assert "ROKT_REQUEST_TIMEOUT" not in function_variables()  # so the README must not claim it is set
@@ -57,10 +59,8 @@ def test_what_it_says_the_template_sets_is_what_the_template_sets() -> None:
 
 def test_the_redrive_command_names_its_destination() -> None:
     # Without --destination-arn, SQS cannot return messages that were sent to the DLQ (by the function
-    # or the EventBridge rule): CouldNotDetermineMessageSource. The Operations section belongs to the
-    # DLQ tool's change, which documents its own command.
-    checked = README.replace(section("Operations"), "")
-    commands = re.findall(r"aws sqs start-message-move-task[^`\n]*", checked)
+    # or the EventBridge rule): CouldNotDetermineMessageSource.
+    commands = re.findall(r"aws sqs start-message-move-task[^`\n]*", README)
     assert commands
     for command in commands:
         assert "--source-arn <DeadLetterQueueArn>" in command

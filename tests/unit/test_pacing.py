@@ -104,14 +104,6 @@ def test_with_a_little_room_the_rate_grows_by_a_step() -> None:
     assert pacer.rate == pytest.approx(FAIR + 2 * pacing.STEP * FAIR)
 
 
-def test_with_much_room_the_rate_grows_in_proportion_at_most_by_recover() -> None:
-    pacer, _ = drained()
-    pacer.observe(202, 10, pacing.GROW_BELOW - 30, None)
-    assert pacer.rate == pytest.approx(FAIR * 1.3)
-    pacer.observe(202, 10, 0.0, None)
-    assert pacer.rate == pytest.approx(FAIR * 1.3 * pacing.RECOVER)
-
-
 def test_between_the_thresholds_or_on_errors_the_rate_holds() -> None:
     pacer, _ = drained()
     pacer.observe(202, 10, (pacing.EASE_AT + pacing.GROW_BELOW) / 2, None)

@@ -8,8 +8,7 @@ container is busy; then it follows what the API says to everyone:
 
 - the `X-mp-rate-limit-percentage-used` header of each 2xx is the account's usage over the last
   second: from EASE_AT percent the rate eases off (not below the fair share), below GROW_BELOW it
-  grows (fewer containers are busy than MaximumConcurrency allows), by a step or in proportion to
-  the room reported;
+  grows by a step (fewer containers are busy than MaximumConcurrency allows);
 - a 429 halves the rate (multiplicative decrease) and its Retry-After holds every request of the
   container until then; with room again the rate comes back to the fair share quickly.
 
@@ -30,8 +29,8 @@ EASE_AT = 100.0  # percent of the account's limit used over the last second: eas
 GROW_BELOW = 90.0  # and grow below this
 EASE = 0.9
 BACK_OFF = 0.5
-STEP = 0.1  # of the fair share: the least growth per answer with room to spare
-RECOVER = 1.5  # the most growth per answer, as a factor
+STEP = 0.1  # of the fair share: the growth per answer with room to spare
+RECOVER = 1.5  # the growth per answer back to the fair share, as a factor
 HEADROOM = 0.97  # of the budget is shared out: shares adding up to all of it would meet the limit
 MIN_SHARE = 0.05  # the rate never goes below this share of the fair share
 MIN_BATCHES = 10  # a request waits for at least this many batches' share (or all it has, if fewer)
@@ -100,7 +99,7 @@ class Pacer:
                 # of one lumpy second would otherwise starve a container (429s still can).
                 self.rate = max(self.rate * EASE, min(self.rate, self.fair_share))
             elif used_percent is None or used_percent < GROW_BELOW:
-                self.rate = self._grown(used_percent)
+                self.rate = self._grown()
         else:
             self.refund(batches)
         if status == 429:
@@ -109,16 +108,12 @@ class Pacer:
                 self._resume_at = max(self._resume_at, self._clock.monotonic() + retry_after)
         self.rate = min(max(self.rate, MIN_SHARE * self.fair_share), self.budget)
 
-    def _grown(self, used_percent: float | None) -> float:
-        """A step of the fair share at least; back to the fair share fast after a 429 (it is this
-        container's due); and in proportion to the room the API reports (fewer sharers are busy than
-        MaximumConcurrency says), at most RECOVER times per answer.
-        """
-        room = 0.0 if used_percent is None else (GROW_BELOW - used_percent) / 100
-        grown = max(self.rate + STEP * self.fair_share, self.rate * min(RECOVER, 1 + room))
+    def _grown(self) -> float:
+        """A step of the fair share; below it after a 429, back to it fast (it is this container's due)."""
+        stepped = self.rate + STEP * self.fair_share
         if self.rate < self.fair_share:
-            grown = max(grown, min(self.rate * RECOVER, self.fair_share))
-        return grown
+            return max(stepped, min(self.rate * RECOVER, self.fair_share))
+        return stepped
 
     def refund(self, batches: int) -> None:
         """Give back the share of a request that never reached the API's count."""
