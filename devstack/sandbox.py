@@ -43,10 +43,10 @@ from enum import StrEnum
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Final, Self
+from typing import Any, Final
 from urllib.parse import urlsplit
 
-from devstack.service import Service
+from devstack.service import HttpService
 from rokt_forwarder import limits, rules
 from rokt_forwarder.envelope import parse_json
 from rokt_forwarder.errors import RefusedError
@@ -63,8 +63,6 @@ _BETWEEN_ITEMS: Final = re.compile(r"[ \t\n\r,]*")
 _LINE_BREAKS: Final = re.compile(r"[\r\n]+")
 # Bodies beyond this are refused unread (and the connection closed) rather than drained.
 _READ_CAP: Final = 8 * limits.MAX_REQUEST_BYTES
-# How soon stop() returns: serve_forever notices a shutdown only between polls.
-_POLL_SECONDS: Final = 0.05
 _COUNTS: Final = ("requests", "batches_accepted", "batches_refused", "deduplicated", "rate_limited")
 
 
@@ -324,14 +322,13 @@ class TokenBucket:
         return round(100 * sum(batches for _, batches in self._granted) / self.rate)
 
 
-class Sandbox(Service):
+class Sandbox(HttpService):
     """The Event API on a local port (a real HTTP server in a daemon thread), with what it received."""
 
     def __init__(self, config: SandboxConfig | None = None) -> None:
         self.config = config or SandboxConfig()
         self._lock = threading.Lock()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
+        super().__init__("event-api-sandbox")
         self._started = time.monotonic()
         self._clear()
 
@@ -344,32 +341,14 @@ class Sandbox(Service):
         self._by_status: Counter[int] = Counter()
         self._faults: Counter[Fault] = Counter()
 
-    def start(self) -> Self:
-        if self._server is not None:
-            raise RuntimeError("the sandbox is already started")
-        self._server = _Server(self)
+    def _new_server(self) -> "_Server":
         self._started = time.monotonic()
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, args=(_POLL_SECONDS,), name="event-api-sandbox", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is None:
-            return
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join()
-        self._server = self._thread = None
+        return _Server(self)
 
     @property
     def url(self) -> str:
         """The base URL a sender is configured with, like the real ``https://s2s.us1.mparticle.com/v2``."""
-        if self._server is None:
-            raise RuntimeError("the sandbox is not started")
-        return f"http://{self.config.host}:{self._server.server_port}/v2"
+        return f"http://{self.config.host}:{self.port}/v2"
 
     def stats(self) -> dict[str, Any]:
         with self._lock:

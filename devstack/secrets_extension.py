@@ -15,26 +15,26 @@ from collections.abc import Mapping
 from datetime import datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any, Final, Self
+from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import parse_qs, urlsplit
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from devstack.service import Service
+from devstack.service import HttpService
+from rokt_forwarder.secret import EXTENSION_PORT_VARIABLE, EXTENSION_TOKEN_HEADER
 
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
 
 PATH: Final = "/secretsmanager/get"
-TOKEN_HEADER: Final = "X-Aws-Parameters-Secrets-Token"  # noqa: S105 - a header name
-PORT_VARIABLE: Final = "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT"
+TOKEN_HEADER: Final = EXTENSION_TOKEN_HEADER
+PORT_VARIABLE: Final = EXTENSION_PORT_VARIABLE  # the forwarder reads it (rokt_forwarder/secret.py)
 DEFAULT_TTL_SECONDS: Final = 300.0
 # A stand-in for the session token Lambda gives every execution environment.
 SESSION_TOKEN: Final = "local-session-token"  # noqa: S105 - a fixed local value, not a secret
-_POLL_SECONDS: Final = 0.05
 
 
-class SecretsExtension(Service):
+class SecretsExtension(HttpService):
     """The endpoint on a local port (a real HTTP server in a daemon thread), counting what it served."""
 
     def __init__(
@@ -52,35 +52,12 @@ class SecretsExtension(Service):
         self._address = (host, port)
         self._lock = threading.Lock()
         self._cache: dict[str, tuple[float, bytes]] = {}
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
+        super().__init__("secrets-extension")
         self.requests = 0  # answered with a secret, from the cache or from Secrets Manager
         self.fetches = 0  # GetSecretValue calls made
 
-    def start(self) -> Self:
-        if self._server is not None:
-            raise RuntimeError("the extension is already started")
-        self._server = _Server(self._address, self)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, args=(_POLL_SECONDS,), name="secrets-extension", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is None:
-            return
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join()
-        self._server = self._thread = None
-
-    @property
-    def port(self) -> int:
-        if self._server is None:
-            raise RuntimeError("the extension is not started")
-        return self._server.server_port
+    def _new_server(self) -> "_Server":
+        return _Server(self._address, self)
 
     def environment(self) -> dict[str, str]:
         """What Lambda sets in a function's environment when the extension layer is attached."""

@@ -32,6 +32,7 @@ CACHE_SECONDS = 3600
 EXTENSION_TIMEOUT_SECONDS = 2.0
 # Set by the template when it adds the extension's layer (the extension's own default is 2773).
 EXTENSION_PORT_VARIABLE = "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT"
+EXTENSION_TOKEN_HEADER = "X-Aws-Parameters-Secrets-Token"  # noqa: S105 - a header's name
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +101,7 @@ class ExtensionReader:
             response = self._pool.request(
                 "GET",
                 f"/secretsmanager/get?secretId={quote(self.secret_id, safe='')}",
-                headers={"X-Aws-Parameters-Secrets-Token": os.environ.get("AWS_SESSION_TOKEN", "")},
+                headers={EXTENSION_TOKEN_HEADER: os.environ.get("AWS_SESSION_TOKEN", "")},
                 timeout=urllib3.Timeout(total=timeout),
             )
         except HTTPError as error:
