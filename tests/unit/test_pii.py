@@ -2,6 +2,7 @@
 
 import copy
 import hashlib
+import json
 from typing import Any
 
 import pytest
@@ -132,3 +133,29 @@ def test_non_string_pii_attribute_is_never_sent_raw(value: Any) -> None:
     out = pii.hash_batch({"user_attributes": {"billingzipcode": value, "firstname": value}})
     assert "billingzipcode" not in out.get("user_attributes", {})
     assert "firstname" not in out.get("user_attributes", {})
+
+
+def test_an_email_at_any_depth_of_the_batch_is_hashed() -> None:
+    email = "Jane@Example.com"
+    batch = {
+        "user_identities": {"customerid": "c"},
+        "device_info": {"ios_idfv": email},
+        "events": [
+            {
+                "event_type": "commerce_event",
+                "data": {
+                    "custom_flags": {"contact": [email]},
+                    "product_action": {"products": [{"id": "p", "attributes": {"giftee": email}}]},
+                },
+            }
+        ],
+    }
+    out = pii.hash_batch(batch)
+    assert email.lower() not in json.dumps(out).lower()
+    assert out["device_info"]["ios_idfv"] == sha("jane@example.com")
+    data = out["events"][0]["data"]
+    assert data["custom_flags"]["contact"] == [sha("jane@example.com")]
+    assert data["product_action"]["products"][0] == {
+        "id": "p",
+        "attributes": {"giftee": sha("jane@example.com")},
+    }

@@ -60,11 +60,14 @@ def hash_email(email: str) -> str:
 
 
 def hash_batch(batch: dict[str, Any]) -> dict[str, Any]:
-    """A new batch without raw personal data: known fields hashed, and any email address hashed.
+    """A new batch without raw personal data: known fields hashed, and an email address anywhere hashed.
 
     Runs after the batch's rules passed, so sections have the shapes rules.py checks.
     """
-    batch = dict(batch)
+    batch = {
+        key: value if key in ("user_identities", "user_attributes") else _unless_email(value)
+        for key, value in batch.items()
+    }
     identities = _identities(dict(batch.get("user_identities") or {}))
     attributes: dict[str, Any] = {}
     for name, raw in (batch.get("user_attributes") or {}).items():
@@ -87,8 +90,6 @@ def hash_batch(batch: dict[str, Any]) -> dict[str, Any]:
         batch["user_attributes"] = attributes
     else:
         batch.pop("user_attributes", None)
-    if isinstance(events := batch.get("events"), list):
-        batch["events"] = [_event(event) for event in events]
     return batch
 
 
@@ -108,17 +109,12 @@ def _identities(identities: dict[str, Any]) -> dict[str, Any]:
     return hashed
 
 
-def _event(event: Any) -> Any:
-    data = event.get("data") if isinstance(event, dict) else None
-    if not isinstance(data, dict) or not isinstance(custom := data.get("custom_attributes"), dict):
-        return event
-    return {**event, "data": {**data, "custom_attributes": {k: _unless_email(v) for k, v in custom.items()}}}
-
-
 def _unless_email(value: Any) -> Any:
-    """An email address anywhere is hashed like the email identity; any other value is kept."""
+    """An email address at any depth is hashed like the email identity; any other value is kept."""
     if isinstance(value, list):
         return [_unless_email(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _unless_email(item) for key, item in value.items()}
     if isinstance(value, str) and rules.email_rule(value) is None:
         return hash_email(value)
     return value
