@@ -7,7 +7,7 @@ import pytest
 from hostile import Hostile, reply
 
 from devstack.aws import EmbeddedAws
-from rokt_forwarder.errors import CredentialsError
+from rokt_forwarder.errors import CredentialsError, DeadlineError
 from rokt_forwarder.secret import (
     EXTENSION_PORT_VARIABLE,
     Credentials,
@@ -27,7 +27,7 @@ def test_the_extension_is_asked_with_the_session_token(monkeypatch: pytest.Monke
     monkeypatch.setenv("AWS_SESSION_TOKEN", "session-token")
     with Hostile([reply(200, SECRET)]) as extension:
         read = ExtensionReader(
-            "prod/rokt api", port_of(extension), fallback=lambda r, t: Credentials("x", "y")
+            "prod/rokt api", port_of(extension), secrets_manager=lambda r, t: Credentials("x", "y")
         )
         assert read(False, math.inf) == Credentials("k", "s")
     request = extension.requests[0].decode()
@@ -37,7 +37,9 @@ def test_the_extension_is_asked_with_the_session_token(monkeypatch: pytest.Monke
 
 def test_a_re_read_after_a_rotation_skips_the_extension_s_cache() -> None:
     with Hostile([reply(200, SECRET)]) as extension:
-        read = ExtensionReader("s", port_of(extension), fallback=lambda r, t: Credentials("new", "new"))
+        read = ExtensionReader(
+            "s", port_of(extension), secrets_manager=lambda r, t: Credentials("new", "new")
+        )
         assert read(True, math.inf) == Credentials("new", "new")
     assert extension.requests == []
 
@@ -48,7 +50,7 @@ def test_a_re_read_after_a_rotation_skips_the_extension_s_cache() -> None:
 )
 def test_an_extension_error_says_what_went_wrong_and_never_the_value(answer: object, why: str) -> None:
     with Hostile([answer]) as extension:  # type: ignore[list-item]
-        read = ExtensionReader("s", port_of(extension), fallback=lambda r, t: Credentials("x", "y"))
+        read = ExtensionReader("s", port_of(extension), secrets_manager=lambda r, t: Credentials("x", "y"))
         with pytest.raises(CredentialsError, match=why):
             read(False, math.inf)
 
@@ -65,3 +67,26 @@ def test_secrets_manager_reader_against_moto(aws: EmbeddedAws, monkeypatch: pyte
     aws.client("secretsmanager").put_secret_value(SecretId=aws.secret_arn, SecretString="not json")
     with pytest.raises(CredentialsError, match="not a JSON object"):
         SecretsManagerReader(aws.secret_arn)(True, math.inf)
+
+
+def test_an_extension_that_cannot_be_reached_is_replaced_by_secrets_manager() -> None:
+    asked: list[float] = []
+
+    def secrets_manager(refresh: bool, time_left: float) -> Credentials:
+        asked.append(time_left)
+        return Credentials("from", "secrets-manager")
+
+    with Hostile([reply(200, SECRET)]) as extension:
+        port = port_of(extension)
+    read = ExtensionReader("s", port, secrets_manager=secrets_manager)  # nothing listens there now
+    assert read(False, 20.0) == Credentials("from", "secrets-manager")
+    assert asked and asked[0] <= 20.0
+
+
+def test_no_time_left_means_no_read() -> None:
+    read = ExtensionReader("s", 9, secrets_manager=lambda r, t: Credentials("x", "y"))
+    with pytest.raises(DeadlineError):
+        read(False, 0.0)
+    never = SecretsManagerReader("s", provider=None)
+    with pytest.raises(DeadlineError):
+        never(False, 3.0)

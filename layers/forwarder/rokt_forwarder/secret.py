@@ -13,6 +13,7 @@ would answer from its own cache for up to five minutes.
 import json
 import math
 import os
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -52,7 +53,7 @@ def open_secret(secret_id: str, env: Mapping[str, str] = os.environ) -> SecretRe
     secrets_manager = SecretsManagerReader(secret_id)
     port = env.get(EXTENSION_PORT_VARIABLE, "").strip()
     if port.isdigit():
-        return ExtensionReader(secret_id, int(port), fallback=secrets_manager)
+        return ExtensionReader(secret_id, int(port), secrets_manager=secrets_manager)
     return secrets_manager
 
 
@@ -84,19 +85,24 @@ class SecretsManagerReader:
 
 
 class ExtensionReader:
-    """Reads one secret from the Parameters and Secrets extension's local endpoint (cached there)."""
+    """Reads one secret from the Parameters and Secrets extension's local endpoint (cached there).
 
-    def __init__(self, secret_id: str, port: int, *, fallback: SecretReader) -> None:
+    Secrets Manager itself is asked instead for a re-read after a rotation (the extension would answer
+    from its cache), and when the extension cannot be reached at all (not started, or gone).
+    """
+
+    def __init__(self, secret_id: str, port: int, *, secrets_manager: SecretReader) -> None:
         self.secret_id = secret_id
         self._pool = urllib3.HTTPConnectionPool("localhost", port, maxsize=1, retries=False)
-        self._fallback = fallback
+        self._secrets_manager = secrets_manager
 
     def __call__(self, refresh: bool = False, time_left: float = math.inf) -> Credentials:
         if refresh:
-            return self._fallback(refresh, time_left)
+            return self._secrets_manager(refresh, time_left)
         timeout = min(EXTENSION_TIMEOUT_SECONDS, time_left)
         if timeout <= 0:
             raise DeadlineError(f"no time left to read secret {self.secret_id}")
+        started = time.monotonic()
         try:
             response = self._pool.request(
                 "GET",
@@ -104,20 +110,19 @@ class ExtensionReader:
                 headers={EXTENSION_TOKEN_HEADER: os.environ.get("AWS_SESSION_TOKEN", "")},
                 timeout=urllib3.Timeout(total=timeout),
             )
-        except HTTPError as error:
-            raise CredentialsError(f"cannot read secret {self.secret_id}: {type(error).__name__}") from None
+        except HTTPError:
+            return self._secrets_manager(False, time_left - (time.monotonic() - started))
         if response.status != 200:
-            raise CredentialsError(
-                f"cannot read secret {self.secret_id}: the extension answered {response.status}"
-            )
+            raise self._unreadable(f"the extension answered {response.status}")
         try:
             answer = json.loads(response.data)
         except ValueError:
-            raise CredentialsError(
-                f"cannot read secret {self.secret_id}: the extension's answer is not JSON"
-            ) from None
+            raise self._unreadable("the extension's answer is not JSON") from None
         value = answer.get("SecretString") if isinstance(answer, dict) else None
         return _credentials(self.secret_id, value)
+
+    def _unreadable(self, why: str) -> CredentialsError:
+        return CredentialsError(f"cannot read secret {self.secret_id}: {why}")
 
 
 def _credentials(secret_id: str, value: Any) -> Credentials:
