@@ -1,5 +1,7 @@
 """api.HttpTransport over real HTTP to a misbehaving server: what goes back to the connection pool."""
 
+import time
+
 import pytest
 import urllib3
 from hostile import Hostile, burst_then_pause, huge_body, reply, trickle_body
@@ -61,3 +63,14 @@ def test_retry_after_is_read_from_the_answer(header: str, seconds: float | None)
     with Hostile([reply(429, {}, {"Retry-After": header})]) as server:
         answer = transport(server.url, new_pool()).post("/events", b"{}", timeout=5)
     assert (answer.status, answer.retry_after) == (429, seconds)
+
+
+def test_a_reused_connection_is_held_to_the_deadline_too() -> None:
+    # The second request goes on the first one's kept-alive connection, and that answer trickles.
+    with Hostile([reply(202), trickle_body(every=0.3, length=20)]) as server:
+        api = transport(server.url, new_pool())
+        assert api.post("/events", b"{}", timeout=5).status == 202
+        started = time.monotonic()
+        with pytest.raises(TransportError, match="deadline"):
+            api.post("/events", b"{}", timeout=1)
+        assert time.monotonic() - started < 2.5, "the answer was abandoned at its deadline, not read out"

@@ -75,7 +75,18 @@ _WATCHDOG: ContextVar[_Watchdog | None] = ContextVar("rokt_forwarder_watchdog", 
 
 
 class _WatchedHTTPConnection(HTTPConnection):
-    """A connection whose socket the current request's watchdog can shut down."""
+    """A connection whose socket the current request's watchdog can shut down.
+
+    Watched three times: the TCP socket as soon as it connects (the TLS handshake is bounded too),
+    the TLS socket that replaces it, and a pooled socket a request reuses. The name lookup before
+    the connection has only the resolver's own timeout.
+    """
+
+    def _new_conn(self) -> socket.socket:
+        sock = super()._new_conn()
+        if watchdog := _WATCHDOG.get():
+            watchdog.watch(sock)
+        return sock
 
     def connect(self) -> None:
         super().connect()
