@@ -271,3 +271,19 @@ def test_a_record_without_message_attributes_is_not_traced_and_does_not_break(
     with caplog.at_level("INFO"):
         assert Edges(FakeApi())([bare]) == []
     assert not hasattr(done_line(caplog), "traced")
+
+
+def test_a_bug_in_one_request_never_fails_what_earlier_requests_delivered() -> None:
+    calls = []
+
+    def reply(path: str, batches: list) -> Response:
+        calls.append(len(batches))
+        if len(calls) == 2:
+            raise RuntimeError("bug")
+        return Response(202)
+
+    edges = Edges(FakeApi([reply]))
+    records = [record({"customerid": str(n)}, mid=f"m{n}") for n in range(150)]
+    failed = edges(records)
+    assert calls[0] == 100, "the first request carried a hundred batches"
+    assert sorted(failed) == sorted(f"m{n}" for n in range(100, 150)), "only the second request's"

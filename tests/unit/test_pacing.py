@@ -58,7 +58,7 @@ def test_a_request_smaller_than_the_least_share_waits_for_itself_only() -> None:
 
 def test_no_share_when_it_cannot_come_in_time() -> None:
     pacer, _ = drained()
-    assert pacer.take(100, within=0.1) is None
+    assert pacer.take(100, within=0.01) is None, "not even one batch's share comes in 10 ms"
     assert pacer.take(100, within=1.5) is not None, "a refusal takes nothing from the bucket"
 
 
@@ -139,3 +139,38 @@ def test_sharers_that_start_too_slow_bring_their_sum_into_the_band_the_api_repor
             container.observe(202, 10, used, None)
     used = 100 * sum(container.rate for container in containers) / 270
     assert pacing.GROW_BELOW <= used <= pacing.EASE_AT / pacing.EASE
+
+
+def test_a_container_whose_share_is_tiny_still_sends_what_it_can_in_time() -> None:
+    pacer, _ = drained(270, 1000)
+    share = pacer.take(100, within=20.0)
+    assert share is not None and 1 <= share.batches < pacing.MIN_BATCHES
+    assert share.wait <= 20.0
+
+
+def test_after_a_hold_a_container_sends_no_more_than_a_full_request() -> None:
+    pacer, clock = drained()
+    pacer.observe(429, 10, None, 10.0)
+    first = pacer.take(500, within=60)
+    assert first is not None and first.batches <= 100
+    clock.now += first.wait
+    second = pacer.take(500, within=0.0)
+    assert second is None or second.batches <= pacer.rate, "no second full request right behind it"
+
+
+def test_with_the_limit_clearly_under_used_twice_running_the_rate_grows_in_proportion() -> None:
+    pacer, _ = drained(270, 50)
+    pacer.observe(202, 10, 10.0, None)
+    assert pacer.rate == pytest.approx(FAIR / 10 * 1.1), "one reading: a step only"
+    pacer.observe(202, 10, 10.0, None)
+    assert pacer.rate == pytest.approx(FAIR / 10 * 1.1 * pacing.RECOVER)
+
+
+def test_misconfigured_sharers_reach_the_band_within_a_minute_of_answers() -> None:
+    """Five busy containers configured for fifty: the usage header brings their sum near the budget."""
+    containers = [drained(270, 50)[0] for _ in range(5)]
+    for _ in range(60):
+        used = 100 * sum(container.rate for container in containers) / 270
+        for container in containers:
+            container.observe(202, 10, used, None)
+    assert 100 * sum(container.rate for container in containers) / 270 >= pacing.GROW_BELOW / 2

@@ -19,7 +19,7 @@ from rokt_forwarder.packing import pack
 from rokt_forwarder.ports import Clock, Response, Transport
 
 DEADLINE_REACHED = Failed("Lambda deadline reached before delivery")
-NO_SHARE = Failed("no share of the API's rate limit before the Lambda deadline")
+NO_SHARE = "no share of the API's rate limit before the Lambda deadline"
 
 
 @dataclass(slots=True)
@@ -78,7 +78,11 @@ class Delivery:
         queue = deque(pack([len(b) for b in batches]))
         while queue:
             request = queue.popleft()
-            for index, result in self._send(request, batches, queue.appendleft):
+            try:
+                settled = self._send(request, batches, queue.appendleft)
+            except Exception as error:  # a bug fails its request only: what others settled stays settled
+                settled = [(index, Failed(f"unexpected {type(error).__name__}")) for index in request]
+            for index, result in settled:
                 results[index] = result
         return [r if r is not None else Failed("not sent") for r in results]
 
@@ -97,7 +101,9 @@ class Delivery:
             if self._pacer is not None:
                 paced = self._pace(request, requeue)
                 if paced is None:
-                    return [(i, NO_SHARE) for i in request]
+                    # Held by a 429's Retry-After: SQS should not bring the records back before it ends.
+                    no_share = Failed(NO_SHARE, self._pacer.held_for() or None)
+                    return [(i, no_share) for i in request]
                 request = paced
             timeout = min(self._request_timeout, self._remaining())
             if timeout < MIN_REQUEST_SECONDS:

@@ -8,7 +8,8 @@ container is busy; then it follows what the API says to everyone:
 
 - the `X-mp-rate-limit-percentage-used` header of each 2xx is the account's usage over the last
   second: from EASE_AT percent the rate eases off (not below the fair share), below GROW_BELOW it
-  grows by a step (fewer containers are busy than MaximumConcurrency allows);
+  grows by a step, and in proportion to the room while the limit stays clearly under-used (fewer
+  containers are busy than MaximumConcurrency says);
 - a 429 halves the rate (multiplicative decrease) and its Retry-After holds every request of the
   container until then; with room again the rate comes back to the fair share quickly.
 
@@ -29,8 +30,8 @@ EASE_AT = 100.0  # percent of the account's limit used over the last second: eas
 GROW_BELOW = 90.0  # and grow below this
 EASE = 0.9
 BACK_OFF = 0.5
-STEP = 0.1  # of the fair share: the growth per answer with room to spare
-RECOVER = 1.5  # the growth per answer back to the fair share, as a factor
+STEP = 0.1  # of the fair share: the least growth per answer with room to spare
+RECOVER = 1.5  # the most growth per answer, as a factor
 HEADROOM = 0.97  # of the budget is shared out: shares adding up to all of it would meet the limit
 MIN_SHARE = 0.05  # the rate never goes below this share of the fair share
 MIN_BATCHES = 10  # a request waits for at least this many batches' share (or all it has, if fewer)
@@ -62,27 +63,36 @@ class Pacer:
         one SnapStart snapshot) then spread their first requests over time.
         """
         self.rate = self.fair_share
+        self._low_usage = False  # the last answer reported the limit clearly under-used
         self._stamp = self._resume_at = self._clock.monotonic()
         self._tokens = rng.uniform(0, MIN_BATCHES)
 
     def take(self, batches: int, within: float) -> Share | None:
-        """A share of up to `batches` for the next request, or None if not even a small one comes in time.
+        """A share of up to `batches` for the next request, or None if not even one batch comes in time.
 
-        It waits for about a second's worth (at least MIN_BATCHES, at most all `batches`), then takes
-        what has been earned: a container with a small share sends small requests at its pace instead
-        of saving up for a full one, which keeps the account's traffic smooth, and one with a large
-        share sends few requests.
+        It waits for about a second's worth (at least MIN_BATCHES, at most all `batches`, less if only
+        less can come `within`), then takes what has been earned: a container with a small share
+        sends small requests at its pace instead of saving up for a full one, which keeps the
+        account's traffic smooth, and one with a large share sends few requests.
         """
         self._refill()
-        least = min(batches, max(MIN_BATCHES, math.floor(self.rate * SHARE_SECONDS)))
-        now = self._clock.monotonic()
-        wait = max(self._resume_at - now, (least - self._tokens) / self.rate, 0.0)
-        if wait > within:
+        hold = max(self._resume_at - self._clock.monotonic(), 0.0)
+        if hold > within:
             return None
-        earned = self._tokens + wait * self.rate
+        can_earn = self._tokens + (within - hold) * self.rate
+        least = min(batches, max(MIN_BATCHES, math.floor(self.rate * SHARE_SECONDS)), math.floor(can_earn))
+        if least < 1:
+            return None
+        wait = max(hold, (least - self._tokens) / self.rate)
+        # The bucket as it will be when the request goes: what it holds then, never more than it can.
+        earned = min(self._capacity(), self._tokens + wait * self.rate)
         share = min(batches, max(least, math.floor(earned)))
-        self._tokens -= share
+        self._tokens, self._stamp = earned - share, self._stamp + wait
         return Share(share, wait)
+
+    def held_for(self) -> float:
+        """Seconds until a 429's Retry-After lets this container send again (0 when it is not held)."""
+        return max(self._resume_at - self._clock.monotonic(), 0.0)
 
     def observe(
         self, status: int, batches: int, used_percent: float | None, retry_after: float | None
@@ -99,7 +109,7 @@ class Pacer:
                 # of one lumpy second would otherwise starve a container (429s still can).
                 self.rate = max(self.rate * EASE, min(self.rate, self.fair_share))
             elif used_percent is None or used_percent < GROW_BELOW:
-                self.rate = self._grown()
+                self.rate = self._grown(used_percent)
         else:
             self.refund(batches)
         if status == 429:
@@ -108,12 +118,22 @@ class Pacer:
                 self._resume_at = max(self._resume_at, self._clock.monotonic() + retry_after)
         self.rate = min(max(self.rate, MIN_SHARE * self.fair_share), self.budget)
 
-    def _grown(self) -> float:
-        """A step of the fair share; below it after a 429, back to it fast (it is this container's due)."""
-        stepped = self.rate + STEP * self.fair_share
+    def _grown(self, used_percent: float | None) -> float:
+        """A step of the fair share; back to the fair share fast after a 429 (it is this container's
+        due); and with the limit clearly under-used on two answers running (fewer containers are busy
+        than MaximumConcurrency says), in proportion to the room reported, at most RECOVER times.
+
+        Two answers, not one: a container's first answers may come before the API's one-second usage
+        window has filled, and every container growing on that at once would overshoot.
+        """
+        low = used_percent is not None and used_percent < GROW_BELOW / 2
+        roomy, self._low_usage = low and self._low_usage, low
+        grown = self.rate + STEP * self.fair_share
+        if roomy and used_percent is not None:
+            grown = max(grown, self.rate * min(RECOVER, 1 + (GROW_BELOW - used_percent) / 100))
         if self.rate < self.fair_share:
-            return max(stepped, min(self.rate * RECOVER, self.fair_share))
-        return stepped
+            grown = max(grown, min(self.rate * RECOVER, self.fair_share))
+        return grown
 
     def refund(self, batches: int) -> None:
         """Give back the share of a request that never reached the API's count."""
