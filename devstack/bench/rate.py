@@ -205,7 +205,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     # As the template passes them: the account's limit, and MaximumConcurrency as the number of sharers.
     defaults = [f"ROKT_MAX_BATCHES_PER_SECOND={args.rate:g}", "ROKT_CONCURRENCY={containers}"]
-    settings = [item.split("=", 1) for item in [*defaults, *args.env]]
+    settings = dict(item.split("=", 1) for item in [*defaults, *args.env])  # a later --env wins
     print(f"Machine: {Machine.this()}\n", flush=True)
     if not args.no_ceiling:
         accepted, requests, cpu = sandbox_ceiling(
@@ -224,7 +224,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     rows, saturated = [], []
     for containers in [int(n) for n in args.containers.split(",")]:
         for contender in args.forwarders.split(","):
-            env = {name: value.replace("{containers}", str(containers)) for name, value in settings}
+            env = {name: value.replace("{containers}", str(containers)) for name, value in settings.items()}
             with BenchStack("--rate", f"{args.rate:g}", "--latency", f"{args.latency:g}") as stack:
                 window = measure(
                     stack,
@@ -246,7 +246,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f">= {LIMIT_TARGET:.0%} of the limit, <= {THROTTLED_TARGET:.0%} answered 429, no record failed.",
         "CPU busy: all cores of the machine / the sandbox process (share of one core) during the window; "
         "a machine near 100 % means the containers were starved of CPU, not paced by the API.",
-        f"Our containers' settings: {', '.join(f'{n}={v}' for n, v in settings)}.",
+        f"Our containers' settings ({{containers}} = N): {', '.join(f'{n}={v}' for n, v in settings.items())}",
     ]
     if saturated:
         notes.append(f"CPU saturated (>= {SATURATED:.0%} busy) during: {'; '.join(saturated)}.")
