@@ -246,7 +246,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         f">= {LIMIT_TARGET:.0%} of the limit, <= {THROTTLED_TARGET:.0%} answered 429, no record failed.",
         "CPU busy: all cores of the machine / the sandbox process (share of one core) during the window; "
         "a machine near 100 % means the containers were starved of CPU, not paced by the API.",
-        f"Our containers' settings ({{containers}} = N): {', '.join(f'{n}={v}' for n, v in settings.items())}",
+        "Our containers' settings ({containers} = N): "
+        + ", ".join(f"{name}={value}" for name, value in settings.items()),
     ]
     if saturated:
         notes.append(f"CPU saturated (>= {SATURATED:.0%} busy) during: {'; '.join(saturated)}.")
