@@ -24,8 +24,9 @@ type Containers = Callable[[], Handler]
 def containers(root: Path, env: dict[str, str]) -> Iterator[Containers]:
     """`env` on top of os.environ (restored afterwards), and a maker of containers under it.
 
-    Each call cold-starts `app.lambda_handler` anew: its own settings, clients, caches and pacer, as
-    Lambda gives each concurrent invocation an execution environment of its own.
+    Each call cold-starts `app.lambda_handler` anew: its own settings, secret cache and pacer, as
+    Lambda gives each concurrent invocation an execution environment of its own. What rokt_forwarder
+    holds at import stays shared by the process (api._POOL's connections): the package loads once.
     """
     saved = dict(os.environ)
     function_dir = str(root / "functions" / "forwarder")

@@ -57,17 +57,10 @@ class Invoked:
 
 def invoke_timed(handler: Handler, event: dict[str, Any], timeout_seconds: float = 30) -> Invoked:
     """Invoke with a context whose deadline is `timeout_seconds` away, as Lambda's is."""
-    deadline = time.monotonic() + timeout_seconds
-    context = LocalContext(
-        function_name="ForwarderFunction",
-        invoked_function_arn="arn:aws:lambda:us-east-1:123456789012:function:ForwarderFunction",
-        memory_limit_in_mb="256",
-        log_stream_name="test",
-        deadline=deadline,
-    )
+    context = LocalContext.lasting(timeout_seconds)
     response = handler(event, context)
     failed = {item["itemIdentifier"] for item in response["batchItemFailures"]}
-    return Invoked(failed, deadline - time.monotonic())
+    return Invoked(failed, context.deadline - time.monotonic())
 
 
 def invoke(handler: Handler, event: dict[str, Any], timeout_seconds: float = 30) -> set[str]:

@@ -267,7 +267,7 @@ def test_13_dead_letters_to_a_fifo_dlq_keep_their_message_group() -> None:
         Sandbox(SandboxConfig(api_key=API_KEY, api_secret=API_SECRET)) as api,
     ):
         sqs = aws.client("sqs")
-        for n, (group, body) in enumerate([("g1", {"amount": 1}), ("g2", VALID)]):
+        for n, (group, body) in enumerate([("g1", {"amount": 1}), ("g1", {"amount": 2}), ("g2", VALID)]):
             sqs.send_message(
                 QueueUrl=aws.queue_url,
                 MessageBody=json.dumps(body),
@@ -275,7 +275,9 @@ def test_13_dead_letters_to_a_fifo_dlq_keep_their_message_group() -> None:
                 MessageDeduplicationId=f"d{n}",
             )
         with handler_for(aws, api.url) as handler:
-            result = invoke_timed(handler, receive_event(aws, 2))
+            result = invoke_timed(handler, receive_event(aws, 3))
         letters = aws.drain_dlq()
     assert result.failed == set()
-    assert [letter["Attributes"]["MessageGroupId"] for letter in letters] == ["g1"]
+    # Two letters of one group both arrive: each carries its own deduplication id, in the group's order.
+    assert [letter["Attributes"]["MessageGroupId"] for letter in letters] == ["g1", "g1"]
+    assert [json.loads(letter["Body"])["amount"] for letter in letters] == [1, 2]

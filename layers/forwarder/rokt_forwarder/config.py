@@ -14,7 +14,7 @@ from rokt_forwarder import limits
 from rokt_forwarder.errors import ConfigError
 
 DEFAULT_REQUEST_TIMEOUT_SECONDS = 10.0
-# Lambda's default MaximumConcurrency for an SQS event source without ScalingConfig.
+# template.yaml's default MaximumConcurrency: the number of containers sharing the rate limit.
 DEFAULT_CONCURRENCY = 5
 # Below this many seconds a request cannot finish: none is started, and no timeout may be set lower.
 MIN_REQUEST_SECONDS = 0.5

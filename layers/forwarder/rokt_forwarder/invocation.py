@@ -126,7 +126,6 @@ class Forwarder:
         for record in records:
             outcomes.setdefault(record.message_id, NOT_SETTLED)
         self._delay_failed(records, outcomes, time_left)
-        # .get: this runs outside the catch-all, and a hand-made event may lack messageAttributes.
         traced = [r.message_id for r in records if r.traced][:MAX_TRACED]
         logger.info(
             "invocation done",
@@ -140,6 +139,7 @@ class Forwarder:
                 "throttled": delivery.stats.throttled,
                 "splits": delivery.stats.splits,
                 "paced_seconds": round(delivery.stats.paced_seconds, 3),
+                "retry_wait_seconds": round(delivery.stats.waited_seconds, 3),
                 "pacing_rate": round(self.pacer.rate, 1) if self.pacer else None,
                 "api_status": delivery.stats.by_status,
             },

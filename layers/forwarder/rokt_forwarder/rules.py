@@ -17,7 +17,6 @@ IDENTITY_KEYS = ("email", "other", "customerid", "other2")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _CURRENCY = re.compile(r"^[A-Za-z]{3}$")
-Scalar = str | int | Decimal | float | bool | None
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,7 @@ SQS_BATCH = 10
 # SQS counts a message's attributes (name, type and value) toward its size, and refuses a batch whose
 # messages add up to more than the limit as a whole. template.yaml sets this limit on both queues.
 MAX_MESSAGE_BYTES = 256 * 1024
-MAX_BATCH_BYTES = MAX_MESSAGE_BYTES
+MAX_SEND_BATCH_BYTES = MAX_MESSAGE_BYTES
 MAX_ATTRIBUTE_CHARS = 1024
 _STRING = "String"
 
@@ -150,11 +150,11 @@ def _utf8_size(text: str) -> int:
 
 
 def _chunks(items: Sequence[object], sizes: Sequence[int]) -> Iterator[list[int]]:
-    """Indices of `items`, at most ten per call and MAX_BATCH_BYTES of `sizes` in all."""
+    """Indices of `items`, at most ten per call and MAX_SEND_BATCH_BYTES of `sizes` in all."""
     chunk: list[int] = []
     size = 0
     for n in range(len(items)):
-        if chunk and (len(chunk) == SQS_BATCH or size + sizes[n] > MAX_BATCH_BYTES):
+        if chunk and (len(chunk) == SQS_BATCH or size + sizes[n] > MAX_SEND_BATCH_BYTES):
             yield chunk
             chunk, size = [], 0
         chunk.append(n)
