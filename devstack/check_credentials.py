@@ -11,7 +11,6 @@ The secret and pod default to samconfig.toml's RoktSecretArn and RoktPod for --c
 is the secret ARN's, else --region, samconfig.toml's or your AWS configuration's.
 """
 
-import argparse
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -19,7 +18,7 @@ from http import HTTPStatus
 
 from aws_lambda_powertools.utilities import parameters
 
-from devstack.samconfig import DEFAULT_ENV, NO_REGION, SamConfig
+from devstack.samconfig import NO_REGION, SamConfig, tool_parser
 from rokt_forwarder import limits
 from rokt_forwarder.api import HttpTransport
 from rokt_forwarder.aws import client_config
@@ -156,14 +155,7 @@ def secret_region(secret_id: str) -> str | None:
 
 def main(argv: Sequence[str] | None = None, pods: Mapping[str, Api] | None = None) -> int:
     """`pods` replaces the real pods' URLs (tests point them at sandboxes)."""
-    parser = argparse.ArgumentParser(
-        prog="make check-credentials ARGS=...",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument(
-        "--config-env", default=DEFAULT_ENV, help="samconfig.toml environment (make ENV=prod)"
-    )
+    parser = tool_parser("make check-credentials ARGS=...", __doc__)
     parser.add_argument(
         "--secret-id", help="Secrets Manager name or ARN (default: samconfig's RoktSecretArn)"
     )

@@ -24,7 +24,6 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 from devstack.logs import log_group_name
 from devstack.samconfig import (
     CLIENT_CONFIG,
-    DEFAULT_ENV,
     NO_CREDENTIALS,
     NO_REGION,
     ROOT,
@@ -32,6 +31,7 @@ from devstack.samconfig import (
     SamConfig,
     function_name,
     stack_name_problem,
+    tool_parser,
 )
 
 
@@ -172,15 +172,8 @@ def logs(args: argparse.Namespace, config: SamConfig, sam: Path) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m devstack.deploy",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = tool_parser("python -m devstack.deploy", __doc__)
     parser.add_argument("action", choices=("deploy", "logs"))
-    parser.add_argument(
-        "--config-env", default=DEFAULT_ENV, help="samconfig.toml environment (make ENV=prod)"
-    )
     parser.add_argument(
         "--region", help="AWS region (default: samconfig.toml's, else your AWS configuration)"
     )

@@ -4,6 +4,7 @@ The deploy, send-test and check-credentials tools read it so that `ENV=prod` mea
 region to each of them as to `sam deploy --config-env prod`.
 """
 
+import argparse
 import os
 import re
 import tomllib
@@ -25,6 +26,17 @@ MAX_STACK_NAME = 54
 _STACK_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]*")
 # SAM writes parameter_overrides as space-separated Name="value" pairs.
 _OVERRIDE = re.compile(r'(\w+)=(?:"((?:[^"\\]|\\.)*)"|(\S+))')
+
+
+def tool_parser(prog: str, doc: str | None) -> argparse.ArgumentParser:
+    """The account tools' command line, with the --config-env they all read samconfig.toml by."""
+    parser = argparse.ArgumentParser(
+        prog=prog, description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--config-env", default=DEFAULT_ENV, help="samconfig.toml environment (make ENV=prod)"
+    )
+    return parser
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,6 @@ The queue and function come from the stack's outputs (`--stack-name`, default: s
 usual ones (environment, profile); `--region` or the region samconfig.toml saved win.
 """
 
-import argparse
 import hashlib
 import json
 import sys
@@ -27,7 +26,7 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from devstack.logs import log_group_name
-from devstack.samconfig import CLIENT_CONFIG, DEFAULT_ENV, NO_CREDENTIALS, NO_REGION, SamConfig
+from devstack.samconfig import CLIENT_CONFIG, NO_CREDENTIALS, NO_REGION, SamConfig, tool_parser
 from devstack.traffic import eventbridge_event
 from rokt_forwarder.outcome import DeadLettered, Delivered, Failed
 from rokt_forwarder.record import TRACE_ATTRIBUTE
@@ -271,14 +270,7 @@ def run(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="make send-test ARGS=...",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument(
-        "--config-env", default=DEFAULT_ENV, help="samconfig.toml environment (make ENV=prod)"
-    )
+    parser = tool_parser("make send-test ARGS=...", __doc__)
     parser.add_argument("--stack-name", help="the deployed stack (default: samconfig.toml's)")
     parser.add_argument("--queue-url", help="send here instead of a stack's queue (needs --function-name)")
     parser.add_argument("--function-name", help="the function consuming --queue-url")
