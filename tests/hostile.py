@@ -5,6 +5,7 @@ trickle, never end, never come, or are far too big. Each request gets the next `
 (the last one repeats); a behaviour writes whatever it likes to the socket.
 """
 
+import contextlib
 import gzip
 import json
 import socket
@@ -41,6 +42,9 @@ class Hostile:
     def __exit__(self, *exc: object) -> None:
         self._stopping.set()
         assert self._server is not None
+        # On Linux close() alone leaves a thread blocked in accept() listening; shutdown wakes it.
+        with contextlib.suppress(OSError):
+            self._server.shutdown(socket.SHUT_RDWR)
         self._server.close()
         with self._lock:
             for connection in self._connections:

@@ -2,6 +2,7 @@
 
 import json
 import math
+import socket
 
 import pytest
 from hostile import Hostile, reply
@@ -76,10 +77,10 @@ def test_an_extension_that_cannot_be_reached_is_replaced_by_secrets_manager() ->
         asked.append(time_left)
         return Credentials("from", "secrets-manager")
 
-    with Hostile([reply(200, SECRET)]) as extension:
-        port = port_of(extension)
-    read = ExtensionReader("s", port, secrets_manager=secrets_manager)  # nothing listens there now
-    assert read(False, 20.0) == Credentials("from", "secrets-manager")
+    with socket.socket() as bound:  # bound, never listening: a connection is refused at once
+        bound.bind(("127.0.0.1", 0))
+        read = ExtensionReader("s", bound.getsockname()[1], secrets_manager=secrets_manager)
+        assert read(False, 20.0) == Credentials("from", "secrets-manager")
     assert asked and asked[0] <= 20.0
 
 
