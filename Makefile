@@ -102,7 +102,7 @@ local-stack: $(STAMP)
 	$(BIN)/python -m devstack.stack $(STACK_ARGS)
 
 dlq: $(STAMP)
-	$(ACCOUNT_ENV) $(BIN)/python -m devstack.dlq $(ARGS)
+	$(ACCOUNT_ENV) $(BIN)/python -m devstack.dlq --config-env $(ENV) $(ARGS)
 
 build: $(STAMP)
 	@if [ -z "$(PYTHON313)" ]; then echo "error: sam build needs Python 3.13 (pyenv install 3.13, or make build PYTHON313=/path/to/python3.13)" >&2; exit 1; fi

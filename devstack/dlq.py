@@ -12,9 +12,10 @@ redrive  send dead letters back to the conversions queue: all of them with SQS's
 validate check a JSON Lines file of message bodies offline with the forwarder's own parser and
          rules, and print each invalid line's reason (exit 1 if any).
 
-Queues are named by --stack (its outputs QueueUrl and DeadLetterQueueUrl) or by --queue-url and
---dlq-url. AWS credentials, region and endpoint come from boto3's usual settings (AWS_PROFILE,
-AWS_REGION, AWS_ENDPOINT_URL for the local stack) or --region and --endpoint-url.
+Queues are named by --stack (its outputs QueueUrl and DeadLetterQueueUrl; default: samconfig.toml's
+stack for --config-env, so `make dlq ENV=prod` means the production stack) or by --queue-url and
+--dlq-url. AWS credentials and endpoint come from boto3's usual settings (AWS_PROFILE, AWS_ENDPOINT_URL
+for the local stack) or --endpoint-url; the region from --region, samconfig.toml or AWS_REGION.
 """
 
 import argparse
@@ -29,8 +30,9 @@ from typing import IO, TYPE_CHECKING
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
+from devstack.samconfig import NO_CREDENTIALS, NO_REGION, SamConfig, tool_parser
 from devstack.sqs_tools import delete_messages, queue_depth, receive_all, release
 from rokt_forwarder import limits
 from rokt_forwarder.batch import build
@@ -257,12 +259,12 @@ def validate(
     return read, invalid
 
 
-def resolve(args: argparse.Namespace) -> Queues:
+def resolve(args: argparse.Namespace, session: boto3.session.Session) -> Queues:
     if args.queue_url and args.dlq_url:
         return Queues(args.queue_url, args.dlq_url)
     if not args.stack:
         raise SystemExit("name the queues: --stack NAME, or --queue-url and --dlq-url")
-    cloudformation = _session(args).client("cloudformation", endpoint_url=args.endpoint_url)
+    cloudformation = session.client("cloudformation", endpoint_url=args.endpoint_url)
     (stack,) = cloudformation.describe_stacks(StackName=args.stack)["Stacks"]
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
     missing = {"QueueUrl", "DeadLetterQueueUrl"} - set(outputs)
@@ -271,25 +273,17 @@ def resolve(args: argparse.Namespace) -> Queues:
     return Queues(args.queue_url or outputs["QueueUrl"], args.dlq_url or outputs["DeadLetterQueueUrl"])
 
 
-def _session(args: argparse.Namespace) -> boto3.session.Session:
-    return boto3.session.Session(region_name=args.region)
-
-
-def _sqs(args: argparse.Namespace, retries: int = 3) -> "SQSClient":
+def _sqs(session: boto3.session.Session, endpoint_url: str | None, retries: int = 3) -> "SQSClient":
     config = Config(retries={"mode": "standard", "total_max_attempts": retries})
-    return _session(args).client("sqs", endpoint_url=args.endpoint_url, config=config)
+    return session.client("sqs", endpoint_url=endpoint_url, config=config)
 
 
 def main(argv: Sequence[str] | None = None, out: IO[str] = sys.stdout) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m devstack.dlq",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("--stack", help="CloudFormation stack whose outputs name the queues")
+    parser = tool_parser("make dlq ARGS=...", __doc__)
+    parser.add_argument("--stack", help="stack whose outputs name the queues (default: samconfig.toml's)")
     parser.add_argument("--queue-url", help="the conversions queue (overrides the stack's)")
     parser.add_argument("--dlq-url", help="the dead-letter queue (overrides the stack's)")
-    parser.add_argument("--region", help="AWS region (default: boto3's)")
+    parser.add_argument("--region", help="AWS region (default: samconfig.toml's, else your AWS config)")
     parser.add_argument("--endpoint-url", help="AWS endpoint, e.g. the local stack's http://127.0.0.1:5000")
     commands = parser.add_subparsers(dest="command", required=True)
     report_args = commands.add_parser("report", help="dead letters counted by reason, with message ids")
@@ -316,8 +310,24 @@ def main(argv: Sequence[str] | None = None, out: IO[str] = sys.stdout) -> int:
         print(f"{read} messages: {read - len(invalid)} valid, {len(invalid)} invalid", file=out)
         return 1 if invalid else 0
 
-    queues = resolve(args)
-    sqs = _sqs(args)
+    config = SamConfig.load(args.config_env)
+    args.stack = args.stack or config.stack_name
+    session = config.session(args.region)
+    if not session.region_name:
+        print(f"ERROR: {NO_REGION}", file=sys.stderr)
+        return 2
+    try:
+        return _on_queues(args, session, out)
+    except NoCredentialsError:
+        print(f"ERROR: {NO_CREDENTIALS}", file=sys.stderr)
+    except (BotoCoreError, ClientError) as error:
+        print(f"ERROR: AWS refused or could not be reached: {error}", file=sys.stderr)
+    return 2
+
+
+def _on_queues(args: argparse.Namespace, session: boto3.session.Session, out: IO[str]) -> int:
+    queues = resolve(args, session)
+    sqs = _sqs(session, args.endpoint_url)
     if args.command == "report":
         letters = look(sqs, queues.dlq_url)
         if args.json:
@@ -331,7 +341,7 @@ def main(argv: Sequence[str] | None = None, out: IO[str] = sys.stdout) -> int:
             print_by_reason(letters, out, ids=args.ids)
         return 0
     # One attempt: an endpoint without StartMessageMoveTask must not be retried into a long wait.
-    once = _sqs(args, retries=1)
+    once = _sqs(session, args.endpoint_url, retries=1)
     moved = redrive(
         sqs, queues, reason=args.reason, limit=args.limit, dry_run=args.dry_run, move_task_client=once
     )
@@ -346,7 +356,6 @@ def main(argv: Sequence[str] | None = None, out: IO[str] = sys.stdout) -> int:
     if moved.undeleted:
         print(f"{moved.undeleted} were sent but are still in the DLQ too: delete them there", file=out)
     return 1 if moved.unsent or moved.undeleted else 0
-    return 0
 
 
 if __name__ == "__main__":

@@ -5,7 +5,6 @@ import json
 from collections import Counter
 from pathlib import Path
 
-import boto3
 import pytest
 
 from devstack import dlq
@@ -121,17 +120,36 @@ def test_redrive_dry_run_and_max(aws: EmbeddedAws, letters: dict[str, str]) -> N
     assert queue_depth(aws.client("sqs"), aws.dlq_url, visible_only=True) == 3
 
 
-def test_the_queues_can_be_named_by_the_stack(aws: EmbeddedAws, letters: dict[str, str]) -> None:
-    cloudformation = boto3.client("cloudformation", endpoint_url=aws.endpoint_url)
+@pytest.mark.parametrize(
+    ("stack", "naming"),
+    [("forwarder", ["--stack", "forwarder"]), ("rokt-event-forwarder-prod", ["--config-env", "prod"])],
+)
+def test_the_queues_can_be_named_by_the_stack(
+    aws: EmbeddedAws,
+    letters: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    stack: str,
+    naming: list[str],
+) -> None:
+    cloudformation = aws.client("cloudformation")
     outputs = {"QueueUrl": aws.queue_url, "DeadLetterQueueUrl": aws.dlq_url}
     template = {
         "Resources": {"Nothing": {"Type": "AWS::SQS::Queue"}},
         "Outputs": {key: {"Value": value} for key, value in outputs.items()},
     }
-    cloudformation.create_stack(StackName="forwarder", TemplateBody=json.dumps(template))
+    cloudformation.create_stack(StackName=stack, TemplateBody=json.dumps(template))
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)  # as the AWS CLI and SAM: AWS_REGION is enough
+    monkeypatch.setenv("AWS_REGION", aws.region)
     out = io.StringIO()
-    assert dlq.main(["--stack", "forwarder", "--endpoint-url", aws.endpoint_url, "report"], out=out) == 0
+    assert dlq.main([*naming, "--endpoint-url", aws.endpoint_url, "report"], out=out) == 0
     assert out.getvalue().startswith(f"{aws.dlq_url}: 4 messages\n")
+
+
+def test_aws_errors_are_one_line_not_a_traceback(
+    aws: EmbeddedAws, letters: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert dlq.main(["--stack", "no-such-stack", "--endpoint-url", aws.endpoint_url, "report"]) == 2
+    assert capsys.readouterr().err.startswith("ERROR: AWS refused or could not be reached: ")
 
 
 def test_validate_prints_each_invalid_line_with_the_forwarder_s_reason(tmp_path: Path) -> None:
