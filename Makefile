@@ -17,7 +17,7 @@ PYTEST_ARGS ?=
 BENCH_ARGS ?=
 export PYTHONPATH := $(CURDIR):$(CURDIR)/layers/forwarder:$(CURDIR)/functions/forwarder
 
-# The AWS account targets (deploy, logs, check-credentials, send-test): ENV is a samconfig.toml
+# The AWS account targets (deploy, logs, check-credentials, send-test, dlq): ENV is a samconfig.toml
 # environment (default or prod), ARGS more options (ARGS=--help lists them). They must not inherit the
 # us-east-1 exported above for the local stack: unless you set AWS_DEFAULT_REGION yourself, they run
 # without it, so samconfig.toml's region, AWS_REGION or your profile's applies.

@@ -12,7 +12,7 @@ import boto3
 from moto.server import ThreadedMotoServer
 
 from devstack.service import Service
-from devstack.sqs_tools import drain
+from devstack.sqs_tools import drain, queue_arn
 from devstack.template import StackSettings
 
 if TYPE_CHECKING:
@@ -127,7 +127,7 @@ class EmbeddedAws(Service):
             QueueName=DLQ_NAME + suffix,
             Attributes={**fifo, "MessageRetentionPeriod": str(settings.dlq_retention_seconds)},
         )["QueueUrl"]
-        self.dlq_arn = _queue_arn(sqs, self.dlq_url)
+        self.dlq_arn = queue_arn(sqs, self.dlq_url)
         redrive = {"deadLetterTargetArn": self.dlq_arn, "maxReceiveCount": settings.max_receive_count}
         self.queue_url = sqs.create_queue(
             QueueName=QUEUE_NAME + suffix,
@@ -138,8 +138,4 @@ class EmbeddedAws(Service):
                 "RedrivePolicy": json.dumps(redrive),
             },
         )["QueueUrl"]
-        self.queue_arn = _queue_arn(sqs, self.queue_url)
-
-
-def _queue_arn(sqs: "SQSClient", queue_url: str) -> str:
-    return sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        self.queue_arn = queue_arn(sqs, self.queue_url)

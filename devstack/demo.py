@@ -19,11 +19,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from devstack.aws import EmbeddedAws
-from devstack.dlq import print_by_reason
+from devstack.dlq import message_id_of, print_by_reason, reason_of
 from devstack.function import containers
 from devstack.runner import EventSourceMapping, MappingStats
 from devstack.sandbox import Sandbox, SandboxConfig, parse_outage
-from devstack.sqs_tools import drain, queue_depth, wait_until_drained
+from devstack.sqs_tools import MAX_MESSAGES_PER_CALL, drain, queue_depth, wait_until_drained
 from devstack.template import StackSettings
 from devstack.traffic import Message, generate
 
@@ -112,9 +112,9 @@ def run(options: Options) -> Report:
         seconds = time.monotonic() - started
 
         def ours(message: "MessageTypeDef") -> bool:
-            return _source_id(message) in sent
+            return message_id_of(message) in sent
 
-        letters = {_source_id(m): _reason(m) for m in drain(stack.sqs, stack.dlq_url, wanted=ours)}
+        letters = {message_id_of(m): reason_of(m) for m in drain(stack.sqs, stack.dlq_url, wanted=ours)}
         left = queue_depth(stack.sqs, stack.queue_url) + (0 if drained else 1)
         accepted = _accepted_ids(stack.sandbox)
     valid = {mid for mid, message in sent.items() if message.valid}
@@ -181,13 +181,13 @@ class Producer(threading.Thread):
 
     def run(self) -> None:
         try:
-            for start in range(0, len(self.messages), 10):
+            for start in range(0, len(self.messages), MAX_MESSAGES_PER_CALL):
                 while queue_depth(self.stack.sqs, self.stack.queue_url, visible_only=True) > self.backlog:
                     if self._stopping.wait(0.1):
                         return
                 if self._stopping.is_set():
                     return
-                self._send(self.messages[start : start + 10])
+                self._send(self.messages[start : start + MAX_MESSAGES_PER_CALL])
         except BaseException as error:  # reported by the main thread
             self.error = error
 
@@ -243,17 +243,6 @@ def _progress(stack: Stack, stats: MappingStats, total: int, depth: int, seconds
     print(line, end="", file=sys.stderr, flush=True)
 
 
-def _source_id(message: Any) -> str:
-    attributes = message.get("MessageAttributes", {})
-    return str(attributes.get("source_message_id", {}).get("StringValue", message["MessageId"]))
-
-
-def _reason(message: Any) -> str:
-    attributes = message.get("MessageAttributes", {})
-    default = "redriven by SQS after maxReceiveCount receives"
-    return str(attributes.get("reason", {}).get("StringValue", default))
-
-
 def _accepted_ids(sandbox: Sandbox) -> set[str]:
     return {b["events"][0]["data"].get("source_message_id") for b in sandbox.accepted_batches()}
 
@@ -298,12 +287,8 @@ def print_report(report: Report, out: Any = sys.stdout) -> None:
             print(f"\nPROBLEM: {len(ids)} {label}: {', '.join(ids[:5])}", file=out)
     if report.left_in_queues:
         print("\nPROBLEM: the queue did not drain", file=out)
-    print(
-        f"\n{'OK' if report.ok else 'FAILED'}: every valid message delivered, only invalid ones dead-lettered"
-        if report.ok
-        else "\nFAILED",
-        file=out,
-    )
+    verdict = "OK: every valid message delivered, only invalid ones dead-lettered" if report.ok else "FAILED"
+    print(f"\n{verdict}", file=out)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

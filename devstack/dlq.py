@@ -19,6 +19,7 @@ for the local stack) or --endpoint-url; the region from --region, samconfig.toml
 """
 
 import argparse
+import contextlib
 import json
 import sys
 import time
@@ -32,20 +33,17 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
-from devstack.samconfig import NO_CREDENTIALS, NO_REGION, SamConfig, tool_parser
-from devstack.sqs_tools import delete_messages, queue_depth, receive_all, release
+from devstack.samconfig import CLIENT_CONFIG, NO_CREDENTIALS, NO_REGION, SamConfig, tool_parser
+from devstack.sqs_tools import delete_messages, queue_arn, queue_depth, receive_all, release
 from rokt_forwarder import limits
-from rokt_forwarder.batch import build
-from rokt_forwarder.envelope import unwrap
+from rokt_forwarder.batch import prepare
 from rokt_forwarder.errors import RefusedError
-from rokt_forwarder.message import parse_message
+from rokt_forwarder.sqs import REASON, SOURCE_MESSAGE_ID, SOURCE_QUEUE, chunks, message_bytes
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
     from mypy_boto3_sqs.type_defs import MessageTypeDef, SendMessageBatchRequestEntryTypeDef
 
-# The message attributes rokt_forwarder.sqs writes on every dead letter it sends.
-REASON, SOURCE_MESSAGE_ID, SOURCE_QUEUE = "reason", "source_message_id", "source_queue"
 DEAD_LETTER_ATTRIBUTES = frozenset({REASON, SOURCE_MESSAGE_ID, SOURCE_QUEUE})
 # What the report calls a dead letter that carries no reason; `redrive --reason` accepts it too.
 SQS_REDRIVEN = "(no reason: SQS moved it after MaxReceiveCount failed receives)"
@@ -83,32 +81,59 @@ def message_id_of(message: "MessageTypeDef") -> str:
     return attributes_of(message).get(SOURCE_MESSAGE_ID) or message["MessageId"]
 
 
+def by_reason(letters: Mapping[str, str]) -> dict[str, list[str]]:
+    """Message id → reason, turned into reason → sorted message ids."""
+    grouped: dict[str, list[str]] = defaultdict(list)
+    for message_id, reason in sorted(letters.items()):
+        grouped[reason].append(message_id)
+    return dict(grouped)
+
+
 def print_by_reason(
     letters: Mapping[str, str], out: IO[str] = sys.stdout, *, ids: int | None = None, title: str = ""
 ) -> None:
     """Message id → reason, as counts by reason (most first), each with its ids (at most `ids`)."""
-    by_reason: dict[str, list[str]] = defaultdict(list)
-    for message_id, reason in letters.items():
-        by_reason[reason].append(message_id)
     print(title or f"Dead letters, by reason ({len(letters)})", file=out)
     if not letters:
         print("  none", file=out)
-    for reason, message_ids in sorted(by_reason.items(), key=lambda item: (-len(item[1]), item[0])):
-        shown = sorted(message_ids) if ids is None else sorted(message_ids)[:ids]
+    for reason, message_ids in sorted(by_reason(letters).items(), key=lambda item: (-len(item[1]), item[0])):
+        shown = message_ids if ids is None else message_ids[:ids]
         more = f" and {len(message_ids) - len(shown)} more" if len(shown) < len(message_ids) else ""
         print(f"  {len(message_ids):>5}  {reason}", file=out)
         print(f"         ids: {', '.join(shown)}{more}", file=out)
 
 
-def look(sqs: "SQSClient", dlq_url: str) -> dict[str, str]:
-    """Message id → reason of every dead letter in sight; each is released again at once."""
+@dataclass(frozen=True)
+class Look:
+    letters: dict[str, str]  # message id → reason
+    examined: int  # dead letters received: a message id may have more than one
+
+
+def look(sqs: "SQSClient", dlq_url: str) -> Look:
+    """Every dead letter in sight, each released again at once."""
     letters: dict[str, str] = {}
     held: list[str] = []
-    for messages in receive_all(sqs, dlq_url, visibility_timeout=HOLD_SECONDS):
-        letters.update({message_id_of(m): reason_of(m) for m in messages})
-        held += [m["ReceiptHandle"] for m in messages]
-    release(sqs, dlq_url, held)  # only now: released earlier, they would be received again
-    return letters
+    try:
+        for messages in receive_all(sqs, dlq_url, visibility_timeout=HOLD_SECONDS):
+            letters.update({message_id_of(m): reason_of(m) for m in messages})
+            held += [m["ReceiptHandle"] for m in messages]
+    finally:
+        _release(sqs, dlq_url, held)  # only now: released earlier, they would be received again
+    return Look(letters, len(held))
+
+
+def _release(sqs: "SQSClient", queue_url: str, receipt_handles: list[str]) -> None:
+    """Best effort: what is not released comes back after HOLD_SECONDS anyway."""
+    with contextlib.suppress(BotoCoreError, ClientError):
+        release(sqs, queue_url, receipt_handles)
+
+
+def unexamined(sqs: "SQSClient", dlq_url: str, examined: int) -> int:
+    """Dead letters a run did not reach: held by another consumer, or behind a FIFO group it held.
+
+    From the queue's approximate count, so a count that lags may report some that were reached.
+    """
+    return max(queue_depth(sqs, dlq_url) - examined, 0)
 
 
 @dataclass
@@ -120,6 +145,12 @@ class Moved:
     unsent: int = 0  # the queue refused them: left in the DLQ
     undeleted: int = 0  # sent, but the DLQ refused the delete: now in both queues
     task: str | None = None
+    error: str | None = None  # why the run stopped early (AWS refused or could not be reached)
+
+    @property
+    def left(self) -> int:
+        """How many of the letters it examined are still in the DLQ."""
+        return self.skipped + self.unsent + self.undeleted
 
 
 def redrive(
@@ -136,42 +167,70 @@ def redrive(
     Without `reason` or `limit`, SQS's own move task does it where the endpoint offers one; it needs
     DestinationArn, since dead letters written with SendMessage have no source SQS knows of.
     """
-    queue_arn = _arn(sqs, queues.queue_url)
+    destination = queue_arn(sqs, queues.queue_url)
     if reason is None and limit is None and not dry_run:
-        task = _start_move_task(move_task_client or sqs, _arn(sqs, queues.dlq_url), queue_arn)
+        task = _start_move_task(move_task_client or sqs, queue_arn(sqs, queues.dlq_url), destination)
         if task is not None:
             return Moved(task=task)
     fifo = queues.queue_url.endswith(".fifo")
     result = Moved()
-    keep: list[str] = []
-    for messages in receive_all(sqs, queues.dlq_url, visibility_timeout=HOLD_SECONDS):
-        chosen: list[MessageTypeDef] = []
-        for message in messages:
-            source = attributes_of(message).get(SOURCE_QUEUE)
-            full = limit is not None and result.moved + len(chosen) >= limit
-            if (
-                full
-                or (reason is not None and reason_of(message) != reason)
-                or source not in (None, queue_arn)
-            ):
-                keep.append(message["ReceiptHandle"])
-                result.skipped += 1
-            else:
-                chosen.append(message)
-        if dry_run:
-            keep += [m["ReceiptHandle"] for m in chosen]
-            result.moved += len(chosen)
-            continue
-        sent = _send(sqs, queues.queue_url, chosen, fifo)
-        # Deleted only once the queue has the message: a failure in between duplicates, never loses.
-        deleted = delete_messages(sqs, queues.dlq_url, (m["ReceiptHandle"] for m in sent))
-        result.moved += deleted
-        result.undeleted += len(sent) - deleted
-        unsent = [m for m in chosen if m not in sent]
-        keep += [m["ReceiptHandle"] for m in unsent]
-        result.unsent += len(unsent)
-    release(sqs, queues.dlq_url, keep)
+    keep: list[str] = []  # received and not moved: released at the end, whatever happens
+    try:
+        for messages in receive_all(sqs, queues.dlq_url, visibility_timeout=HOLD_SECONDS):
+            chosen: list[MessageTypeDef] = []
+            for message in messages:
+                source = attributes_of(message).get(SOURCE_QUEUE)
+                full = limit is not None and result.moved + len(chosen) >= limit
+                if (
+                    full
+                    or (reason is not None and reason_of(message) != reason)
+                    or source not in (None, destination)
+                ):
+                    keep.append(message["ReceiptHandle"])
+                    result.skipped += 1
+                else:
+                    chosen.append(message)
+            if dry_run:
+                keep += [m["ReceiptHandle"] for m in chosen]
+                result.moved += len(chosen)
+                continue
+            _move(sqs, queues, chosen, fifo=fifo, result=result, keep=keep)
+    except (BotoCoreError, ClientError) as error:
+        result.error = f"{type(error).__name__}: {error}"
+    finally:
+        _release(sqs, queues.dlq_url, keep)
     return result
+
+
+def _move(
+    sqs: "SQSClient",
+    queues: Queues,
+    chosen: Sequence["MessageTypeDef"],
+    *,
+    fifo: bool,
+    result: Moved,
+    keep: list[str],
+) -> None:
+    """Send to the queue, then delete from the DLQ only what the queue confirmed: never lost.
+
+    A failure between the two leaves a message in both queues (counted as undeleted), never in none.
+    """
+    try:
+        sent = _send(sqs, queues.queue_url, chosen, fifo)
+    except (BotoCoreError, ClientError):
+        keep += [m["ReceiptHandle"] for m in chosen]
+        result.unsent += len(chosen)
+        raise
+    unsent = [m for m in chosen if m not in sent]
+    keep += [m["ReceiptHandle"] for m in unsent]
+    result.unsent += len(unsent)
+    try:
+        deleted = delete_messages(sqs, queues.dlq_url, (m["ReceiptHandle"] for m in sent))
+    except (BotoCoreError, ClientError):
+        result.undeleted += len(sent)
+        raise
+    result.moved += deleted
+    result.undeleted += len(sent) - deleted
 
 
 def _start_move_task(sqs: "SQSClient", dlq_arn: str, queue_arn: str) -> str | None:
@@ -212,14 +271,14 @@ def _send(
             # The DLQ's id: a redrive run again within SQS's 5-minute window is deduplicated.
             entry["MessageDeduplicationId"] = message["MessageId"]
         entries.append(entry)
-    response = sqs.send_message_batch(QueueUrl=queue_url, Entries=entries)
-    for failure in response.get("Failed", []):
-        print(f"not sent: {failure['Id']} {failure['Code']}", file=sys.stderr)
-    return [messages[int(entry["Id"])] for entry in response.get("Successful", [])]
-
-
-def _arn(sqs: "SQSClient", queue_url: str) -> str:
-    return sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sent: list[MessageTypeDef] = []
+    # As the forwarder sends dead letters: ten at most, and no more bytes than SQS takes in one call.
+    for chunk in chunks(entries, [message_bytes(entry) for entry in entries]):
+        response = sqs.send_message_batch(QueueUrl=queue_url, Entries=[entries[n] for n in chunk])
+        for failure in response.get("Failed", []):
+            print(f"not sent: {failure['Id']} {failure['Code']}", file=sys.stderr)
+        sent += [messages[int(entry["Id"])] for entry in response.get("Successful", [])]
+    return sent
 
 
 @dataclass(frozen=True)
@@ -233,8 +292,8 @@ def validate(
 ) -> tuple[int, list[Invalid]]:
     """How many message bodies were read, and the invalid ones with the reason the forwarder gives.
 
-    The same steps as rokt_forwarder.invocation: unwrap the envelope, parse the message, build the
-    batch (every rule). Blank lines are skipped.
+    The forwarder's own step (batch.prepare): the envelope, the message, every rule of the batch.
+    Blank lines are skipped.
     """
     now_ms = time.time_ns() // 1_000_000
     read, invalid = 0, []
@@ -243,14 +302,8 @@ def validate(
             continue
         read += 1
         try:
-            payload, _ = unwrap(line)
-            message = parse_message(payload, now_ms=now_ms)
-            build(
-                message,
-                message_id=f"line-{number}",
-                environment=environment,
-                hash_pii=hash_pii,
-                now_ms=now_ms,
+            prepare(
+                line, message_id=f"line-{number}", environment=environment, hash_pii=hash_pii, now_ms=now_ms
             )
         except RefusedError as error:
             invalid.append(Invalid(number, error.reason))
@@ -264,7 +317,7 @@ def resolve(args: argparse.Namespace, session: boto3.session.Session) -> Queues:
         return Queues(args.queue_url, args.dlq_url)
     if not args.stack:
         raise SystemExit("name the queues: --stack NAME, or --queue-url and --dlq-url")
-    cloudformation = session.client("cloudformation", endpoint_url=args.endpoint_url)
+    cloudformation = session.client("cloudformation", endpoint_url=args.endpoint_url, config=CLIENT_CONFIG)
     (stack,) = cloudformation.describe_stacks(StackName=args.stack)["Stacks"]
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
     missing = {"QueueUrl", "DeadLetterQueueUrl"} - set(outputs)
@@ -273,8 +326,10 @@ def resolve(args: argparse.Namespace, session: boto3.session.Session) -> Queues:
     return Queues(args.queue_url or outputs["QueueUrl"], args.dlq_url or outputs["DeadLetterQueueUrl"])
 
 
-def _sqs(session: boto3.session.Session, endpoint_url: str | None, retries: int = 3) -> "SQSClient":
-    config = Config(retries={"mode": "standard", "total_max_attempts": retries})
+def _sqs(session: boto3.session.Session, endpoint_url: str | None, retries: int | None = None) -> "SQSClient":
+    config = CLIENT_CONFIG
+    if retries is not None:
+        config = config.merge(Config(retries={"mode": "standard", "total_max_attempts": retries}))
     return session.client("sqs", endpoint_url=endpoint_url, config=config)
 
 
@@ -302,9 +357,13 @@ def main(argv: Sequence[str] | None = None, out: IO[str] = sys.stdout) -> int:
     args = parser.parse_args(argv)
 
     if args.command == "validate":
-        stream = sys.stdin if args.file == "-" else Path(args.file).open(encoding="utf-8")  # noqa: SIM115
-        with stream:
-            read, invalid = validate(stream, environment=args.environment, hash_pii=args.hash_pii)
+        try:
+            stream = sys.stdin if args.file == "-" else Path(args.file).open(encoding="utf-8")  # noqa: SIM115
+            with stream:
+                read, invalid = validate(stream, environment=args.environment, hash_pii=args.hash_pii)
+        except (OSError, UnicodeDecodeError) as error:
+            print(f"ERROR: cannot read {args.file}: {error}", file=sys.stderr)
+            return 2
         for item in invalid:
             print(f"line {item.line}: {item.reason}", file=out)
         print(f"{read} messages: {read - len(invalid)} valid, {len(invalid)} invalid", file=out)
@@ -329,17 +388,15 @@ def _on_queues(args: argparse.Namespace, session: boto3.session.Session, out: IO
     queues = resolve(args, session)
     sqs = _sqs(session, args.endpoint_url)
     if args.command == "report":
-        letters = look(sqs, queues.dlq_url)
+        seen = look(sqs, queues.dlq_url)
+        missed = unexamined(sqs, queues.dlq_url, seen.examined)
         if args.json:
-            by_reason: dict[str, list[str]] = defaultdict(list)
-            for message_id, reason in sorted(letters.items()):
-                by_reason[reason].append(message_id)
-            json.dump(by_reason, out, indent=2)
+            json.dump(by_reason(seen.letters), out, indent=2)
             print(file=out)
         else:
-            print(f"{queues.dlq_url}: {queue_depth(sqs, queues.dlq_url)} messages", file=out)
-            print_by_reason(letters, out, ids=args.ids)
-        return 0
+            print(f"{queues.dlq_url}: {seen.examined + missed} messages", file=out)
+            print_by_reason(seen.letters, out, ids=args.ids)
+        return _unreached(missed, "report")
     # One attempt: an endpoint without StartMessageMoveTask must not be retried into a long wait.
     once = _sqs(session, args.endpoint_url, retries=1)
     moved = redrive(
@@ -355,7 +412,23 @@ def _on_queues(args: argparse.Namespace, session: boto3.session.Session, out: IO
         print(f"{moved.unsent} could not be sent and are still in the DLQ", file=out)
     if moved.undeleted:
         print(f"{moved.undeleted} were sent but are still in the DLQ too: delete them there", file=out)
-    return 1 if moved.unsent or moved.undeleted else 0
+    if moved.error:
+        print(f"ERROR: stopped early: {moved.error}", file=sys.stderr)
+        return 2
+    examined = moved.left + (moved.moved if args.dry_run else 0)
+    missed = _unreached(unexamined(sqs, queues.dlq_url, examined), "redrive")
+    return 1 if moved.unsent or moved.undeleted or missed else 0
+
+
+def _unreached(missed: int, command: str) -> int:
+    """Say so when a run did not reach every dead letter; 1 then, as the exit status."""
+    if missed:
+        print(
+            f"{missed} dead letters were not reached (held by another consumer, or behind a FIFO "
+            f"group's held letters): run {command} again",
+            file=sys.stderr,
+        )
+    return 1 if missed else 0
 
 
 if __name__ == "__main__":

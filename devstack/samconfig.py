@@ -1,7 +1,7 @@
 """What samconfig.toml says about a config environment (`default`, `prod`): stack, region, parameters.
 
-The deploy, send-test and check-credentials tools read it so that `ENV=prod` means the same stack and
-region to each of them as to `sam deploy --config-env prod`.
+The account tools (deploy, logs, send-test, check-credentials, dlq) read it so that `ENV=prod` means
+the same stack and region to each of them as to `sam deploy --config-env prod`.
 """
 
 import argparse
@@ -45,7 +45,6 @@ class SamConfig:
     stack_name: str | None = None
     region: str | None = None
     parameters: Mapping[str, str] = field(default_factory=dict)
-    saved_deploy: bool = False  # the env has a [ENV.deploy.parameters] table
 
     @classmethod
     def load(cls, env: str = DEFAULT_ENV, path: Path = SAMCONFIG) -> Self:
@@ -59,7 +58,6 @@ class SamConfig:
             stack_name=merged.get("stack_name"),
             region=merged.get("region"),
             parameters=parse_overrides(str(merged.get("parameter_overrides", ""))),
-            saved_deploy="deploy" in tables,
         )
 
     def session(self, region: str | None = None) -> boto3.Session:

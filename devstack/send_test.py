@@ -12,6 +12,7 @@ The queue and function come from the stack's outputs (`--stack-name`, default: s
 usual ones (environment, profile); `--region` or the region samconfig.toml saved win.
 """
 
+import contextlib
 import hashlib
 import json
 import sys
@@ -245,7 +246,8 @@ def run(
             then = "  (SQS delivers it again after a backoff; waiting)"
         print(f"  {item.sample.kind:<{width}} {item.message_id}  {outcome}{then}", file=out, flush=True)
 
-    follow(logs, target.log_group, followed, since_ms=since_ms, timeout=timeout, on_outcome=show)
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C stops following; the verdict still shows
+        follow(logs, target.log_group, followed, since_ms=since_ms, timeout=timeout, on_outcome=show)
     print(file=out)
     for item in followed:
         if not item.ok:

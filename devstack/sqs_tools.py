@@ -23,6 +23,10 @@ _DEPTH_ATTRIBUTES: "tuple[QueueAttributeNameType, ...]" = (
 )
 
 
+def queue_arn(sqs: "SQSClient", queue_url: str) -> str:
+    return sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+
+
 def queue_depth(sqs: "SQSClient", queue_url: str, *, visible_only: bool = False) -> int:
     """Every message still owned by the queue: visible, in flight, or delayed.
 

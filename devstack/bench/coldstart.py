@@ -30,7 +30,6 @@ def main() -> int:
         json.dumps(
             {
                 "total": done - spawned_at,
-                "interpreter": started - spawned_at,
                 "imports": imported - started,
                 "init": initialised - imported,
                 "first_invocation": done - initialised,

@@ -28,9 +28,7 @@ from devstack.bench.stack import BenchStack, Machine, MachineCpu, SandboxProcess
 from devstack.bench.suite import Table
 from devstack.sandbox import SandboxConfig
 from rokt_forwarder import limits
-from rokt_forwarder.batch import build
-from rokt_forwarder.envelope import unwrap
-from rokt_forwarder.message import parse_message
+from rokt_forwarder.batch import prepare
 
 LIMIT_TARGET, THROTTLED_TARGET = 0.95, 0.01
 SATURATED = 0.9  # machine-wide CPU share above which a row says its containers were starved
@@ -177,11 +175,13 @@ def sandbox_ceiling(
 
 
 def _batch(record: dict[str, Any]) -> bytes:
-    payload, _ = unwrap(record["body"])
     now_ms = time.time_ns() // 1_000_000
-    message = parse_message(payload, now_ms=now_ms)
-    return build(
-        message, message_id=record["messageId"], environment="development", hash_pii=False, now_ms=now_ms
+    return prepare(
+        record["body"],
+        message_id=record["messageId"],
+        environment="development",
+        hash_pii=False,
+        now_ms=now_ms,
     )
 
 

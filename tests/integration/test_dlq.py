@@ -4,8 +4,10 @@ import io
 import json
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from devstack import dlq
 from devstack.aws import EmbeddedAws
@@ -18,10 +20,17 @@ CURRENCY = "currency: must be a 3-letter currency code"
 
 
 @pytest.fixture
-def letters(aws: EmbeddedAws, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    """Four dead letters as the forwarder writes them, and one SQS moved itself (no reason): id → body."""
+def local_aws(aws: EmbeddedAws, monkeypatch: pytest.MonkeyPatch) -> EmbeddedAws:
+    """The embedded AWS, with its credentials, region and endpoint in the environment as for the tool."""
     for name, value in aws.environment().items():
-        monkeypatch.setenv(name, value)  # credentials and endpoint, as for the local aws
+        monkeypatch.setenv(name, value)
+    return aws
+
+
+@pytest.fixture
+def letters(local_aws: EmbeddedAws) -> dict[str, str]:
+    """Four dead letters as the forwarder writes them, and one SQS moved itself (no reason): id → body."""
+    aws = local_aws
     sqs = aws.client("sqs")
     bodies = {
         "m-1": json.dumps({"email": "jane@example", "amount": 1}),
@@ -181,3 +190,59 @@ def test_validate_a_clean_feed_exits_zero(tmp_path: Path) -> None:
     out = io.StringIO()
     assert dlq.main(["validate", str(feed)], out=out) == 0
     assert out.getvalue() == "1 messages: 1 valid, 0 invalid\n"
+
+
+def test_redrive_sends_large_letters_in_calls_sqs_accepts(local_aws: EmbeddedAws) -> None:
+    """Three 200 KB letters are over one SendMessageBatch call's limit (256 KiB in all)."""
+    aws = local_aws
+    sqs = aws.client("sqs")
+    bodies = [json.dumps({"email": f"u{n}@example.com", "pad": "x" * 200_000}) for n in range(3)]
+    for body in bodies:
+        sqs.send_message(QueueUrl=aws.dlq_url, MessageBody=body)
+    calls: list[int] = []
+
+    def measure(params: dict[str, Any], **_: object) -> None:  # moto does not check a call's total size
+        calls.append(sum(len(entry["MessageBody"]) for entry in params["Entries"]))
+
+    sqs.meta.events.register("provide-client-params.sqs.SendMessageBatch", measure)
+    moved = dlq.redrive(sqs, dlq.Queues(aws.queue_url, aws.dlq_url), limit=3)
+    assert (moved.moved, moved.left, moved.error) == (3, 0, None)
+    assert len(calls) >= 2 and max(calls) <= 256 * 1024
+    assert in_queue(aws, aws.queue_url) == Counter(bodies)
+
+
+def test_a_redrive_stopped_by_aws_says_so_and_leaves_every_letter_in_the_dlq(
+    aws: EmbeddedAws, letters: dict[str, str]
+) -> None:
+    sqs = aws.client("sqs")
+
+    def refuse(**_: object) -> None:
+        raise ClientError({"Error": {"Code": "AccessDenied", "Message": "no"}}, "SendMessageBatch")
+
+    sqs.meta.events.register("before-call.sqs.SendMessageBatch", refuse)
+    moved = dlq.redrive(sqs, dlq.Queues(aws.queue_url, aws.dlq_url), reason=EMAIL)
+    assert moved.error is not None and moved.error.startswith("ClientError: ")
+    assert (moved.moved, moved.unsent, moved.undeleted) == (0, 2, 0)
+    assert queue_depth(sqs, aws.queue_url) == 0
+    assert queue_depth(sqs, aws.dlq_url, visible_only=True) == 4, "released at once, not after the hold"
+
+
+def test_letters_a_run_could_not_reach_are_reported(
+    aws: EmbeddedAws, letters: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    sqs = aws.client("sqs")
+    held = sqs.receive_message(QueueUrl=aws.dlq_url, MaxNumberOfMessages=1, VisibilityTimeout=60)
+    assert len(held["Messages"]) == 1  # another consumer holds one letter
+    code, out = run(aws, "report")
+    assert code == 1
+    assert out.startswith(f"{aws.dlq_url}: 4 messages\nDead letters, by reason (3)\n")
+    assert "1 dead letters were not reached" in capsys.readouterr().err
+    assert run(aws, "redrive")[0] == 1
+    assert "1 dead letters were not reached" in capsys.readouterr().err
+
+
+def test_validate_of_a_file_it_cannot_read_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert dlq.main(["validate", str(tmp_path / "missing.jsonl")]) == 2
+    assert capsys.readouterr().err.startswith(f"ERROR: cannot read {tmp_path / 'missing.jsonl'}: ")

@@ -96,7 +96,7 @@ class Delivery:
                 return [(i, self._halt) for i in request]
             if not self._authorized:  # once per invocation; reads the secret only if never read
                 self._authorized = True
-                self._unless_halted(self._transport.authorize, False, self._remaining())
+                self._authorize(refresh=False)
                 continue
             if self._pacer is not None:
                 paced = self._pace(request, requeue)
@@ -130,7 +130,7 @@ class Delivery:
                     return [(request[0], Refused(reason))]
                 case policy.Reauthenticate(reason) if not self._reauthenticated:
                     self._reauthenticated = True
-                    self._unless_halted(self._transport.authorize, True, self._remaining())
+                    self._authorize(refresh=True)
                 case policy.Reauthenticate(reason):
                     # A credentials problem is never the records' fault: retry them later, send no more now.
                     self._halt_on_credentials(reason)
@@ -177,15 +177,14 @@ class Delivery:
             self._pacer.observe(response.status, len(request), response.used_percent, response.retry_after)
         return policy.decide(response.status, response.body, response.retry_after, batches=len(request))
 
-    def _unless_halted[**P, T](self, call: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T | None:
-        """The call's result; None once a credentials problem or the deadline halted all sending."""
+    def _authorize(self, refresh: bool) -> None:
+        """Have the key/secret ready; a credentials problem or the deadline halts all sending."""
         try:
-            return call(*args, **kwargs)
+            self._transport.authorize(refresh, self._remaining())
         except CredentialsError as error:
             self._halt_on_credentials(f"credentials: {error}")
         except DeadlineError:
             self._halt = DEADLINE_REACHED
-        return None
 
     def _halt_on_credentials(self, reason: str) -> None:
         self._halt = Failed(reason)

@@ -26,13 +26,11 @@ from typing import Any, assert_never
 from aws_lambda_powertools import Logger
 
 from rokt_forwarder import outcome
-from rokt_forwarder.batch import build
+from rokt_forwarder.batch import prepare
 from rokt_forwarder.config import Settings
 from rokt_forwarder.delivery import Delivery
-from rokt_forwarder.envelope import unwrap
 from rokt_forwarder.errors import RefusedError
 from rokt_forwarder.fifo import Waves
-from rokt_forwarder.message import parse_message
 from rokt_forwarder.metrics import Publish
 from rokt_forwarder.outcome import (
     NOT_SETTLED,
@@ -175,10 +173,8 @@ class Forwarder:
     def _prepare(self, record: Record, now_ms: int) -> Prepared:
         """A refused message gets its reason; a bug (not the message's fault) fails only its record."""
         try:
-            payload, _ = unwrap(record.body)
-            message = parse_message(payload, now_ms=now_ms)
-            return build(
-                message,
+            return prepare(
+                record.body,
                 message_id=record.message_id,
                 environment=self.settings.environment,
                 hash_pii=self.settings.hash_pii,

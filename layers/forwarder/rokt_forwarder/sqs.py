@@ -5,7 +5,7 @@ The client is created on first use, so an invocation in which everything is deli
 
 import math
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from rokt_forwarder import aws
@@ -21,6 +21,8 @@ SQS_BATCH = 10
 MAX_MESSAGE_BYTES = 256 * 1024
 MAX_SEND_BATCH_BYTES = MAX_MESSAGE_BYTES
 MAX_ATTRIBUTE_CHARS = 1024
+# The message attributes of every dead letter: why, and where it came from (devstack/dlq.py reads them).
+REASON, SOURCE_MESSAGE_ID, SOURCE_QUEUE = "reason", "source_message_id", "source_queue"
 _STRING = "String"
 
 
@@ -55,7 +57,7 @@ class Sqs:
         fifo = dlq_url.endswith(".fifo")
         unsent: set[str] = set()
         entries = [_dead_letter_entry(letter, fifo) for letter in letters]
-        for chunk in _chunks(entries, [_message_bytes(entry) for entry in entries]):
+        for chunk in chunks(entries, [message_bytes(entry) for entry in entries]):
             if time_left() < CALL_SECONDS:
                 unsent.update(letters[n].message_id for n in chunk)
                 continue
@@ -81,7 +83,7 @@ class Sqs:
 
     def delay(self, delays: Sequence[Delay], time_left: TimeLeft = _unlimited) -> None:
         """Best effort: if this fails, the records still come back after the queue's visibility timeout."""
-        for chunk in _chunks(delays, [0] * len(delays)):
+        for chunk in chunks(delays, [0] * len(delays)):
             if time_left() < CALL_SECONDS:
                 return
             try:
@@ -108,13 +110,13 @@ def _dead_letter_entry(letter: DeadLetter, fifo: bool) -> dict[str, Any]:
     room = MAX_MESSAGE_BYTES - _utf8_size(letter.body)
     attributes: dict[str, dict[str, str]] = {}
     for name, value in (
-        ("reason", letter.reason),
-        ("source_message_id", letter.message_id),
-        ("source_queue", letter.source_queue_arn),
+        (REASON, letter.reason),
+        (SOURCE_MESSAGE_ID, letter.message_id),
+        (SOURCE_QUEUE, letter.source_queue_arn),
     ):
         text = _clean(value)
         space = room - len(name) - len(_STRING)
-        if _utf8_size(text) > space and name == "reason" and space > 1:
+        if _utf8_size(text) > space and name == REASON and space > 1:
             text = _cut(text, space)
         if 0 < _utf8_size(text) <= space:
             attributes[name] = {"DataType": _STRING, "StringValue": text}
@@ -126,11 +128,15 @@ def _dead_letter_entry(letter: DeadLetter, fifo: bool) -> dict[str, Any]:
     return entry
 
 
-def _message_bytes(entry: dict[str, Any]) -> int:
+def message_bytes(entry: Mapping[str, Any]) -> int:
     """A message's size as SQS counts it: the body, and each attribute's name, type and value."""
-    attributes = entry["MessageAttributes"].items()
+    attributes = entry.get("MessageAttributes", {}).items()
     return _utf8_size(entry["MessageBody"]) + sum(
-        len(name) + len(value["DataType"]) + _utf8_size(value["StringValue"]) for name, value in attributes
+        len(name)
+        + len(value["DataType"])
+        + _utf8_size(value.get("StringValue", ""))
+        + len(value.get("BinaryValue", b""))
+        for name, value in attributes
     )
 
 
@@ -149,8 +155,8 @@ def _utf8_size(text: str) -> int:
     return len(text.encode("utf-8", "replace"))
 
 
-def _chunks(items: Sequence[object], sizes: Sequence[int]) -> Iterator[list[int]]:
-    """Indices of `items`, at most ten per call and MAX_SEND_BATCH_BYTES of `sizes` in all."""
+def chunks(items: Sequence[object], sizes: Sequence[int]) -> Iterator[list[int]]:
+    """Indices of `items` for one batch call each: at most ten, and MAX_SEND_BATCH_BYTES of `sizes`."""
     chunk: list[int] = []
     size = 0
     for n in range(len(items)):
