@@ -139,7 +139,8 @@ def deploy(args: argparse.Namespace, config: SamConfig, sam: Path) -> int:
     if guided(config):
         print(
             f"First deploy of {config.env}: `sam deploy --guided` asks for RoktSecretArn (the full ARN of "
-            "your secret) and RoktPod; save them (Y) in samconfig.toml, and later deploys ask nothing."
+            "your secret) and RoktPod; save them (Y) in samconfig.toml, and later deploys ask only to "
+            "confirm the change set."
         )
     steps = commands(config, region, args.samconfig, sam)
     # sam build looks for python3.13 on PATH.

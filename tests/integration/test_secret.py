@@ -5,6 +5,8 @@ import math
 import socket
 
 import pytest
+from aws_lambda_powertools.utilities import parameters
+from botocore.exceptions import ClientError
 from hostile import Hostile, reply
 
 from devstack.aws import EmbeddedAws
@@ -91,3 +93,15 @@ def test_no_time_left_means_no_read() -> None:
     never = SecretsManagerReader("s", provider=None)
     with pytest.raises(DeadlineError):
         never(False, 3.0)
+
+
+def test_an_aws_error_is_named_by_its_code_even_without_a_botocore_class(aws: EmbeddedAws) -> None:
+    client = aws.client("secretsmanager")
+
+    def deny(**_: object) -> None:  # what AWS answers a role without secretsmanager:GetSecretValue
+        raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "no"}}, "GetSecretValue")
+
+    client.meta.events.register("before-call.secrets-manager.GetSecretValue", deny)
+    reader = SecretsManagerReader(aws.secret_arn, provider=parameters.SecretsProvider(boto3_client=client))
+    with pytest.raises(CredentialsError, match=r": AccessDeniedException$"):
+        reader(False, math.inf)

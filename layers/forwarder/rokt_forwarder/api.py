@@ -78,8 +78,8 @@ class _WatchedHTTPConnection(HTTPConnection):
     """A connection whose socket the current request's watchdog can shut down.
 
     Watched three times: the TCP socket as soon as it connects (the TLS handshake is bounded too),
-    the TLS socket that replaces it, and a pooled socket a request reuses. The name lookup before
-    the connection has only the resolver's own timeout.
+    the TLS socket that replaces it, and a pooled socket a request reuses. Before that, the connect
+    has urllib3's connect timeout (per address tried) and the name lookup the resolver's own.
     """
 
     def _new_conn(self) -> socket.socket:
@@ -136,7 +136,7 @@ class HttpTransport:
         self._authorization: str | None = None
 
     def post(self, path: str, body: bytes, timeout: float) -> Response:
-        """The answer, read whole within `timeout` seconds (every phase), or TransportError.
+        """The answer, read whole within `timeout` seconds once connected, or TransportError.
 
         The body is read up to MAX_RESPONSE_BYTES and never decompressed: a longer one is cut (and its
         connection dropped), so a huge or garbled answer costs no memory; its status still counts.

@@ -55,7 +55,7 @@ class Transport(Protocol):
         """
 
     def post(self, path: str, body: bytes, timeout: float) -> Response:
-        """The answer, within `timeout` seconds, every phase included."""
+        """The answer, within `timeout` seconds once connected (docs/architecture.md, "Time")."""
         ...
 
 

@@ -78,9 +78,11 @@ class SecretsManagerReader:
         try:
             value = self._provider.get(self.secret_id, max_age=CACHE_SECONDS, force_fetch=refresh)
         except parameters.exceptions.GetParameterError as error:
-            # Powertools raises without `from`: the AWS error is the context.
+            # Powertools raises without `from`: the AWS error is the context. Its code, not its class:
+            # botocore has no class for some codes (AccessDeniedException is a plain ClientError).
             cause = error.__cause__ or error.__context__ or error
-            raise CredentialsError(f"cannot read secret {self.secret_id}: {type(cause).__name__}") from error
+            code = getattr(cause, "response", {}).get("Error", {}).get("Code") or type(cause).__name__
+            raise CredentialsError(f"cannot read secret {self.secret_id}: {code}") from error
         return _credentials(self.secret_id, value)
 
 
