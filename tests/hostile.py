@@ -10,7 +10,7 @@ import gzip
 import json
 import socket
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Self
 
@@ -83,6 +83,14 @@ class Hostile:
             pass  # the client gave up on us: that is what most behaviours are for
         finally:
             connection.close()
+
+
+@contextlib.contextmanager
+def refusing_port() -> Iterator[int]:
+    """A loopback port bound and never listening while the block runs: every connection is refused."""
+    with socket.socket() as bound:
+        bound.bind(("127.0.0.1", 0))
+        yield bound.getsockname()[1]
 
 
 def _read_request(reader: "socket.SocketIO | object") -> bytes:

@@ -15,6 +15,7 @@ from devstack.aws import EmbeddedAws
 from devstack.context import LocalContext
 from devstack.function import SERVICE_NAME, Handler, cold_start
 from devstack.runner import sqs_record
+from devstack.sandbox import Sandbox, SandboxConfig
 
 ROOT = Path(__file__).parents[1]
 API_KEY, API_SECRET = "test-key", "test-secret"
@@ -85,3 +86,31 @@ def log_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
     handlers = logging.getLogger(SERVICE_NAME).handlers
     formatter = next(handler.formatter for handler in handlers if handler.formatter is not None)
     return [formatter.format(record) for record in caplog.records]
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """One invocation of the real handler on messages sent through the queue."""
+
+    ids: list[str]  # the messages' SQS ids, in the order of the bodies
+    failed: set[str]  # the ids the handler reported in batchItemFailures
+    sandbox: Sandbox  # the Event API it sent to (stopped), with what it received
+
+
+def send_and_invoke(
+    aws: EmbeddedAws,
+    bodies: list[Any],
+    *,
+    timeout: float = 30,
+    env: dict[str, str] | None = None,
+    **sandbox_config: Any,
+) -> Invocation:
+    """Send bodies through the queue, then invoke a cold-started handler once on all of them."""
+    ids = send(aws, bodies)
+    config = SandboxConfig(**{"api_key": API_KEY, "api_secret": API_SECRET, "seed": 3, **sandbox_config})
+    with (
+        Sandbox(config) as sandbox,
+        lambda_handler({**aws.environment(), "ROKT_API_URL": sandbox.url, **(env or {})}) as handler,
+    ):
+        failed = invoke(handler, receive_event(aws, len(ids)), timeout)
+    return Invocation(ids, failed, sandbox)

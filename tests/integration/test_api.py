@@ -4,7 +4,7 @@ import time
 
 import pytest
 import urllib3
-from hostile import Hostile, burst_then_pause, huge_body, reply, trickle_body
+from hostile import Hostile, burst_then_pause, gzip_bomb, huge_body, reply, trickle_body
 
 from rokt_forwarder.api import MAX_RESPONSE_BYTES, HttpTransport, new_pool
 from rokt_forwarder.errors import TransportError
@@ -28,6 +28,14 @@ def test_a_kept_alive_answer_goes_back_to_the_pool() -> None:
     with Hostile([reply(202)]) as server:
         assert transport(server.url, pool).post("/events", b"{}", timeout=5).status == 202
     assert pooled_connections(pool) == 1
+
+
+def test_a_compressed_answer_is_asked_not_to_be_and_is_never_inflated() -> None:
+    with Hostile([gzip_bomb(10 * 1024 * 1024)]) as server:
+        answer = transport(server.url, new_pool()).post("/events", b"{}", timeout=5)
+    assert answer.status == 202
+    assert answer.body[:2] == b"\x1f\x8b", "the gzip bytes as they came"
+    assert b"accept-encoding: identity" in server.requests[0].lower()
 
 
 def test_after_an_answer_abandoned_at_the_deadline_the_next_request_succeeds() -> None:

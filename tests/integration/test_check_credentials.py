@@ -4,12 +4,10 @@ Each situation gets its own one-line answer; none of them ingests anything.
 """
 
 import json
-import socket
-import threading
 from collections.abc import Iterator, Mapping
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from hostile import Hostile, refusing_port, reply
 from support import API_KEY, API_SECRET, ROOT
 
 from devstack import check_credentials
@@ -40,13 +38,6 @@ def other_account() -> Iterator[Sandbox]:
     """A pod where this account does not live: it knows other credentials."""
     with Sandbox(SandboxConfig(api_key="someone-else", api_secret="their-secret")) as sandbox:
         yield sandbox
-
-
-def closed_port_url() -> str:
-    with socket.socket() as free:
-        free.bind(("127.0.0.1", 0))
-        port = free.getsockname()[1]
-    return f"http://127.0.0.1:{port}/v2"  # nothing listens there any more
 
 
 def answer(
@@ -85,13 +76,14 @@ def test_a_wrong_key_is_refused_with_what_to_do(
 def test_the_wrong_pod_names_the_pod_that_accepts_the_key(
     aws: EmbeddedAws, api: Sandbox, other_account: Sandbox, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    pods = {
-        "us1": Api(other_account.url, "us1"),
-        "us2": Api(closed_port_url(), "us2"),
-        "eu1": Api(api.url, "eu1"),
-        "au1": Api(other_account.url, "au1"),
-    }
-    status, line = answer(["--secret-id", aws.secret_arn, "--pod", "us1"], capsys, pods=pods)
+    with refusing_port() as port:
+        pods = {
+            "us1": Api(other_account.url, "us1"),
+            "us2": Api(f"http://127.0.0.1:{port}/v2", "us2"),
+            "eu1": Api(api.url, "eu1"),
+            "au1": Api(other_account.url, "au1"),
+        }
+        status, line = answer(["--secret-id", aws.secret_arn, "--pod", "us1"], capsys, pods=pods)
     assert (status, line) == (
         1,
         f"WRONG POD: the key/secret in {aws.secret_arn} was refused (403) by pod us1 but accepted by "
@@ -112,8 +104,9 @@ def test_a_key_refused_by_every_pod_says_so(
 
 
 def test_an_unreachable_api(aws: EmbeddedAws, capsys: pytest.CaptureFixture[str]) -> None:
-    url = closed_port_url()
-    status, line = answer(["--secret-id", aws.secret_arn, "--api-url", url], capsys)
+    with refusing_port() as port:
+        url = f"http://127.0.0.1:{port}/v2"
+        status, line = answer(["--secret-id", aws.secret_arn, "--api-url", url], capsys)
     assert status == 1
     assert line.startswith(f"UNREACHABLE: {url} could not be reached (")
 
@@ -136,28 +129,11 @@ def test_a_secret_that_does_not_exist(
     assert api.stats()["requests"] == 0
 
 
-class _AnswersWithoutChecking(BaseHTTPRequestHandler):
-    def do_POST(self) -> None:
-        self.rfile.read(int(self.headers.get("Content-Length", "0")))
-        self.send_response(400)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
 def test_an_api_that_does_not_check_credentials_is_not_taken_for_a_yes(
     aws: EmbeddedAws, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _AnswersWithoutChecking)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{server.server_port}/v2"
-    try:
+    with Hostile([reply(400)]) as server:  # whatever the key/secret
+        url = f"{server.url}/v2"
         status, line = answer(["--secret-id", aws.secret_arn, "--api-url", url], capsys)
-    finally:
-        server.shutdown()
-        server.server_close()
     assert status == 1
     assert line.startswith(f"UNSURE: {url} answered 400 to a made-up key/secret too")

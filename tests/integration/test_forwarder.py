@@ -2,47 +2,29 @@
 
 import json
 import time
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from support import API_KEY, API_SECRET, ROOT, dead_letters, invoke, lambda_handler, receive_event, send
+from support import (
+    API_KEY,
+    API_SECRET,
+    ROOT,
+    dead_letters,
+    invoke,
+    lambda_handler,
+    receive_event,
+    send,
+    send_and_invoke,
+)
 
 from devstack.aws import EmbeddedAws
 from devstack.sandbox import Sandbox, SandboxConfig
+from rokt_forwarder import pacing
 from rokt_forwarder.errors import ConfigError
 
 SLOW_FIRST_SEED = 4  # with this seed the sandbox's first answer is slow and a later one is not
 VALID = {"email": "jane@example.com", "amount": 19.99, "currency": "USD", "firstname": "Jane"}
-
-
-@dataclass(frozen=True)
-class Invocation:
-    """One invocation of the real handler on messages sent through the queue."""
-
-    ids: list[str]  # the messages' SQS ids, in the order of the bodies
-    failed: set[str]  # the ids the handler reported in batchItemFailures
-    sandbox: Sandbox  # the Event API it sent to (stopped), with what it received
-
-
-def send_and_invoke(
-    aws: EmbeddedAws,
-    bodies: list[Any],
-    *,
-    timeout: float = 30,
-    env: dict[str, str] | None = None,
-    **sandbox_config: Any,
-) -> Invocation:
-    """Send bodies through the queue, then invoke a cold-started handler once on all of them."""
-    ids = send(aws, bodies)
-    config = SandboxConfig(**{"api_key": API_KEY, "api_secret": API_SECRET, "seed": 3, **sandbox_config})
-    with (
-        Sandbox(config) as sandbox,
-        lambda_handler({**aws.environment(), "ROKT_API_URL": sandbox.url, **(env or {})}) as handler,
-    ):
-        failed = invoke(handler, receive_event(aws, len(ids)), timeout)
-    return Invocation(ids, failed, sandbox)
 
 
 def received(sandbox: Sandbox) -> list[dict[str, Any]]:
@@ -127,7 +109,9 @@ def test_rate_limit_429_is_honoured(aws: EmbeddedAws) -> None:
     assert stats["unique_source_request_ids"] == 150
 
 
-def test_a_429_burst_is_absorbed_by_pacing_without_failures_or_dead_letters(aws: EmbeddedAws) -> None:
+def test_a_429_burst_is_absorbed_by_pacing_without_failures_or_dead_letters(
+    aws: EmbeddedAws, caplog: pytest.LogCaptureFixture
+) -> None:
     # The account's real limit (40/s) is far below the budget the stack was given (270/s, one container).
     bodies = [{**VALID, "customerid": str(n)} for n in range(150)]
     env = {"ROKT_MAX_BATCHES_PER_SECOND": "270", "ROKT_CONCURRENCY": "1"}
@@ -137,6 +121,9 @@ def test_a_429_burst_is_absorbed_by_pacing_without_failures_or_dead_letters(aws:
     assert invocation.failed == set()
     assert stats["unique_source_request_ids"] == 150
     assert dead_letters(aws) == {}
+    (done,) = [r.__dict__ for r in caplog.records if r.getMessage() == "invocation done"]
+    fair_share = 270 * pacing.HEADROOM
+    assert done["pacing_rate"] < fair_share, "the 429 slowed the container's pace (without pacing: None)"
 
 
 def test_slow_responses_time_out_and_the_retry_is_deduplicated(aws: EmbeddedAws) -> None:

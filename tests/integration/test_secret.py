@@ -2,12 +2,11 @@
 
 import json
 import math
-import socket
 
 import pytest
 from aws_lambda_powertools.utilities import parameters
 from botocore.exceptions import ClientError
-from hostile import Hostile, reply
+from hostile import Hostile, refusing_port, reply
 
 from devstack.aws import EmbeddedAws
 from rokt_forwarder.errors import CredentialsError, DeadlineError
@@ -79,9 +78,8 @@ def test_an_extension_that_cannot_be_reached_is_replaced_by_secrets_manager() ->
         asked.append(time_left)
         return Credentials("from", "secrets-manager")
 
-    with socket.socket() as bound:  # bound, never listening: a connection is refused at once
-        bound.bind(("127.0.0.1", 0))
-        read = ExtensionReader("s", bound.getsockname()[1], secrets_manager=secrets_manager)
+    with refusing_port() as port:
+        read = ExtensionReader("s", port, secrets_manager=secrets_manager)
         assert read(False, 20.0) == Credentials("from", "secrets-manager")
     assert asked and asked[0] <= 20.0
 

@@ -106,7 +106,8 @@ def test_a_missing_stack_is_one_clear_line(aws: EmbeddedAws, capsys: pytest.Capt
     )
 
 
-def test_a_queue_url_needs_the_function_name() -> None:
+def test_a_queue_url_needs_the_function_name(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_:
         send_test.main(["--queue-url", "https://sqs.us-east-1.amazonaws.com/123456789012/q"])
     assert exit_.value.code == 2
+    assert "--queue-url and --function-name go together" in capsys.readouterr().err

@@ -60,7 +60,6 @@ def imported(path: Path) -> set[str]:
 def test_the_layer_holds_the_runtime_package_exactly_as_in_the_repository(build: Path) -> None:
     built = build / "ForwarderLayer" / "python" / "rokt_forwarder"
     assert modules(built) == modules(PACKAGE)
-    assert not (built / "local").exists()
 
 
 def test_the_layer_holds_only_the_runtime_dependencies(build: Path) -> None:

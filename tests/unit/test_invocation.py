@@ -1,11 +1,13 @@
 """The whole invocation with the API and SQS replaced at the edges: outcomes, DLQ, FIFO, response."""
 
+import json
 from typing import Any
 
 import pytest
 from fakes import FIFO_QUEUE, QUEUE, Edges, FakeApi, FakeClock, record
 
-from rokt_forwarder import outcome
+from rokt_forwarder import outcome, pii
+from rokt_forwarder.batch import request_id
 from rokt_forwarder.errors import CredentialsError
 from rokt_forwarder.ports import Response
 
@@ -17,6 +19,19 @@ def test_all_delivered_returns_an_empty_failure_list() -> None:
     assert edges([record(VALID), record(VALID)]) == []
     assert len(edges.api.calls) == 1
     assert edges.letters == [] and edges.delays == []
+
+
+@pytest.mark.parametrize("hash_pii", [True, False])
+def test_hash_pii_decides_whether_the_email_leaves_raw(hash_pii: bool) -> None:
+    edges = Edges(FakeApi(), hash_pii=hash_pii)
+    assert edges([record(VALID)]) == []
+    ((_, (batch,)),) = edges.api.calls
+    identities = batch["user_identities"]
+    if hash_pii:
+        assert identities == {"other": pii.hash_email("jane@example.com")}
+        assert "jane@example.com" not in json.dumps(edges.api.calls, default=str)
+    else:
+        assert identities["email"] == "jane@example.com"
 
 
 def test_invalid_records_go_to_the_dlq_with_reason_and_are_not_reported() -> None:
@@ -210,7 +225,7 @@ def test_a_message_delivered_twice_in_one_event_is_settled_once() -> None:
     again = {**valid, "receiptHandle": "handle-latest"}
     bad = record({"amount": 5}, mid="bad")
     assert edges([valid, bad, again, {**bad, "receiptHandle": "handle-bad-2"}]) == []
-    assert edges.api.sent_ids() == [edges.api.sent_ids()[0]], "posted once"
+    assert edges.api.sent_ids() == [request_id("twice")], "posted once"
     assert [letter.message_id for letter in edges.letters] == ["bad"], "dead-lettered once"
 
 
