@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from fakes import QUEUE, Edges, FakeApi, FakeClock, record
 from hypothesis import HealthCheck, given, settings
+from hypothesis import event as seen
 from hypothesis import strategies as st
 
 from rokt_forwarder.errors import TransportError
@@ -25,9 +26,10 @@ secrets = st.one_of(names, emails, phones)
 
 
 @st.composite
-def conversions(draw: st.DrawFn) -> tuple[dict[str, Any], list[str]]:
-    """A flat conversion, maybe broken, and the personal values it holds."""
+def conversions(draw: st.DrawFn, broken: bool) -> tuple[dict[str, Any], list[str]]:
+    """A flat conversion, valid unless `broken` (then maybe invalid), and the personal values it holds."""
     pii: list[str] = []
+    maybe = st.booleans() if broken else st.just(False)
 
     def personal(strategy: st.SearchStrategy[str]) -> str:
         value = draw(strategy)
@@ -36,14 +38,15 @@ def conversions(draw: st.DrawFn) -> tuple[dict[str, Any], list[str]]:
 
     message: dict[str, Any] = {}
     if draw(st.booleans()):
-        message["email"] = personal(st.one_of(emails, names))  # a name there is an invalid email
-    if draw(st.booleans()):
+        message["email"] = personal(st.one_of(emails, names) if broken else emails)  # a name: invalid
+    if draw(st.booleans()) or not (broken or "email" in message):  # a valid one needs an identity
         message["customerid"] = draw(st.text("abc123", min_size=1, max_size=6))
     for field in draw(st.lists(st.sampled_from(["firstname", "lastname", "mobile"]), unique=True)):
         message[field] = personal(names if field != "mobile" else phones)
-    message["amount"] = draw(st.one_of(st.decimals(allow_nan=False, places=2), st.just("x"), st.integers()))
-    message["currency"] = draw(st.sampled_from(["USD", "EUR", "US$", "usd"]))
-    if draw(st.booleans()):
+    amounts = st.one_of(st.decimals(allow_nan=False, places=2, min_value=0, max_value=10**6), st.integers(0))
+    message["amount"] = draw(st.one_of(amounts, st.just("x")) if broken else amounts)
+    message["currency"] = draw(st.sampled_from(["USD", "EUR", "US$", "usd"] if broken else ["USD", "EUR"]))
+    if draw(maybe):
         message[personal(emails)] = 1  # an unknown key that is itself personal data
     if draw(st.booleans()):
         message["custom_attributes"] = {"contact": personal(emails), "note": personal(names)}
@@ -54,18 +57,29 @@ def conversions(draw: st.DrawFn) -> tuple[dict[str, Any], list[str]]:
 
 @st.composite
 def bodies(draw: st.DrawFn) -> tuple[str, list[str]]:
-    """A record body: a conversion or full batch, maybe in an SNS or EventBridge envelope, or junk."""
-    message, pii = draw(conversions())
+    """A record body: a conversion or full batch, maybe in an SNS or EventBridge envelope, or junk.
+
+    Half of them are valid, so that the API's answers (and the reasons they quote) are met often.
+    """
+    broken = draw(st.booleans())
+    message, pii = draw(conversions(broken))
     if draw(st.booleans()):
         identities = {key: message.pop(key) for key in ("email", "customerid") if key in message}
         first_name = draw(names)
         pii.append(first_name)
+        users = {"$FirstName": first_name, **message.pop("user_attributes", {})}
+        custom = {**message, **message.pop("custom_attributes", {})}  # flat: a batch nests no further
         message = {
             "user_identities": identities,
-            "user_attributes": {"$FirstName": first_name},
-            "events": [{"event_type": "custom_event", "data": {"custom_attributes": message}}],
+            "user_attributes": users,
+            "events": [
+                {
+                    "event_type": "custom_event",
+                    "data": {"event_name": "conversion", "custom_attributes": custom},
+                }
+            ],
         }
-    envelope = draw(st.sampled_from(["none", "sns", "eventbridge", "junk"]))
+    envelope = draw(st.sampled_from(["none", "sns", "eventbridge", *(["junk"] if broken else [])]))
     text = json.dumps(message, default=str)
     if envelope == "sns":
         text = json.dumps({"Type": "Notification", "TopicArn": "arn:aws:sns:x", "Message": text})
@@ -79,7 +93,7 @@ def bodies(draw: st.DrawFn) -> tuple[str, list[str]]:
 @st.composite
 def answers(draw: st.DrawFn) -> tuple[Response | TransportError, str]:
     """An Event API answer, and the personal data its error text quotes (as the real API may)."""
-    status = draw(st.sampled_from([202, 202, 202, 400, 401, 403, 404, 429, 500, 503]))
+    status = draw(st.sampled_from([202] * 6 + [400, 401, 403, 404, 429, 500, 503]))
     value = draw(secrets)
     message = draw(
         st.sampled_from(
@@ -90,7 +104,7 @@ def answers(draw: st.DrawFn) -> tuple[Response | TransportError, str]:
             ]
         )
     )
-    if draw(st.booleans()):
+    if draw(st.integers(0, 3)) == 0:
         return TransportError("ConnectionResetError"), value
     body = json.dumps({"errors": [{"code": "BAD_REQUEST", "message": message}]}).encode()
     retry_after = draw(st.one_of(st.none(), st.floats(0, 120)))
@@ -137,6 +151,9 @@ def test_every_record_gets_one_outcome_in_time_and_no_pii_escapes(
     assert clock.now <= remaining_ms / 1000, "nothing ran past the deadline"
     logged = json.dumps([r.__dict__ for r in caplog.records], default=str)
     reasons = " ".join(letter.reason for letter in edges.letters)
+    seen("posted" if api.calls else "nothing posted")
+    seen("a record delivered" if delivered else "none delivered")
+    seen("an API refusal dead-lettered" if "API refused" in reasons else "no API refusal dead-lettered")
     if hash_pii:
         posted = json.dumps(api.calls, default=str).lower()
         assert not [value for _, pii in records for value in pii if "@" in value and value in posted]

@@ -135,6 +135,19 @@ def test_non_string_pii_attribute_is_never_sent_raw(value: Any) -> None:
     assert "firstname" not in out.get("user_attributes", {})
 
 
+def test_an_email_used_as_a_key_is_hashed_too() -> None:
+    email = "jane@example.com"
+    batch = {
+        "user_identities": {"customerid": "c", email: "x"},
+        "user_attributes": {email: "vip"},
+        "events": [{"event_type": "custom_event", "data": {"custom_attributes": {email: 1}}}],
+    }
+    out = pii.hash_batch(batch)
+    assert email not in json.dumps(out)
+    assert out["user_attributes"] == {sha(email): "vip"}
+    assert out["events"][0]["data"]["custom_attributes"] == {sha(email): 1}
+
+
 def test_an_email_at_any_depth_of_the_batch_is_hashed() -> None:
     email = "Jane@Example.com"
     batch = {

@@ -73,7 +73,7 @@ def hash_batch(batch: dict[str, Any]) -> dict[str, Any]:
     for name, raw in (batch.get("user_attributes") or {}).items():
         key = canonical(name)
         if key not in _ATTRIBUTES and key not in _EMAIL_KEYS:
-            attributes[name] = _unless_email(raw)
+            attributes[_unless_email(name)] = _unless_email(raw)
             continue
         value = (raw[0] if raw else None) if isinstance(raw, list) else raw
         if value is None or isinstance(value, bool):
@@ -103,18 +103,18 @@ def _identities(identities: dict[str, Any]) -> dict[str, Any]:
         elif kind in _PHONE_IDENTITIES and isinstance(value, str):
             hashed[key] = sha256(_phone(value))
         else:
-            hashed[key] = _unless_email(value)
+            hashed[_unless_email(key)] = _unless_email(value)
     if email is not None:
         hashed.setdefault("other", hash_email(email))
     return hashed
 
 
 def _unless_email(value: Any) -> Any:
-    """An email address at any depth is hashed like the email identity; any other value is kept."""
+    """An email address at any depth, as a value or a key, is hashed like the email identity."""
     if isinstance(value, list):
         return [_unless_email(item) for item in value]
     if isinstance(value, dict):
-        return {key: _unless_email(item) for key, item in value.items()}
+        return {_unless_email(key): _unless_email(item) for key, item in value.items()}
     if isinstance(value, str) and rules.email_rule(value) is None:
         return hash_email(value)
     return value
