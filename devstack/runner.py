@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Self
 
 from devstack.context import LocalContext
+from devstack.function import Handler
 from devstack.service import Service
 from devstack.sqs_tools import MAX_MESSAGES_PER_CALL, delete_messages
 from devstack.template import StackSettings
@@ -27,7 +28,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-type Handler = Callable[[dict[str, Any], Any], Any]
 
 # Long-poll length while idle; it is also how long stop() may wait for a poller.
 POLL_WAIT_SECONDS = 1

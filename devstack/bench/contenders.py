@@ -7,11 +7,9 @@ invocation. The environment (moto, the sandbox, the secret id) must already be i
 
 import contextlib
 import importlib
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+from devstack.function import Handler
 
 ROOT = Path(__file__).resolve().parents[2]
 OURS, SDK, NAIVE = "ours", "sdk", "naive"

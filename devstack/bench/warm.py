@@ -23,11 +23,12 @@ from typing import Any
 
 from devstack.bench import contenders
 from devstack.context import LocalContext
+from devstack.function import Handler
 
 INVOCATION_SECONDS = 900.0  # Lambda's longest: a big invocation must never hit the deadline here
 
 
-def invoke(handler: contenders.Handler, event: dict[str, Any]) -> tuple[float, float, int]:
+def invoke(handler: Handler, event: dict[str, Any]) -> tuple[float, float, int]:
     """Handler-thread CPU seconds, wall seconds and the records reported failed, for one invocation."""
     context = LocalContext.lasting(INVOCATION_SECONDS)
     cpu, wall = time.thread_time(), time.perf_counter()
