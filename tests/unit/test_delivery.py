@@ -337,7 +337,7 @@ def test_batches_whose_share_cannot_come_before_the_deadline_are_failed_unsent()
     api = FakeApi(clock=clock, cost=0.05)
     sent = deliver(api, [batch(i) for i in range(100)], clock=clock, deadline=3.0, pacer=slow_pacer(clock))
     delivered = [r for r in sent.results if r == DELIVERED]
-    assert 20 <= len(delivered) < 100
+    assert 10 <= len(delivered) < 100
     assert all(r in (DELIVERED, Failed(NO_SHARE)) for r in sent.results)
     assert len(api.sent_ids()) == len(delivered)
     assert clock.now <= 3.0
@@ -346,20 +346,25 @@ def test_batches_whose_share_cannot_come_before_the_deadline_are_failed_unsent()
 def test_the_api_s_answers_steer_the_pacer() -> None:
     clock = FakeClock()
     pacer = slow_pacer(clock, 100.0)
-    api = FakeApi([Response(429, retry_after=1.0), Response(202, used_percent=0.0)], clock=clock)
+    api = FakeApi(
+        [Response(429, retry_after=1.0, limit_exceeded="account"), Response(202, used_percent=200.0)],
+        clock=clock,
+    )
+    start = pacer.rate
     assert deliver(api, [batch(0)], clock=clock, pacer=pacer).results == [DELIVERED]
-    assert pacer.rate == pytest.approx(pacer.fair_share * 0.5 * 1.5), "halved by the 429, then recovering"
+    assert pacer.rate < start, "cut by the 429, and not grown while the usage header says it is high"
 
 
 def test_a_request_that_failed_to_arrive_gives_its_share_back() -> None:
     clock = FakeClock()
     pacer = slow_pacer(clock, 20.0)
     api = FakeApi([TransportError("ConnectionResetError"), Response(202)], clock=clock, cost=0.05)
+    rate = pacer.rate
     sent = deliver(api, [batch(i) for i in range(20)], clock=clock, pacer=pacer)
     assert sent.results == [DELIVERED] * 20
     charged = [len(batches) for _, batches in api.calls]
     # The reset request's share came back: the retry did not wait a second share's time.
-    assert sent.stats.paced_seconds < sum(charged[1:]) / 20 + 0.6
+    assert sent.stats.paced_seconds < sum(charged[1:]) / rate + 0.6
 
 
 def test_records_held_by_a_retry_after_past_the_deadline_come_back_after_it() -> None:

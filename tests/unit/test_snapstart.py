@@ -10,7 +10,7 @@ import pytest
 import urllib3
 from fakes import Edges, FakeApi, FakeClock
 
-from rokt_forwarder import snapstart
+from rokt_forwarder import pacing, snapstart
 from rokt_forwarder.api import HttpTransport
 from rokt_forwarder.pacing import Pacer
 from rokt_forwarder.secret import Credentials
@@ -51,7 +51,7 @@ def test_after_restore_the_pacer_starts_afresh() -> None:
     assert edges.forward.pacer is not None
     edges.forward.pacer.observe(429, 10, None, 60)
     snapstart.after_restore(edges.forward, transport)
-    assert edges.forward.pacer.rate == edges.forward.pacer.fair_share
+    assert edges.forward.pacer.rate == pytest.approx(pacing.START * edges.forward.pacer.fair_share)
     assert edges.forward.pacer.take(1, within=1.0) is not None, "the snapshot's Retry-After is gone"
 
 

@@ -23,6 +23,9 @@ READ_CHUNK_BYTES = 16 * 1024
 # The API answers with an empty body or a short errors list; anything longer is not read whole.
 MAX_RESPONSE_BYTES = 256 * 1024
 _RETRY_AFTER = Retry()
+# The API's rate-limit headers (docs/event-api.md, "Rate limit"): usage on a 2xx, the limit hit on a 429.
+USAGE_HEADER = "X-mp-rate-limit-percentage-used"
+EXCEEDED_HEADER = "X-mp-rate-limit-exceeded"
 
 
 class _Watchdog:
@@ -182,7 +185,8 @@ class HttpTransport:
             response.status,
             data[:MAX_RESPONSE_BYTES],
             parse_retry_after(response.headers.get("Retry-After")),
-            parse_percent(response.headers.get("X-mp-rate-limit-percentage-used")),
+            parse_percent(response.headers.get(USAGE_HEADER)),
+            _limit_name(response.headers.get(EXCEEDED_HEADER)),
         )
 
     def restart(self) -> None:
@@ -209,6 +213,12 @@ def _read_capped(response: urllib3.BaseHTTPResponse) -> bytes:
         chunks.append(chunk)
         size += len(chunk)
     return b"".join(chunks)
+
+
+def _limit_name(value: str | None) -> str | None:
+    """Which limit a 429 names (org, account, acceleration, ...): a short word, lower case, or None."""
+    name = (value or "").strip().lower()
+    return name if name.isascii() and name.isalpha() and len(name) <= 32 else None
 
 
 def parse_percent(value: str | None) -> float | None:

@@ -174,7 +174,13 @@ class Delivery:
                 self._pacer.refund(len(request))
             return policy.Retry(f"connection: {error}")
         if self._pacer is not None:
-            self._pacer.observe(response.status, len(request), response.used_percent, response.retry_after)
+            self._pacer.observe(
+                response.status,
+                len(request),
+                response.used_percent,
+                response.retry_after,
+                response.limit_exceeded,
+            )
         return policy.decide(response.status, response.body, response.retry_after, batches=len(request))
 
     def _authorize(self, refresh: bool) -> None:

@@ -1,41 +1,149 @@
 """Share the account's rate limit across containers that cannot talk to each other.
 
 The Event API allows about 270 batches per second per account and answers 429 above it
-(docs/event-api.md, "Rate limit"). Every container of the function sends to the same account, so
-each one paces itself with a token bucket. Its rate starts at the fair share, a little under the
-budget over the event source mapping's MaximumConcurrency, which is what it is due when every
-container is busy; then it follows what the API says to everyone:
+(docs/event-api.md, "Rate limit"). Every container of the function, and whatever else the advertiser
+sends, draws on that one limit. The API does not say how it counts, nor what its
+`X-mp-rate-limit-percentage-used` header measures, so the rate here (`Rate`) trusts only what means
+the same under every model of it (docs/architecture.md, "Pacing"):
 
-- the `X-mp-rate-limit-percentage-used` header of each 2xx is the account's usage over the last
-  second: from EASE_AT percent the rate eases off (not below the fair share), below GROW_BELOW it
-  grows by a step, and in proportion to the room while the limit stays clearly under-used (fewer
-  containers are busy than MaximumConcurrency says);
-- a 429 halves the rate (multiplicative decrease) and its Retry-After holds every request of the
-  container until then; with room again the rate comes back to the fair share quickly.
+- a 429 is the truth: the rate drops at once to BACK_OFF of what the API actually took from this
+  container lately (the rate may be far above that), its Retry-After holds the container, and the
+  first 429 of an overshoot sets a ceiling the rate returns to quickly and then passes slowly;
+- the usage header is a brake, never an accelerator: from HOLD_AT percent the rate stops growing,
+  from EASE_AT it eases off. A low reading says nothing (a token bucket with burst capacity reads
+  low while nearly spent), so no growth depends on it;
+- growth is cautious and earned by sending at the rate: a slow start from a quarter of the fair
+  share after a cold start or an idle spell (a drain after an outage must not trip the API's
+  acceleration limit, and a 429 naming it slows the start further); past a ceiling, a step of
+  PROBE of the fair share per second; after QUIET_SECONDS without any brake, QUIET_GROWTH of the
+  rate per second, to find room nobody uses.
 
-A request waits for about a second's share and carries what was earned, so traffic stays smooth.
-docs/benchmarks.md measures the result (make bench-rate). No library paces like this: urllib3 and
-botocore retry after the fact, and none reads the API's usage. The pacer lives as long as the
-container; its waits are the caller's, who checks them against the deadline first (see `Delivery`).
+`Pacer` turns the rate into shares: a request waits for about a second's share and carries what was
+earned, so traffic stays smooth. The constants were chosen with a simulation of a fleet against
+several models of the API (devstack/bench/simulate.py) and measured with real processes (make
+bench-rate, docs/benchmarks.md). No library paces like this: urllib3 and botocore retry after the
+fact (botocore's adaptive mode knows no shared limit, usage header or deadline). The pacer lives as
+long as the container; its waits are the caller's, who checks them against the deadline first.
 """
 
 import math
 import random
+from collections import deque
 from dataclasses import dataclass
 
 from rokt_forwarder import limits
 from rokt_forwarder.ports import Clock
 
-EASE_AT = 100.0  # percent of the account's limit used over the last second: ease off from here
-GROW_BELOW = 90.0  # and grow below this
-EASE = 0.9
-BACK_OFF = 0.5
-STEP = 0.1  # of the fair share: the least growth per answer with room to spare
-RECOVER = 1.5  # the most growth per answer, as a factor
+ACCELERATION = "acceleration"  # X-mp-rate-limit-exceeded of a 429 when the rate rose too fast
 HEADROOM = 0.97  # of the budget is shared out: shares adding up to all of it would meet the limit
+START = 0.2  # of the fair share: where a slow start begins
+SLOW_START = 0.2  # growth per second of a slow start, until the fair share (or the ceiling)
+BACK_OFF = 0.8  # the rate after a 429, as a share of what the API took from the container lately
+CEILING = 0.85  # of that: where the rate returns to quickly after the first 429 of an overshoot
+APPROACH = 0.3  # of the way back to the ceiling per second
+PROBE = 0.002  # of the fair share per second: growth past the ceiling
+QUIET_SECONDS = 60.0  # this long without a brake (a 429, a high usage header), probing speeds up
+QUIET_GROWTH = 0.02  # to this share of the rate per second
+HOLD_AT = 99.0  # percent used, as the header says (smoothed): stop growing from here
+EASE_AT = 105.0  # and ease off from here
+EASE = 0.95
+SMOOTHING = 0.15  # weight of the latest reading: one second's count of lumpy requests swings widely
+TOOK_SECONDS = 5.0  # what the API took from the container is measured over this long
+REACTION_SECONDS = 2.0  # at most one cut per this long: the 429s of one overshoot come together
+EPISODE_SECONDS = 5.0  # 429s closer than this are one overshoot
+IDLE_SECONDS = 10.0  # nothing sent for this long: start slowly again
+MAX_GROWTH_SECONDS = 10.0  # growth is per second between two answers, at most this many
 MIN_SHARE = 0.05  # the rate never goes below this share of the fair share
 MIN_BATCHES = 10  # a request waits for at least this many batches' share (or all it has, if fewer)
 SHARE_SECONDS = 1.0  # and for at least what the rate earns in this time: about a request a second
+
+
+class Rate:
+    """This container's batches per second, following the API's answers (the module docstring)."""
+
+    def __init__(self, budget: float, fair_share: float, now: float) -> None:
+        self.budget = budget
+        self.fair_share = fair_share
+        self.value = START * fair_share
+        self.ceiling: float | None = None
+        self._took: deque[tuple[float, int]] = deque()  # (when, batches) the API accepted
+        self._usage: float | None = None  # the usage header, smoothed
+        self._start(now)
+        self._grown_at = self._braked_at = now
+        self._cut_at = now - REACTION_SECONDS
+        self._last_429 = now - EPISODE_SECONDS
+
+    def _start(self, now: float) -> None:
+        self._slow_start = True
+        self._start_growth = SLOW_START
+        self._started_at = now
+
+    def restart_after_idle(self, now: float) -> None:
+        """After an idle spell the account's traffic may have changed: ramp up again."""
+        if not self._slow_start:
+            self._start(now)
+            self.value = min(self.value, START * (self.ceiling or self.fair_share))
+
+    def accepted(self, now: float, batches: int, used_percent: float | None, tested: bool) -> None:
+        """A 2xx for `batches`; `tested`: the request had waited for the rate, so growth was earned."""
+        self._took.append((now, batches))
+        seconds = min(now - self._grown_at, MAX_GROWTH_SECONDS)
+        self._grown_at = now
+        if used_percent is not None:
+            last = self._usage if self._usage is not None else used_percent
+            self._usage = last + SMOOTHING * (used_percent - last)
+            if self._usage >= HOLD_AT:
+                self._braked_at = now
+                if self._usage >= EASE_AT and now - self._cut_at >= REACTION_SECONDS:
+                    self._cut_at = now
+                    self._set(self.value * EASE)
+                return
+        if tested and seconds > 0:
+            self._set(self._grown(now, seconds))
+
+    def _grown(self, now: float, seconds: float) -> float:
+        """The rate after `seconds` of sending at it without a brake."""
+        if self._slow_start:
+            top = self.ceiling or self.fair_share
+            grown: float = min(self.value * (1 + self._start_growth) ** seconds, top)
+            self._slow_start = grown < top
+            return grown
+        growth = PROBE * min(self.fair_share, self.ceiling or self.fair_share)
+        if self.ceiling and self.value < self.ceiling:
+            growth = max(growth, APPROACH * (self.ceiling - self.value))
+        if now - self._braked_at >= QUIET_SECONDS:
+            growth = max(growth, QUIET_GROWTH * self.value)
+        return self.value + growth * seconds
+
+    def throttled(self, now: float, limit_exceeded: str | None) -> None:
+        """A 429; `limit_exceeded` is its X-mp-rate-limit-exceeded."""
+        first = now - self._last_429 >= EPISODE_SECONDS  # of an overshoot
+        self._last_429 = self._braked_at = now
+        if now - self._cut_at < REACTION_SECONDS:
+            return
+        self._cut_at = self._grown_at = now
+        took = min(self.value, self._took_lately(now) or self.value)
+        if limit_exceeded == ACCELERATION and self._slow_start:
+            # Not the speed limit: the rate rose faster than the API allows. Step back a little
+            # (what was taken so far says nothing yet) and ramp on more slowly.
+            self._start_growth = max(self._start_growth * 2 / 3, SLOW_START * 2 / 3)
+            self._set(BACK_OFF * self.value)
+            return
+        if first or self.ceiling is None:
+            self.ceiling = CEILING * took
+        self._slow_start = False
+        self._set(BACK_OFF * took)
+
+    def _took_lately(self, now: float) -> float | None:
+        """Batches per second the API accepted from this container over the last TOOK_SECONDS."""
+        while self._took and self._took[0][0] <= now - TOOK_SECONDS:
+            self._took.popleft()
+        since = max(now - TOOK_SECONDS, self._started_at)  # a fresh start has no longer history
+        batches = sum(n for when, n in self._took if when > since)
+        return batches / max(now - since, 1.0) if batches else None
+
+    def _set(self, value: float) -> None:
+        self.value = min(max(value, MIN_SHARE * self.fair_share), self.budget)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +155,7 @@ class Share:
 
 
 class Pacer:
-    """A token bucket in batches per second, whose rate follows the API's answers."""
+    """A token bucket in batches per second at the container's `Rate`, and the holds of Retry-After."""
 
     def __init__(self, budget: float, sharers: int, clock: Clock, rng: random.Random | None = None) -> None:
         """`budget`: the account's batches per second; `sharers`: how many containers share it."""
@@ -56,15 +164,20 @@ class Pacer:
         self._clock = clock
         self.restart(rng or random.Random())
 
+    @property
+    def rate(self) -> float:
+        return self._rate.value
+
     def restart(self, rng: random.Random) -> None:
-        """Start afresh: at the fair share, with a random part of a small request in the bucket.
+        """Start afresh: slowly, with a random part of a small request in the bucket.
 
         Containers that start together (a backlog drained by many pollers at once, or restored from
         one SnapStart snapshot) then spread their first requests over time.
         """
-        self.rate = self.fair_share
-        self._low_usage = False  # the last answer reported the limit clearly under-used
-        self._stamp = self._resume_at = self._clock.monotonic()
+        now = self._clock.monotonic()
+        self._rate = Rate(self.budget, self.fair_share, now)
+        self._stamp = self._resume_at = self._sent_at = now
+        self._tested = False  # the last share waited for the rate
         self._tokens = rng.uniform(0, MIN_BATCHES)
 
     def take(self, batches: int, within: float) -> Share | None:
@@ -76,16 +189,23 @@ class Pacer:
         account's traffic smooth, and one with a large share sends few requests.
         """
         self._refill()
-        hold = max(self._resume_at - self._clock.monotonic(), 0.0)
+        now = self._clock.monotonic()
+        if now - self._sent_at > IDLE_SECONDS:
+            self._rate.restart_after_idle(now)
+        self._sent_at = now
+        hold = max(self._resume_at - now, 0.0)
         if hold > within:
             return None
-        can_earn = self._tokens + (within - hold) * self.rate
-        least = min(batches, max(MIN_BATCHES, math.floor(self.rate * SHARE_SECONDS)), math.floor(can_earn))
+        rate = self.rate
+        can_earn = self._tokens + (within - hold) * rate
+        least = min(batches, max(MIN_BATCHES, math.floor(rate * SHARE_SECONDS)), math.floor(can_earn))
         if least < 1:
             return None
-        wait = max(hold, (least - self._tokens) / self.rate)
+        earning = (least - self._tokens) / rate
+        self._tested = earning > 0
+        wait = max(hold, earning)
         # The bucket as it will be when the request goes: what it holds then, never more than it can.
-        earned = min(self._capacity(), self._tokens + wait * self.rate)
+        earned = min(self._capacity(), self._tokens + wait * rate)
         share = min(batches, max(least, math.floor(earned)))
         self._tokens, self._stamp = earned - share, self._stamp + wait
         return Share(share, wait)
@@ -95,45 +215,27 @@ class Pacer:
         return max(self._resume_at - self._clock.monotonic(), 0.0)
 
     def observe(
-        self, status: int, batches: int, used_percent: float | None, retry_after: float | None
+        self,
+        status: int,
+        batches: int,
+        used_percent: float | None,
+        retry_after: float | None,
+        limit_exceeded: str | None = None,
     ) -> None:
-        """Follow the API's answer to a request of `batches`: ease off near its limit, back off on
-        429, grow while it has room. Only an accepted request counts against the limit: any other
-        gives its share back, so the retry of a 503 or a 429 is not charged twice and an outage
-        does not eat the time after it.
+        """Follow the API's answer to a request of `batches`. Only an accepted request counts
+        against the limit: any other gives its share back, so the retry of a 503 or a 429 is not
+        charged twice and an outage does not eat the time after it.
         """
         self._refill()
+        now = self._clock.monotonic()
         if 200 <= status < 300:
-            if used_percent is not None and used_percent >= EASE_AT:
-                # Never below the fair share for that: the shares add up to the budget, and the usage
-                # of one lumpy second would otherwise starve a container (429s still can).
-                self.rate = max(self.rate * EASE, min(self.rate, self.fair_share))
-            elif used_percent is None or used_percent < GROW_BELOW:
-                self.rate = self._grown(used_percent)
-        else:
-            self.refund(batches)
+            self._rate.accepted(now, batches, used_percent, self._tested)
+            return
+        self.refund(batches)
         if status == 429:
-            self.rate *= BACK_OFF
+            self._rate.throttled(now, limit_exceeded)
             if retry_after:
-                self._resume_at = max(self._resume_at, self._clock.monotonic() + retry_after)
-        self.rate = min(max(self.rate, MIN_SHARE * self.fair_share), self.budget)
-
-    def _grown(self, used_percent: float | None) -> float:
-        """A step of the fair share; back to the fair share fast after a 429 (it is this container's
-        due); and with the limit clearly under-used on two answers running (fewer containers are busy
-        than MaximumConcurrency says), in proportion to the room reported, at most RECOVER times.
-
-        Two answers, not one: a container's first answers may come before the API's one-second usage
-        window has filled, and every container growing on that at once would overshoot.
-        """
-        low = used_percent is not None and used_percent < GROW_BELOW / 2
-        roomy, self._low_usage = low and self._low_usage, low
-        grown = self.rate + STEP * self.fair_share
-        if roomy and used_percent is not None:
-            grown = max(grown, self.rate * min(RECOVER, 1 + (GROW_BELOW - used_percent) / 100))
-        if self.rate < self.fair_share:
-            grown = max(grown, min(self.rate * RECOVER, self.fair_share))
-        return grown
+                self._resume_at = max(self._resume_at, now + retry_after)
 
     def refund(self, batches: int) -> None:
         """Give back the share of a request that never reached the API's count."""

@@ -43,6 +43,7 @@ class Response:
     body: bytes = b""
     retry_after: float | None = None
     used_percent: float | None = None  # X-mp-rate-limit-percentage-used: the account's share in use
+    limit_exceeded: str | None = None  # X-mp-rate-limit-exceeded of a 429: which limit (e.g. acceleration)
 
 
 class Transport(Protocol):
