@@ -113,6 +113,7 @@ class EmbeddedAws(Service):
             "AWS_REGION": self.region,
             "ROKT_SECRET_ID": self.secret_arn,
             "DLQ_URL": self.dlq_url,
+            "ROKT_MAX_RECEIVE_COUNT": str(self.settings.max_receive_count),
         }
 
     def drain_dlq(self) -> list["MessageTypeDef"]:

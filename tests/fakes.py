@@ -37,12 +37,14 @@ class FakeApi:
     clock: FakeClock | None = None
     cost: float = 0.01
     calls: list[tuple[str, list[Any]]] = field(default_factory=list)
+    timeouts: list[float] = field(default_factory=list)  # the timeout each POST was given
     reauthentications: int = 0
 
     def post(self, path: str, body: bytes, timeout: float) -> Response:
         parsed = json.loads(body, parse_float=Decimal)
         batches = parsed if isinstance(parsed, list) else [parsed]
         self.calls.append((path, batches))
+        self.timeouts.append(timeout)
         if self.clock:
             # As a real transport does: an answer slower than the timeout is abandoned at the timeout.
             self.clock.now += min(self.cost, timeout)
@@ -103,6 +105,7 @@ class Edges:
         dlq: str | None = "https://sqs/dlq",
         dlq_fails: bool = False,
         hash_pii: bool = False,
+        max_receives: int | None = None,
     ) -> None:
         self.api = api
         self.clock = api.clock or FakeClock()
@@ -110,7 +113,12 @@ class Edges:
         self.delays: list[Delay] = []
         self.dlq_fails = dlq_fails
         settings = Settings(
-            secret_id="s", api_url="https://api/v2", environment="development", dlq_url=dlq, hash_pii=hash_pii
+            secret_id="s",
+            api_url="https://api/v2",
+            environment="development",
+            dlq_url=dlq,
+            hash_pii=hash_pii,
+            max_receive_count=max_receives,
         )
         self.forward = Forwarder(
             settings=settings,

@@ -14,7 +14,7 @@ import pytest
 from devstack.function import METRICS_NAMESPACE, SERVICE_NAME
 from devstack.samconfig import SamConfig, stack_name_problem
 from devstack.template import load_template
-from rokt_forwarder import metrics, sqs
+from rokt_forwarder import metrics, outcome, sqs
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "events"
@@ -100,8 +100,23 @@ def test_redrive_policy_targets_dlq(template: dict[str, Any], resources: dict[st
     redrive = resources["ConversionsQueue"]["Properties"]["RedrivePolicy"]
     assert redrive["deadLetterTargetArn"] == get_att("DeadLetterQueue", "Arn")
     assert redrive["maxReceiveCount"] == ref("MaxReceiveCount")
-    assert default(template, "MaxReceiveCount") == 5
     assert resources["DeadLetterQueue"]["Properties"]["MessageRetentionPeriod"] == 14 * 24 * 3600
+
+
+def test_the_defaults_outlive_a_day_of_outage_and_no_record_expires_unseen(
+    template: dict[str, Any], resources: dict[str, Any]
+) -> None:
+    """docs/operations.md, Outages: the arithmetic, from the code's schedule and the template."""
+    receives = default(template, "MaxReceiveCount")
+    backoffs = [
+        min(outcome.RETRY_CAP_SECONDS, outcome.RETRY_BASE_SECONDS * 2 ** (n - 1)) for n in range(1, receives)
+    ]
+    assert sum(b / 2 for b in backoffs) >= 24 * 3600, "the last receive comes a day later at the soonest"
+    retention = resources["ConversionsQueue"]["Properties"]["MessageRetentionPeriod"]
+    assert sum(backoffs) < retention, "and before the message could expire"
+    longest = outcome.MAX_RETRY_SECONDS + outcome.MAX_VISIBILITY_SECONDS
+    assert longest < retention, "the age limit dead-letters before SQS could expire a held message"
+    assert retention <= resources["DeadLetterQueue"]["Properties"]["MessageRetentionPeriod"]
 
 
 def test_visibility_timeout_covers_six_function_timeouts_and_any_allowed_window(
@@ -375,6 +390,7 @@ def test_function_environment(function: dict[str, Any]) -> None:
         "HASH_PII": ref("HashPii"),
         "ROKT_MAX_BATCHES_PER_SECOND": ref("MaxBatchesPerSecond"),
         "ROKT_CONCURRENCY": ref("MaximumConcurrency"),
+        "ROKT_MAX_RECEIVE_COUNT": ref("MaxReceiveCount"),
         "DLQ_URL": ref("DeadLetterQueue"),
         "POWERTOOLS_LOG_LEVEL": ref("LogLevel"),
     }

@@ -9,7 +9,18 @@ ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "layers" / "forwarder" / "rokt_forwarder"
 APP = ROOT / "functions" / "forwarder" / "app.py"
 PURE = ("envelope", "message", "batch", "rules", "limits", "pii", "wire", "fifo", "packing")
-PURE += ("delivery", "policy", "outcome", "errors", "ports", "pacing", "reasons", "record", "config")
+PURE += (
+    "delivery",
+    "policy",
+    "outcome",
+    "errors",
+    "ports",
+    "pacing",
+    "outage",
+    "reasons",
+    "record",
+    "config",
+)
 ADAPTERS = {"api": {"errors", "ports", "secret"}, "secret": {"aws", "errors"}, "sqs": {"aws", "ports"}}
 IO_LIBRARIES = {"boto3", "botocore", "urllib3", "aws_lambda_powertools", "socket", "http", "urllib.request"}
 

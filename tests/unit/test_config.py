@@ -273,8 +273,15 @@ def test_pacing_settings() -> None:
         ("ROKT_CONCURRENCY", "0"),
         ("ROKT_CONCURRENCY", "2.5"),
         ("ROKT_CONCURRENCY", "many"),
+        ("ROKT_MAX_RECEIVE_COUNT", "0"),
+        ("ROKT_MAX_RECEIVE_COUNT", "5.5"),
     ],
 )
 def test_bad_pacing_settings_are_refused_naming_the_variable(variable: str, value: str) -> None:
     with pytest.raises(ConfigError, match=variable):
         settings(**{variable: value})
+
+
+def test_the_queue_s_receive_count_is_known_only_when_set() -> None:
+    assert settings().max_receive_count is None
+    assert settings(ROKT_MAX_RECEIVE_COUNT="200").max_receive_count == 200

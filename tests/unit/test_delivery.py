@@ -9,8 +9,9 @@ from fakes import FakeApi, FakeClock
 
 from rokt_forwarder import limits, wire
 from rokt_forwarder.api import parse_retry_after
-from rokt_forwarder.delivery import DEADLINE_REACHED, NO_SHARE, Delivery, DeliveryStats
+from rokt_forwarder.delivery import API_DOWN, DEADLINE_REACHED, NO_SHARE, Delivery, DeliveryStats
 from rokt_forwarder.errors import CredentialsError, DeadlineError, TransportError
+from rokt_forwarder.outage import FAILURES_TO_OPEN, PROBE_SECONDS, Outage
 from rokt_forwarder.outcome import DELIVERED, Failed, Refused, Result
 from rokt_forwarder.pacing import Pacer
 from rokt_forwarder.ports import Response
@@ -41,11 +42,18 @@ def deliver(
     clock: FakeClock | None = None,
     deadline: float = 25.0,
     pacer: Pacer | None = None,
+    outage: Outage | None = None,
 ) -> Sent:
     """Deliver `batches` to the scripted `api` with a 10 s request timeout and a seeded backoff."""
     clock = clock or api.clock or FakeClock()
     delivery = Delivery(
-        api, clock=clock, deadline=deadline, request_timeout=10.0, rng=random.Random(7), pacer=pacer
+        api,
+        clock=clock,
+        deadline=deadline,
+        request_timeout=10.0,
+        rng=random.Random(7),
+        pacer=pacer,
+        outage=outage,
     )
     return Sent(delivery.deliver(batches), delivery.stats)
 
@@ -373,3 +381,54 @@ def test_records_held_by_a_retry_after_past_the_deadline_come_back_after_it() ->
     pacer.observe(429, 1, None, 120.0)
     sent = deliver(FakeApi(clock=clock), [batch(0), batch(1)], clock=clock, pacer=pacer)
     assert sent.results == [Failed(NO_SHARE, pytest.approx(120.0))] * 2
+
+
+# --- outages -----------------------------------------------------------------------------------------
+
+
+def test_once_the_api_is_down_the_invocation_stops_retrying_and_fails_the_rest_at_once() -> None:
+    clock = FakeClock()
+    api = FakeApi([Response(503)], clock=clock, cost=0.1)
+    outage = Outage()
+    sent = deliver(api, [batch(i) for i in range(150)], clock=clock, outage=outage)
+    assert len(api.calls) == FAILURES_TO_OPEN, "then no more attempts: not the whole timeout"
+    assert clock.now < 5.0
+    assert all(isinstance(r, Failed) and r.reason.startswith(API_DOWN) for r in sent.results)
+    assert outage.down and sent.stats.api_down
+
+
+def test_while_down_each_invocation_sends_one_small_probe_with_a_short_timeout() -> None:
+    clock = FakeClock()
+    outage = Outage(failures=FAILURES_TO_OPEN)
+    api = FakeApi([TransportError("NewConnectionError")], clock=clock, cost=0.01)
+    sent = deliver(api, [batch(i) for i in range(150)], clock=clock, outage=outage)
+    assert [len(batches) for _, batches in api.calls] == [1]
+    assert api.timeouts == [PROBE_SECONDS]
+    assert len(sent.results) == 150 and all(isinstance(r, Failed) for r in sent.results)
+
+
+def test_a_probe_that_is_answered_ends_the_outage_and_the_rest_goes_in_bulk() -> None:
+    outage = Outage(failures=FAILURES_TO_OPEN)
+    api = FakeApi([Response(202)])
+    sent = deliver(api, [batch(i) for i in range(150)], outage=outage)
+    assert sent.results == [DELIVERED] * 150
+    assert [len(batches) for _, batches in api.calls] == [1, 99, 50], "the packed requests, less the probe"
+    assert not outage.down
+
+
+def test_throttling_is_not_an_outage() -> None:
+    clock = FakeClock()
+    outage = Outage()
+    api = FakeApi([Response(429)] * 5 + [Response(202)], clock=clock, cost=0.01)
+    assert deliver(api, [batch(0)], clock=clock, outage=outage).results == [DELIVERED]
+    assert outage.failures == 0
+
+
+def test_a_probe_cut_short_while_the_api_was_answering_gets_the_full_timeout_next() -> None:
+    """A slow API is not a dead one: it is given the request's whole timeout to show it."""
+    outage = Outage(failures=FAILURES_TO_OPEN)
+    late = TransportError("no complete answer before the request deadline", answered_late=True)
+    deliver(FakeApi([late]), [batch(0)], outage=outage)
+    api = FakeApi([Response(202)])
+    assert deliver(api, [batch(0)], outage=outage).results == [DELIVERED]
+    assert api.timeouts == [10.0]

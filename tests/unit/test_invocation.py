@@ -9,6 +9,7 @@ from fakes import FIFO_QUEUE, QUEUE, Edges, FakeApi, FakeClock, record
 from rokt_forwarder import outcome, pii
 from rokt_forwarder.batch import request_id
 from rokt_forwarder.errors import CredentialsError
+from rokt_forwarder.outage import Outage
 from rokt_forwarder.ports import Response
 
 VALID = {"email": "jane@example.com", "amount": 19.99, "currency": "USD"}
@@ -302,3 +303,58 @@ def test_a_bug_in_one_request_never_fails_what_earlier_requests_delivered() -> N
     failed = edges(records)
     assert calls[0] == 100, "the first request carried a hundred batches"
     assert sorted(failed) == sorted(f"m{n}" for n in range(100, 150)), "only the second request's"
+
+
+# --- the last chance -----------------------------------------------------------------------------------
+
+
+def test_a_record_failing_on_its_last_receive_is_dead_lettered_with_the_reason() -> None:
+    edges = Edges(FakeApi([Response(503)]), max_receives=5)
+    failures = edges([record(VALID, mid="last", receives=5), record(VALID, mid="not-yet", receives=4)])
+    assert failures == ["not-yet"]
+    assert [letter.message_id for letter in edges.letters] == ["last"]
+    assert edges.letters[0].reason.startswith("not delivered in 5 receives: HTTP 503")
+    assert [delay.message_id for delay in edges.delays] == ["not-yet"]
+
+
+def test_a_record_failing_past_the_retry_window_is_dead_lettered_before_it_could_expire() -> None:
+    edges = Edges(FakeApi([Response(503)]), max_receives=200)
+    old = record(VALID, mid="old", receives=50)
+    old["attributes"]["SentTimestamp"] = str(1_767_225_600_000 - outcome.MAX_RETRY_SECONDS * 1000)
+    assert edges([old]) == []
+    assert edges.letters[0].reason.startswith("not delivered in 3 days: ")
+
+
+def test_without_the_queue_s_receive_count_sqs_decides() -> None:
+    edges = Edges(FakeApi([Response(503)]))
+    assert edges([record(VALID, mid="a", receives=1000)]) == ["a"]
+    assert edges.letters == []
+
+
+def test_a_last_chance_letter_the_dlq_refuses_is_reported_failed() -> None:
+    edges = Edges(FakeApi([Response(503)]), max_receives=2, dlq_fails=True)
+    assert edges([record(VALID, mid="a", receives=2)]) == ["a"], "SQS moves it then; nothing is lost"
+
+
+def test_a_fifo_record_blocked_on_its_last_receive_is_dead_lettered_too() -> None:
+    def reply(path: str, batches: list) -> Response:
+        return Response(503) if batches[0]["user_identities"]["customerid"] == "a1" else Response(202)
+
+    edges = Edges(FakeApi([reply]), max_receives=3)
+    first = record({**VALID, "customerid": "a1"}, queue=FIFO_QUEUE, group="g", mid="a1", receives=3)
+    second = record({**VALID, "customerid": "a2"}, queue=FIFO_QUEUE, group="g", mid="a2", receives=3)
+    assert edges([first, second]) == []
+    assert {letter.message_id for letter in edges.letters} == {"a1", "a2"}
+
+
+def test_while_the_api_is_down_an_invocation_costs_one_probe() -> None:
+    clock = FakeClock()
+    api = FakeApi([Response(503)], clock=clock, cost=0.05)
+    edges = Edges(api)
+    edges.forward.outage = Outage()
+    records = [record(VALID) for _ in range(50)]
+    assert len(edges(records)) == 50
+    first = len(api.calls)
+    assert len(edges([record(VALID) for _ in range(50)])) == 50
+    assert len(api.calls) - first == 1
+    assert clock.now < 2.0

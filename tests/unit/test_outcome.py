@@ -8,11 +8,14 @@ from hypothesis import strategies as st
 
 from rokt_forwarder.outcome import (
     DELIVERED,
+    MAX_RETRY_SECONDS,
+    MAX_VISIBILITY_SECONDS,
     OUTCOMES,
     RETRY_BASE_SECONDS,
     RETRY_CAP_SECONDS,
     DeadLettered,
     Failed,
+    last_chance,
     response,
     retry_delay,
     summary,
@@ -55,9 +58,9 @@ def test_retry_delay_is_jittered_exponential_and_capped(receive_count: int, seed
     assert low <= delay <= high <= RETRY_CAP_SECONDS
 
 
-@given(receive_count=st.integers(min_value=1, max_value=7), seed_a=st.integers(), seed_b=st.integers())
+@given(receive_count=st.integers(min_value=1, max_value=4), seed_a=st.integers(), seed_b=st.integers())
 def test_retry_delay_grows_with_receive_count(receive_count: int, seed_a: int, seed_b: int) -> None:
-    # Below the cap the ranges [b/2, b] and [b, 2b] touch, so any draw for n+1 is >= any draw for n.
+    # Well below the cap the ranges [b/2, b] and [b, 2b] touch, so any draw for n+1 is >= any for n.
     assert retry_delay(receive_count + 1, None, random.Random(seed_a)) >= retry_delay(
         receive_count, None, random.Random(seed_b)
     )
@@ -70,21 +73,41 @@ def test_retry_delay_first_receive() -> None:
     assert retry_delay(0, None, random.Random(1)) in first
 
 
-def test_retry_delay_caps_at_900() -> None:
+def test_retry_delay_caps_at_900_and_stays_spread_at_the_cap() -> None:
     assert RETRY_CAP_SECONDS == 900
-    delays = [retry_delay(n, None, random.Random(n)) for n in range(10, 60)]
+    delays = [retry_delay(n, None, random.Random(n)) for n in range(10, 200)]
     assert max(delays) <= 900
     assert min(delays) >= 450
+    assert len(set(delays)) > 50, "records that failed together do not all come back together"
 
 
-@pytest.mark.parametrize(("retry_after", "expected"), [(60.0, 60), (120.5, 120), (899.0, 899)])
+@pytest.mark.parametrize(("retry_after", "expected"), [(60.0, 60), (120.5, 120), (7200.0, 7200)])
 def test_retry_after_is_respected_when_longer_than_the_backoff(retry_after: float, expected: int) -> None:
     assert retry_delay(1, retry_after, random.Random(0)) == expected
 
 
-@pytest.mark.parametrize("retry_after", [901.0, 3600.0, 86400.0])
-def test_retry_after_is_capped(retry_after: float) -> None:
-    assert retry_delay(1, retry_after, random.Random(0)) == 900
+@pytest.mark.parametrize("retry_after", [43201.0, 86400.0, 1e12])
+def test_retry_after_is_capped_at_sqs_s_longest_visibility(retry_after: float) -> None:
+    assert retry_delay(1, retry_after, random.Random(0)) == MAX_VISIBILITY_SECONDS == 12 * 3600
+
+
+def test_the_last_receive_and_old_age_are_last_chances_and_nothing_else() -> None:
+    assert last_chance(5, 5, 60.0, 30) == "not delivered in 5 receives"
+    assert last_chance(6, 5, 60.0, 30) == "not delivered in 6 receives"
+    assert last_chance(4, 5, 60.0, 30) is None
+    assert last_chance(1000, None, None, 30) is None, "without the queue's maxReceiveCount, SQS decides"
+    old = MAX_RETRY_SECONDS - 100
+    assert last_chance(2, 200, old, 99) is None
+    assert last_chance(2, 200, old, 101) == "not delivered in 3 days"
+
+
+def test_the_default_schedule_outlives_a_day_before_the_last_receive() -> None:
+    """The template's MaxReceiveCount with the shortest draw of every delay (docs/operations.md)."""
+    receives = 200
+    shortest = sum(min(RETRY_CAP_SECONDS, RETRY_BASE_SECONDS * 2 ** (n - 1)) / 2 for n in range(1, receives))
+    longest = sum(min(RETRY_CAP_SECONDS, RETRY_BASE_SECONDS * 2 ** (n - 1)) for n in range(1, receives))
+    assert shortest >= 24 * 3600
+    assert longest + RETRY_CAP_SECONDS < MAX_RETRY_SECONDS, "the age limit never cuts the schedule short"
 
 
 @given(receive_count=st.integers(min_value=1, max_value=20), seed=st.integers())

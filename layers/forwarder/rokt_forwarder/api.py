@@ -11,7 +11,7 @@ from typing import Any
 import urllib3
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
-from urllib3.exceptions import HTTPError, InvalidHeader
+from urllib3.exceptions import HTTPError, InvalidHeader, ReadTimeoutError
 from urllib3.util.retry import Retry
 
 from rokt_forwarder.errors import CredentialsError, TransportError
@@ -170,15 +170,16 @@ class HttpTransport:
         except (HTTPError, OSError) as error:
             if response is not None:
                 response.close()  # half-read: it must not go back to the pool
+            late = watchdog.fired or isinstance(error, ReadTimeoutError)
             why = "no complete answer before the request deadline" if watchdog.fired else type(error).__name__
-            raise TransportError(why) from error
+            raise TransportError(why, answered_late=late) from error
         finally:
             _WATCHDOG.reset(token)
             cut_short = watchdog.stop()
         if cut_short or len(data) > MAX_RESPONSE_BYTES:
             response.close()  # its socket was shut, or its body is not read whole: not for the pool
             if cut_short:  # what arrived may be a fragment (a status line without its headers)
-                raise TransportError("no complete answer before the request deadline")
+                raise TransportError("no complete answer before the request deadline", answered_late=True)
         else:
             response.release_conn()
         return Response(

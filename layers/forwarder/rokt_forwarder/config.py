@@ -31,6 +31,9 @@ class Settings:
     # The account's rate limit in batches per second (0: no pacing), and how many containers share it.
     max_batches_per_second: float = limits.BATCHES_PER_SECOND
     concurrency: int = DEFAULT_CONCURRENCY
+    # The queue's maxReceiveCount: a record failing on that receive is dead-lettered by the function,
+    # with its reason, instead of moved by SQS without one. None: not known, SQS moves it.
+    max_receive_count: int | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> "Settings":
@@ -53,6 +56,8 @@ class Settings:
             concurrency=int(
                 _number(env, "ROKT_CONCURRENCY", DEFAULT_CONCURRENCY, least=1, unit="whole number")
             ),
+            max_receive_count=int(_number(env, "ROKT_MAX_RECEIVE_COUNT", 0, least=1, unit="whole number"))
+            or None,
         )
 
 

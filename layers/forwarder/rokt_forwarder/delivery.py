@@ -13,6 +13,7 @@ from typing import assert_never
 from rokt_forwarder import policy, wire
 from rokt_forwarder.config import MIN_REQUEST_SECONDS
 from rokt_forwarder.errors import CredentialsError, DeadlineError, TransportError
+from rokt_forwarder.outage import Outage
 from rokt_forwarder.outcome import DELIVERED, Failed, Refused, Result
 from rokt_forwarder.pacing import Pacer
 from rokt_forwarder.packing import pack
@@ -20,6 +21,7 @@ from rokt_forwarder.ports import Clock, Response, Transport
 
 DEADLINE_REACHED = Failed("Lambda deadline reached before delivery")
 NO_SHARE = "no share of the API's rate limit before the Lambda deadline"
+API_DOWN = "Event API unavailable, not retried in this invocation"
 
 
 @dataclass(slots=True)
@@ -36,6 +38,7 @@ class DeliveryStats:
     # Why sending stopped for want of credentials (unreadable secret, or 401/403 after the re-read):
     # names the secret or the status, never a value. None while the credentials work.
     credentials_failure: str | None = None
+    api_down: bool = False  # sending stopped early: the API counts as down (outage.py)
 
     @property
     def throttled(self) -> int:
@@ -54,9 +57,11 @@ class Delivery:
         request_timeout: float,
         rng: random.Random | None = None,
         pacer: Pacer | None = None,
+        outage: Outage | None = None,
     ) -> None:
         self._transport = transport
         self._pacer = pacer
+        self._outage = outage
         self._clock = clock
         self._deadline = deadline
         self._request_timeout = request_timeout
@@ -98,16 +103,9 @@ class Delivery:
                 self._authorized = True
                 self._authorize(refresh=False)
                 continue
-            if self._pacer is not None:
-                paced = self._pace(request, requeue)
-                if paced is None:
-                    # Held by a 429's Retry-After: SQS should not bring the records back before it ends.
-                    no_share = Failed(NO_SHARE, self._pacer.held_for() or None)
-                    return [(i, no_share) for i in request]
-                request = paced
-            timeout = min(self._request_timeout, self._remaining())
-            if timeout < MIN_REQUEST_SECONDS:
-                return [(i, DEADLINE_REACHED) for i in request]
+            request, timeout = self._ready(request, requeue)
+            if isinstance(timeout, Failed):
+                return [(i, timeout) for i in request]
             decision = self._ask(request, batches, timeout)
             match decision:
                 case policy.Accepted(refused, unplaced) if unplaced and len(request) > 1:
@@ -136,6 +134,11 @@ class Delivery:
                     self._halt_on_credentials(reason)
                 case policy.GiveUp(reason):
                     return [(i, Failed(reason)) for i in request]
+                case policy.Retry(reason) if self._outage is not None and self._outage.down:
+                    # Down (or still down after the probe): fail what is left now, with its backoff.
+                    self._halt = Failed(f"{API_DOWN}: {reason}")
+                    self.stats.api_down = True
+                    return [(i, self._halt) for i in request]
                 case policy.Retry(reason, after):
                     wait = after if after else policy.backoff(attempt, self._rng)
                     if self._remaining() - wait < MIN_REQUEST_SECONDS:
@@ -149,6 +152,30 @@ class Delivery:
                     self._clock.sleep(wait)
                 case _:
                     assert_never(decision)
+
+    def _ready(
+        self, request: list[int], requeue: Callable[[list[int]], None]
+    ) -> tuple[list[int], float | Failed]:
+        """The part of the request to post now and its timeout, or why it cannot go before the deadline.
+
+        While the API counts as down, one batch goes first, with a short timeout, to ask whether it
+        is back (outage.py); the rest waits in the queue for the answer.
+        """
+        probing = self._outage is not None and self._outage.down
+        if probing:
+            if len(request) > 1:
+                requeue(request[1:])
+            request = request[:1]
+        if self._pacer is not None:
+            paced = self._pace(request, requeue)
+            if paced is None:
+                # Held by a 429's Retry-After: SQS should not bring the records back before it ends.
+                return request, Failed(NO_SHARE, self._pacer.held_for() or None)
+            request = paced
+        timeout = min(self._request_timeout, self._remaining())
+        if probing and self._outage is not None:
+            timeout = min(self._outage.probe_timeout(self._request_timeout), timeout)
+        return request, DEADLINE_REACHED if timeout < MIN_REQUEST_SECONDS else timeout
 
     def _pace(self, request: list[int], requeue: Callable[[list[int]], None]) -> list[int] | None:
         """The part of the request its share of the rate limit allows, once that share came; the
@@ -172,7 +199,14 @@ class Delivery:
         except TransportError as error:
             if self._pacer is not None:
                 self._pacer.refund(len(request))
+            if self._outage is not None:
+                self._outage.failed(self._clock.monotonic(), answered_late=error.answered_late)
             return policy.Retry(f"connection: {error}")
+        if self._outage is not None:
+            if response.status >= 500 or response.status == 408:
+                self._outage.failed(self._clock.monotonic())
+            else:
+                self._outage.answered()
         if self._pacer is not None:
             self._pacer.observe(
                 response.status,

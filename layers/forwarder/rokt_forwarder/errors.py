@@ -28,7 +28,14 @@ class RefusedError(ForwarderError, ValueError):
 
 
 class TransportError(ForwarderError):
-    """The request may not have reached the API: connection refused or reset, timeout, TLS."""
+    """The request may not have reached the API: connection refused or reset, timeout, TLS.
+
+    `answered_late`: connected, but no complete answer in time (a slow API rather than a dead one).
+    """
+
+    def __init__(self, message: str, *, answered_late: bool = False) -> None:
+        super().__init__(message)
+        self.answered_late = answered_late
 
 
 class CredentialsError(ForwarderError):

@@ -32,6 +32,7 @@ from rokt_forwarder.delivery import Delivery
 from rokt_forwarder.errors import RefusedError
 from rokt_forwarder.fifo import Waves
 from rokt_forwarder.metrics import Publish
+from rokt_forwarder.outage import Outage
 from rokt_forwarder.outcome import (
     NOT_SETTLED,
     DeadLettered,
@@ -53,6 +54,7 @@ from rokt_forwarder.ports import (
     Transport,
     VisibilityTimeouts,
 )
+from rokt_forwarder.reasons import clip
 from rokt_forwarder.record import Record
 
 logger = Logger(child=True)
@@ -78,6 +80,7 @@ class Forwarder:
     rng: random.Random = field(default_factory=random.Random)
     # Shared by every invocation of the container; None: no pacing (tests of other things).
     pacer: Pacer | None = None
+    outage: Outage | None = None  # shared by the container's invocations too: fail fast while down
     # Stop sending this long before Lambda's deadline: dead-lettering and the response still need time.
     safety_margin: float = 5.0
     metrics: Publish | None = None  # metrics.publish when deployed; tests may leave it out
@@ -104,6 +107,7 @@ class Forwarder:
             request_timeout=self.settings.request_timeout,
             rng=self.rng,
             pacer=self.pacer,
+            outage=self.outage,
         )
         # SQS may deliver a message twice, even within one event: each messageId is settled once, in the
         # place it first had, with the latest receipt handle (the one SQS honours).
@@ -123,7 +127,7 @@ class Forwarder:
             )
         for record in records:
             outcomes.setdefault(record.message_id, NOT_SETTLED)
-        self._delay_failed(records, outcomes, time_left)
+        self._retry_or_give_up(records, outcomes, time_left)
         traced = [r.message_id for r in records if r.traced][:MAX_TRACED]
         logger.info(
             "invocation done",
@@ -139,6 +143,7 @@ class Forwarder:
                 "paced_seconds": round(delivery.stats.paced_seconds, 3),
                 "retry_wait_seconds": round(delivery.stats.waited_seconds, 3),
                 "pacing_rate": round(self.pacer.rate, 1) if self.pacer else None,
+                "api_down": delivery.stats.api_down,
                 "api_status": delivery.stats.by_status,
             },
         )
@@ -223,18 +228,29 @@ class Forwarder:
                     assert_never(result)
         return settled
 
-    def _delay_failed(
-        self, records: Sequence[Record], outcomes: Mapping[str, Outcome], time_left: TimeLeft
+    def _retry_or_give_up(
+        self, records: Sequence[Record], outcomes: dict[str, Outcome], time_left: TimeLeft
     ) -> None:
-        delays = [
-            Delay(
-                message_id=record.message_id,
-                receipt_handle=record.receipt_handle,
-                source_queue_arn=record.queue_arn,
-                seconds=outcome.retry_delay(record.receive_count, failed.retry_after, self.rng),
-            )
-            for record in records
-            if isinstance(failed := outcomes[record.message_id], Failed)
-        ]
+        """Each failed record comes back after its backoff, unless this was its last chance
+        (outcome.last_chance): then it goes to the DLQ now, with the reason it kept failing for.
+        """
+        now_ms = self.now_ms()
+        delays: list[Delay] = []
+        last: dict[int, str] = {}
+        for n, record in enumerate(records):
+            failed = outcomes[record.message_id]
+            if not isinstance(failed, Failed):
+                continue
+            seconds = outcome.retry_delay(record.receive_count, failed.retry_after, self.rng)
+            age = (now_ms - record.sent_ms) / 1000 if record.sent_ms is not None else None
+            why = outcome.last_chance(record.receive_count, self.settings.max_receive_count, age, seconds)
+            if why is not None and self.settings.dlq_url:
+                last[n] = clip(f"{why}: {failed.reason}")
+            else:
+                delays.append(Delay(record.message_id, record.receipt_handle, record.queue_arn, seconds))
+        if last:
+            given_up = self._dead_letter(records, {n: Refused(why) for n, why in last.items()}, time_left)
+            for n, settled in given_up.items():
+                outcomes[records[n].message_id] = settled
         if delays:
             self.visibility.delay(delays, time_left)

@@ -13,10 +13,15 @@ from typing import ClassVar, Final, assert_never
 
 from rokt_forwarder.reasons import clip
 
-# Failed records come back after BASE * 2^(receives-1) seconds (capped), not the queue's full timeout.
-# With MaxReceiveCount 5 that rides out about ten minutes of API trouble before SQS dead-letters.
+# Failed records come back after BASE * 2^(receives-1) seconds, at most CAP, jittered: with the
+# template's MaxReceiveCount (200) that rides out at least 24 hours of API trouble before the last
+# receive (docs/operations.md, "Outages"). A Retry-After counts up to SQS's 12-hour visibility limit.
 RETRY_BASE_SECONDS = 30
-RETRY_CAP_SECONDS = 900  # 15 minutes; SQS allows up to 12 hours
+RETRY_CAP_SECONDS = 900  # 15 minutes: after an outage, records are back within this
+MAX_VISIBILITY_SECONDS = 12 * 3600  # the most ChangeMessageVisibility allows
+# A record failing this long after SQS took it is dead-lettered with its reason: the template's
+# retention (4 days) is longer by more than one delay, so no record ever expires unseen.
+MAX_RETRY_SECONDS = 3 * 24 * 3600
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,10 +75,27 @@ def response(message_ids: Sequence[str], outcomes: Mapping[str, Outcome]) -> dic
 
 
 def retry_delay(receive_count: int, retry_after: float | None, rng: random.Random) -> int:
-    """Seconds until a failed record is visible again: the API's Retry-After, else jittered backoff."""
-    backoff = RETRY_BASE_SECONDS * 2 ** min(max(receive_count - 1, 0), 16)
+    """Seconds until a failed record is visible again: jittered backoff, or the API's Retry-After.
+
+    The jitter applies below the cap too, so records that failed together come back spread out
+    rather than all at once when an outage ends.
+    """
+    backoff = min(RETRY_CAP_SECONDS, RETRY_BASE_SECONDS * 2 ** min(max(receive_count - 1, 0), 16))
     seconds = rng.uniform(backoff / 2, backoff)  # equal jitter: never sooner than half the backoff
-    return int(min(RETRY_CAP_SECONDS, max(seconds, retry_after or 0)))
+    return int(min(MAX_VISIBILITY_SECONDS, max(seconds, retry_after or 0)))
+
+
+def last_chance(receive_count: int, max_receives: int | None, age: float | None, delay: int) -> str | None:
+    """Why a failed record goes to the DLQ now rather than back to SQS (None: back to SQS).
+
+    On its last receive SQS would move it without a reason; past MAX_RETRY_SECONDS it could
+    outlive the queue's retention. Either way the function dead-letters it itself, with the reason.
+    """
+    if max_receives and receive_count >= max_receives:
+        return f"not delivered in {receive_count} receives"
+    if age is not None and age + delay > MAX_RETRY_SECONDS:
+        return f"not delivered in {MAX_RETRY_SECONDS // 86400} days"
+    return None
 
 
 def reason(outcome: Outcome) -> str | None:

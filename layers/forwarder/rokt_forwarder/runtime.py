@@ -7,6 +7,7 @@ from rokt_forwarder.api import HttpTransport
 from rokt_forwarder.config import Settings
 from rokt_forwarder.errors import CredentialsError
 from rokt_forwarder.invocation import Forwarder
+from rokt_forwarder.outage import Outage
 from rokt_forwarder.pacing import Pacer
 from rokt_forwarder.ports import SystemClock
 from rokt_forwarder.secret import open_secret
@@ -31,6 +32,7 @@ def create(settings: Settings | None = None) -> Forwarder:
         transport=transport,
         clock=clock,
         pacer=pacer,
+        outage=Outage(),
         dead_letters=sqs,
         visibility=sqs,
         metrics=metrics.publish,
