@@ -26,7 +26,6 @@ import binascii
 import contextlib
 import hmac
 import json
-import math
 import random
 import re
 import socket
@@ -35,8 +34,8 @@ import sys
 import threading
 import time
 import uuid
-from collections import Counter, deque
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -46,6 +45,7 @@ from pathlib import Path
 from typing import Any, Final
 from urllib.parse import urlsplit
 
+from devstack.ratelimit import Exceeded, Limiter, Usage
 from devstack.service import HttpService
 from rokt_forwarder import limits, rules
 from rokt_forwarder.envelope import parse_json
@@ -64,6 +64,9 @@ _LINE_BREAKS: Final = re.compile(r"[\r\n]+")
 # Bodies beyond this are refused unread (and the connection closed) rather than drained.
 _READ_CAP: Final = 8 * limits.MAX_REQUEST_BYTES
 _COUNTS: Final = ("requests", "batches_accepted", "batches_refused", "deduplicated", "rate_limited")
+_OTHER_COUNTS: Final = ("requests", "batches_accepted", "rate_limited")
+_OTHER_BATCHES: Final = 5  # the other sender posts small requests, as a web SDK does
+_SERIES_SECONDS: Final = 3600  # how much of the per-second history stats() keeps
 
 
 class Fault(StrEnum):
@@ -87,6 +90,12 @@ class SandboxConfig:
     host: str = "127.0.0.1"
     port: int = 0
     rate: float = limits.BATCHES_PER_SECOND
+    # How the rate limit behaves where the API does not say (devstack/ratelimit.py): what the usage
+    # header reports, the burst the limiter holds, the acceleration limit, and another sender's share.
+    usage: Usage = Usage.WINDOW
+    burst: float = 1.0
+    acceleration: float = 0.0
+    other_share: float = 0.0
     p503: float = 0.0
     p500: float = 0.0
     p429: float = 0.0
@@ -106,8 +115,12 @@ class SandboxConfig:
             raise ValueError("fault probabilities must be between 0 and 1")
         if self.p503 + self.p500 + self.p429 + self.p_reset > 1:
             raise ValueError("p503 + p500 + p429 + p_reset must not exceed 1 (one fault per request)")
-        if min(self.rate, self.latency, self.slow_seconds) < 0:
-            raise ValueError("rate, latency and slow_seconds must not be negative")
+        if min(self.rate, self.latency, self.slow_seconds, self.acceleration) < 0 or self.burst <= 0:
+            raise ValueError(
+                "rate, latency, slow_seconds and acceleration must not be negative, burst positive"
+            )
+        if not 0 <= self.other_share < 1:
+            raise ValueError("other_share must be at least 0 and less than 1")
         if not all(0 <= start < end for start, end in self.outages):
             raise ValueError("an outage needs 0 <= START < END")
 
@@ -141,8 +154,8 @@ def error_reply(status: HTTPStatus, *messages: str, headers: tuple[tuple[str, st
     return Reply(status, errors_body(status.name, messages), headers)
 
 
-def throttled_headers(seconds: int) -> tuple[tuple[str, str], ...]:
-    return (("Retry-After", str(seconds)), ("X-mp-rate-limit-exceeded", "account"))
+def throttled_headers(seconds: int, limit: str = Exceeded.ACCOUNT) -> tuple[tuple[str, str], ...]:
+    return (("Retry-After", str(seconds)), ("X-mp-rate-limit-exceeded", limit))
 
 
 _RESET_REPLY: Final = Reply(0, reset=True)
@@ -288,40 +301,6 @@ def parse_outage(text: str) -> tuple[float, float]:
     return window
 
 
-class TokenBucket:
-    """Batches per second with a burst of one second's worth: the API counts batches, not requests."""
-
-    def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self.rate = rate
-        self._clock = clock
-        self._tokens = rate
-        self._stamp = clock()
-        self._granted: deque[tuple[float, int]] = deque()  # (when, batches) of the last second
-
-    def take(self, cost: int) -> float:
-        """0 when granted, else seconds until it would be; a cost over the burst is owed once full."""
-        if self.rate <= 0:
-            return 0.0
-        now = self._clock()
-        self._tokens = min(self.rate, self._tokens + (now - self._stamp) * self.rate)
-        self._stamp = now
-        need = min(cost, self.rate)
-        if self._tokens >= need:
-            self._tokens -= cost
-            self._granted.append((now, cost))
-            return 0.0
-        return (need - self._tokens) / self.rate
-
-    def percentage_used(self) -> int:
-        """The share of the limit used over the last second, as X-mp-rate-limit-percentage-used says."""
-        if self.rate <= 0:
-            return 0
-        since = self._clock() - 1.0
-        while self._granted and self._granted[0][0] <= since:
-            self._granted.popleft()
-        return round(100 * sum(batches for _, batches in self._granted) / self.rate)
-
-
 class Sandbox(HttpService):
     """The Event API on a local port (a real HTTP server in a daemon thread), with what it received."""
 
@@ -334,7 +313,16 @@ class Sandbox(HttpService):
 
     def _clear(self) -> None:
         self._rng = random.Random(self.config.seed)
-        self._bucket = TokenBucket(self.config.rate)
+        config = self.config
+        self._limiter = Limiter(
+            config.rate,
+            usage=config.usage,
+            burst=config.burst,
+            acceleration=config.acceleration,
+            clock=time.monotonic,
+        )
+        self._series: dict[int, Counter[str]] = {}
+        self._other: Counter[str] = Counter()
         self._accepted: list[dict[str, Any]] = []
         self._seen_ids: set[str] = set()
         self._counts: Counter[str] = Counter()
@@ -343,7 +331,40 @@ class Sandbox(HttpService):
 
     def _new_server(self) -> "_Server":
         self._started = time.monotonic()
+        self._stopping = threading.Event()
+        if self.config.other_share and self.config.rate:
+            threading.Thread(target=self._other_sender, name="other-sender", daemon=True).start()
         return _Server(self)
+
+    def stop(self) -> None:
+        if hasattr(self, "_stopping"):
+            self._stopping.set()
+        super().stop()
+
+    def _other_sender(self) -> None:
+        """Another sender of the account (a web SDK, another integration): a steady share of the
+        limit in small requests; a 429 is dropped, not retried. Its 429s are in stats()["other_sender"].
+        """
+        interval = _OTHER_BATCHES / (self.config.other_share * self.config.rate)
+        due = time.monotonic()
+        while not self._stopping.wait(max(due - time.monotonic(), 0.0)):
+            due += interval
+            with self._lock:
+                admitted = self._limiter.admit(_OTHER_BATCHES).admitted
+                self._other["requests"] += 1
+                if admitted:
+                    self._other["batches_accepted"] += _OTHER_BATCHES
+                    self._tick("other_accepted", _OTHER_BATCHES)
+                else:
+                    self._other["rate_limited"] += 1
+                    self._tick("other_throttled")
+
+    def _tick(self, name: str, count: int = 1) -> None:
+        """Count into this second of the series; caller holds the lock."""
+        second = int(time.monotonic() - self._started)
+        self._series.setdefault(second, Counter())[name] += count
+        if len(self._series) > _SERIES_SECONDS:
+            del self._series[min(self._series)]
 
     @property
     def url(self) -> str:
@@ -358,6 +379,9 @@ class Sandbox(HttpService):
                 "faults": {fault.value: self._faults[fault] for fault in Fault},
                 "unique_source_request_ids": len(self._seen_ids),
                 "uptime_seconds": round(time.monotonic() - self._started, 3),
+                "other_sender": {name: self._other[name] for name in _OTHER_COUNTS},
+                # Per second since start: what a plot of throughput and 429s over time needs.
+                "series": {str(second): dict(counts) for second, counts in sorted(self._series.items())},
             }
 
     def accepted_batches(self) -> list[dict[str, Any]]:
@@ -393,6 +417,7 @@ class Sandbox(HttpService):
         reply = self._serve(request, path)
         with self._lock:
             self._counts["requests"] += 1
+            self._tick("requests")
             if not reply.reset:
                 self._by_status[reply.status] += 1
         return reply
@@ -418,10 +443,12 @@ class Sandbox(HttpService):
             too_many = f"a bulk request must hold at most {limits.MAX_BATCHES_PER_REQUEST} batches"
             return error_reply(HTTPStatus.BAD_REQUEST, too_many)
         with self._lock:
-            wait = self._bucket.take(len(batches))
-            self._counts["rate_limited"] += wait > 0
-        if wait:
-            headers = throttled_headers(max(1, math.ceil(wait)))
+            verdict = self._limiter.admit(len(batches))
+            if not verdict.admitted:
+                self._counts["rate_limited"] += 1
+                self._tick("throttled")
+        if verdict.retry_after is not None and verdict.exceeded is not None:
+            headers = throttled_headers(verdict.retry_after, verdict.exceeded)
             return error_reply(HTTPStatus.TOO_MANY_REQUESTS, "rate limit exceeded", headers=headers)
         return self._accept(batches, endpoint)
 
@@ -453,12 +480,14 @@ class Sandbox(HttpService):
                     record.writelines(lines)
             reset = self._rng.random() < self.config.p_reset_after_accept
             self._faults[Fault.RESET_AFTER_ACCEPT] += reset
-            used = self._bucket.percentage_used()
+            self._tick("accepted", len(batches))
+            used = self._limiter.percentage_used()
         if reset:
             return _RESET_REPLY
         messages = [bulk_message(index, v) for index, found in enumerate(verdicts) for v in found]
         body = errors_body("BAD_REQUEST", messages) if messages else b""
-        return Reply(HTTPStatus.ACCEPTED, body, (("X-mp-rate-limit-percentage-used", str(used)),))
+        headers = () if used is None else (("X-mp-rate-limit-percentage-used", str(round(used))),)
+        return Reply(HTTPStatus.ACCEPTED, body, headers)
 
     def _keep(self, batch: dict[str, Any]) -> bool:
         """Keep a valid batch unless its ``source_request_id`` was accepted before; caller holds the lock."""
@@ -558,6 +587,32 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--api-key", default=defaults.api_key)
     parser.add_argument("--api-secret", default=defaults.api_secret)
     parser.add_argument("--rate", type=float, default=defaults.rate, help="batches per second; 0 = no limit")
+    parser.add_argument(
+        "--usage",
+        type=Usage,
+        choices=list(Usage),
+        default=defaults.usage,
+        help="what X-mp-rate-limit-percentage-used reports: the last second's count (window), how "
+        "spent the limiter's bucket is (bucket), or nothing (none)",
+    )
+    parser.add_argument(
+        "--burst", type=float, default=defaults.burst, help="seconds of the rate the limiter's bucket holds"
+    )
+    parser.add_argument(
+        "--acceleration",
+        type=float,
+        default=defaults.acceleration,
+        metavar="F",
+        help="acceleration limit: the last second may take F x the mean of the 5 before (0 = none)",
+    )
+    parser.add_argument(
+        "--other-sender",
+        dest="other_share",
+        type=float,
+        default=defaults.other_share,
+        metavar="SHARE",
+        help="another sender of the account takes this share of the rate (0 to 1)",
+    )
     for flag, what in (
         ("--p503", "a 503"),
         ("--p500", "a 500"),

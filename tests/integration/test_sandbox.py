@@ -17,7 +17,8 @@ import pytest
 import urllib3
 from urllib3.exceptions import ProtocolError
 
-from devstack.sandbox import Sandbox, SandboxConfig, TokenBucket, parse_outage
+from devstack.ratelimit import Usage
+from devstack.sandbox import Sandbox, SandboxConfig, parse_outage
 from rokt_forwarder import limits
 
 VALID: dict[str, Any] = {
@@ -249,13 +250,27 @@ def test_numbers_arrive_exactly_as_sent(api: Sandbox) -> None:
     assert api.accepted_batches()[1]["events"][0]["data"]["custom_attributes"]["amount"] == Decimal("19.99")
 
 
-def test_token_bucket_refills_at_the_rate() -> None:
-    now = [0.0]
-    bucket = TokenBucket(10, clock=lambda: now[0])
-    assert bucket.take(10) == 0
-    assert bucket.take(1) == pytest.approx(0.1)
-    now[0] = 0.1
-    assert bucket.take(1) == 0
+def test_the_rate_limit_models_reach_the_wire() -> None:
+    """The header as each model computes it, the limit a 429 names, and another sender's share."""
+    with sandbox(rate=10, usage=Usage.BUCKET) as bucket:
+        answer = post(bucket, "/events", VALID)
+        assert answer.headers["X-mp-rate-limit-percentage-used"] == "10", "one of ten tokens spent"
+    with sandbox(rate=10, usage=Usage.NONE) as silent:
+        assert "X-mp-rate-limit-percentage-used" not in post(silent, "/events", VALID).headers
+    with sandbox(rate=4, acceleration=2.0) as accelerating:
+        assert post(accelerating, "/events", VALID).status == 202, "a quarter of the rate from idle"
+        throttled = post(accelerating, "/events", VALID)
+        assert throttled.status == 429
+        assert throttled.headers["X-mp-rate-limit-exceeded"] == "acceleration"
+
+
+def test_another_sender_takes_its_share_and_counts_its_429s() -> None:
+    with sandbox(rate=200, other_share=0.5) as api:
+        time.sleep(1.0)
+        other = api.stats()["other_sender"]
+    assert 50 <= other["batches_accepted"] <= 150, "about 100 batches a second"
+    assert other["rate_limited"] == 0
+    assert sum(second.get("other_accepted", 0) for second in api.stats()["series"].values()) > 0
 
 
 def test_the_command_line_serves_until_interrupted() -> None:
