@@ -3,13 +3,17 @@
 The Lambda code then runs unchanged against it, pointed there by the standard AWS_ENDPOINT_URL.
 """
 
+import contextlib
 import json
 import logging
 import urllib.request
-from typing import TYPE_CHECKING, Literal, overload
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import boto3
+from moto.core.utils import unix_time_millis
 from moto.server import ThreadedMotoServer
+from moto.sqs import models as moto_sqs
 
 from devstack.service import Service
 from devstack.sqs_tools import drain, queue_arn
@@ -34,6 +38,35 @@ type AwsService = Literal["sqs", "secretsmanager", "logs", "cloudformation"]
 type AwsClient = "SQSClient | SecretsManagerClient | CloudWatchLogsClient | CloudFormationClient"
 
 
+@contextlib.contextmanager
+def _visibility_warp(scale: float, longest_invocation: int) -> Iterator[None]:
+    """moto's SQS messages become visible again `scale` times sooner than ChangeMessageVisibility says.
+
+    moto keeps visibility in milliseconds from its own clock and has no hook for this: its message
+    class is patched for the life of the stack (the server runs in this process), and only that.
+    """
+    change, receive = moto_sqs.Message.change_visibility, moto_sqs.Message.mark_received
+
+    def change_visibility(message: Any, visibility_timeout: int) -> None:
+        message.visible_at = unix_time_millis() + int(visibility_timeout) * 1000 / scale
+
+    def mark_received(message: Any, visibility_timeout: int | None = None) -> None:
+        # Not a receive's own timeout, which covers an invocation running in real time; but no longer
+        # than an invocation can run, so a receive moto fails halfway (it is not thread-safe) holds
+        # its messages for seconds, not minutes.
+        receive(message, visibility_timeout)
+        if visibility_timeout:
+            change(message, min(visibility_timeout, longest_invocation))
+
+    moto_sqs.Message.change_visibility = change_visibility  # type: ignore[method-assign,assignment]
+    moto_sqs.Message.mark_received = mark_received  # type: ignore[method-assign,assignment]
+    try:
+        yield
+    finally:
+        moto_sqs.Message.change_visibility = change  # type: ignore[method-assign]
+        moto_sqs.Message.mark_received = receive  # type: ignore[method-assign]
+
+
 class EmbeddedAws(Service):
     """Context manager owning one moto server and the stack's resources on it."""
 
@@ -46,9 +79,17 @@ class EmbeddedAws(Service):
         port: int = 0,
         region: str = REGION,
         host: str = "127.0.0.1",
+        time_scale: float = 1.0,
     ) -> None:
-        """`host` 0.0.0.0 lets Docker containers (sam local) reach it as host.docker.internal."""
+        """`host` 0.0.0.0 lets Docker containers (sam local) reach it as host.docker.internal.
+
+        `time_scale` > 1 makes SQS's visibility timeouts pass that many times faster (a 900 s retry
+        delay lasts 900 / time_scale s), so a test can live through a day of retries in a minute
+        with moto's own receive counts and redrive.
+        """
         self.settings = settings
+        self._time_scale = time_scale
+        self._warp = contextlib.ExitStack()
         self.region = region
         self._api_credentials = {"api_key": api_key, "api_secret": api_secret}
         self._server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
@@ -65,6 +106,9 @@ class EmbeddedAws(Service):
     def start(self) -> None:
         # Werkzeug logs every request at INFO: one line per poll drowns everything else.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        if self._time_scale != 1.0:
+            longest = self.settings.function_timeout_seconds + self.settings.batching_window_seconds + 1
+            self._warp.enter_context(_visibility_warp(self._time_scale, longest))
         self._server.start()
         host, port = self._server.get_host_and_port()
         self._endpoint_url = f"http://{'127.0.0.1' if host == '0.0.0.0' else host}:{port}"  # noqa: S104
@@ -81,6 +125,7 @@ class EmbeddedAws(Service):
             self._server.stop()
             self._endpoint_url = None
             self._clients.clear()
+        self._warp.close()
 
     @overload
     def client(self, service: Literal["sqs"]) -> "SQSClient": ...

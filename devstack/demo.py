@@ -48,6 +48,9 @@ class Options:
     template: Path = ROOT / "template.yaml"
     progress: bool = True
     backlog: int = 500
+    time_scale: float = 1.0  # SQS's visibility timeouts pass this many times faster (EmbeddedAws)
+    sandbox: dict[str, Any] = field(default_factory=dict)  # more SandboxConfig settings (rate, usage)
+    env: dict[str, str] = field(default_factory=dict)  # more settings for the function
 
 
 @dataclass
@@ -145,6 +148,7 @@ def _stack(options: Options, settings: StackSettings) -> Iterator[Stack]:
             seed=options.seed,
             outages=options.outages,
             **options.faults,
+            **options.sandbox,
         )
         sandbox = stack.enter_context(Sandbox(config))
         common = {
@@ -152,8 +156,9 @@ def _stack(options: Options, settings: StackSettings) -> Iterator[Stack]:
             "POWERTOOLS_LOG_LEVEL": "WARNING",
             "ROKT_API_URL": sandbox.url,
             "POWERTOOLS_METRICS_DISABLED": "true",  # an EMF line per invocation would bury the report
+            **options.env,
         }
-        aws = stack.enter_context(EmbeddedAws(settings, API_KEY, API_SECRET))
+        aws = stack.enter_context(EmbeddedAws(settings, API_KEY, API_SECRET, time_scale=options.time_scale))
         yield Stack(
             aws.client("sqs"),
             aws.queue_url,

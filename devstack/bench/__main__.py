@@ -1,7 +1,8 @@
-"""`make bench` (CPU, cold start, memory) and `make bench-rate` (containers at the API's rate limit).
+"""`make bench` (CPU, cold start, memory), `make bench-rate` (the rate limit), `make bench-outage`.
 
     python -m devstack.bench [--sections cpu,cold,memory] [--profile DIR] ...
-    python -m devstack.bench rate [--containers 5,20,50] [--seconds 20] ...
+    python -m devstack.bench rate [--rows 1,3] [--seconds 60] ...
+    python -m devstack.bench outage [--hours 1,24,26] ...
 
 Benchmark children are spawned from this module; as a package's __main__, multiprocessing does not
 import it again in each of them.
@@ -12,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from devstack.bench import rate, suite
+from devstack.bench import outage, rate, suite
 from devstack.bench.stack import Machine
 
 
@@ -20,6 +21,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["rate"]:
         return rate.main(argv[1:])
+    if argv[:1] == ["outage"]:
+        return outage.main(argv[1:])
     parser = argparse.ArgumentParser(prog="make bench BENCH_ARGS=...", description=suite.__doc__)
     parser.add_argument("--sections", default="cpu,cold,memory", help="any of cpu,cold,memory")
     parser.add_argument("--records", type=int, default=5000, help="records of the warm invocation")

@@ -31,7 +31,6 @@ import random
 from collections import deque
 from dataclasses import dataclass
 
-from rokt_forwarder import limits
 from rokt_forwarder.ports import Clock
 
 ACCELERATION = "acceleration"  # X-mp-rate-limit-exceeded of a 429 when the rate rose too fast
@@ -242,8 +241,10 @@ class Pacer:
         self._tokens = min(self._capacity(), self._tokens + batches)
 
     def _capacity(self) -> float:
-        """A second's worth, and at least one full request: after a pause a container never bursts more."""
-        return max(self.rate, limits.MAX_BATCHES_PER_REQUEST)
+        """A second's worth (at least a small request): after a pause, a fleet of containers never
+        bursts more than a second of its rate between them, which the API's own burst absorbs.
+        """
+        return max(self.rate, MIN_BATCHES)
 
     def _refill(self) -> None:
         now = self._clock.monotonic()
