@@ -313,3 +313,10 @@ def test_redact_keeps_structure_a_reader_needs() -> None:
 
 def test_redact_bounds_its_output() -> None:
     assert len(redact("error " * 1000)) <= 500
+
+
+def test_redact_reads_a_long_text_up_to_its_limit_and_withholds_the_rest() -> None:
+    path = "Invalid value. Path 'user_attributes.x'"
+    assert redact(path + " x" * 40_000) == "Invalid value. Path 'user_attributes.x' …"
+    assert redact(")" * 100_000 + "x") == "…"
+    assert redact("Bad value. errorjane" + "y" * 100_000) == "Bad value. …", "a word cut in two is withheld"

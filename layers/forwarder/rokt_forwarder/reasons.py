@@ -69,9 +69,13 @@ def redact(text: str) -> str:
 
     Linear in the text, which is read up to MAX_ERROR_TEXT_CHARS: what lies beyond is withheld.
     """
+    cut = len(text) > MAX_ERROR_TEXT_CHARS
+    if cut:  # at a space: a word cut in two would show its start
+        before, space, _ = text[:MAX_ERROR_TEXT_CHARS].rpartition(" ")
+        text = before + space
     out: list[str] = []
     previous = ""  # the last word kept, lowercased: "path" lets a quoted path through, "line" a number
-    for token in _TOKENS.finditer(unescape(text[:MAX_ERROR_TEXT_CHARS])):
+    for token in _TOKENS.finditer(unescape(text)):
         if token["space"]:
             out.append(" ")
         elif token["quoted"]:
@@ -90,7 +94,7 @@ def redact(text: str) -> str:
             else:
                 _withhold(out, tail)
                 previous = ""
-    if len(text) > MAX_ERROR_TEXT_CHARS:
+    if cut:
         _withhold(out, "")
     return clip("".join(out).strip())
 
