@@ -1,4 +1,7 @@
-"""The Event API's rules for one batch, shared by the forwarder and the local sandbox.
+"""The Event API's rules for one batch, as the forwarder checks them before sending.
+
+The sandbox does not use them: it judges with mParticle's published schema (devstack/oracle.py), so
+a wrong rule here shows up in the integration tests instead of passing them.
 
 Each rule is a small function that returns what is wrong (or None), so the flat-message parser and
 the batch checker name the same rule in the same words. Messages name the field and the rule and
