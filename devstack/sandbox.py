@@ -1,7 +1,8 @@
 """A local Rokt Event API (mParticle S2S HTTP API v2) that keeps the real contract, for integration tests.
 
-It judges batches with the forwarder's own rules (rules.py, limits.py) plus the API's GUID type check,
-answers as mParticle does (202 with errors for a partly refused bulk request), deduplicates on
+It judges batches as the API documents them, independently of the forwarder's own rules
+(devstack/oracle.py: mParticle's published JSON schema and the documented limits), answers as
+mParticle does (202 with errors for a partly refused bulk request), deduplicates on
 ``source_request_id``, rate-limits in batches per second and injects faults on demand.
 
 Run it, then point a sender at the printed URL with key ``sandbox-key`` and secret ``sandbox-secret``::
@@ -33,9 +34,8 @@ import struct
 import sys
 import threading
 import time
-import uuid
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -45,24 +45,23 @@ from pathlib import Path
 from typing import Any, Final
 from urllib.parse import urlsplit
 
+from devstack import oracle
+from devstack.oracle import GUID_RULE, Violation
 from devstack.ratelimit import Exceeded, Limiter, Usage
 from devstack.service import HttpService
-from rokt_forwarder import limits, rules
+from rokt_forwarder import limits
 from rokt_forwarder.envelope import parse_json
 from rokt_forwarder.errors import RefusedError
-from rokt_forwarder.rules import Violation
 
 EVENTS: Final = "/v2/events"
 BULK: Final = "/v2/bulkevents"
 STATS: Final = "/_sandbox/stats"
 RESET: Final = "/_sandbox/reset"
 _ROUTES: Final = {EVENTS: "POST", BULK: "POST", STATS: "GET", RESET: "POST"}
-GUID_RULE: Final = "must be a GUID"
-_AD_ID_KEYS: Final = ("ios_advertising_id", "android_advertising_id")
 _BETWEEN_ITEMS: Final = re.compile(r"[ \t\n\r,]*")
 _LINE_BREAKS: Final = re.compile(r"[\r\n]+")
 # Bodies beyond this are refused unread (and the connection closed) rather than drained.
-_READ_CAP: Final = 8 * limits.MAX_REQUEST_BYTES
+_READ_CAP: Final = 8 * oracle.MAX_REQUEST_BYTES
 _COUNTS: Final = ("requests", "batches_accepted", "batches_refused", "deduplicated", "rate_limited")
 _OTHER_COUNTS: Final = ("requests", "batches_accepted", "rate_limited")
 _OTHER_BATCHES: Final = 5  # the other sender posts small requests, as a web SDK does
@@ -205,6 +204,8 @@ def parse_batches(body: bytes, *, bulk: bool) -> list[tuple[Any, str]]:
         raise BodyError(f"body is not valid JSON ({exc.msg}: line {exc.lineno} column {exc.colno})") from None
     except RefusedError as exc:
         raise BodyError(exc.reason) from None
+    except RecursionError:
+        raise BodyError("body is not valid JSON (nested too deeply)") from None
     if not bulk:
         return [(parsed, text.strip(" \t\n\r"))]
     if not isinstance(parsed, list) or not parsed:
@@ -216,37 +217,6 @@ def parse_batches(body: bytes, *, bulk: bool) -> list[tuple[Any, str]]:
         end = _ITEM_END.raw_decode(text, start)[1]
         found.append((batch, text[start:end]))
     return found
-
-
-def _is_guid(value: object) -> bool:
-    if not isinstance(value, str):
-        return False
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return False
-    return True
-
-
-def guid_violations(batch: object) -> list[Violation]:
-    """Sandbox-only: the API refuses a non-GUID advertising id, which the forwarder does not check.
-
-    That lets a test make the API refuse one batch of a bulk request that the forwarder sent as valid.
-    """
-    device = batch.get("device_info") if isinstance(batch, Mapping) else None
-    if not isinstance(device, Mapping):
-        return []
-    return [
-        Violation(f"device_info.{key}", GUID_RULE)
-        for key in _AD_ID_KEYS
-        if device.get(key) is not None and not _is_guid(device[key])
-    ]
-
-
-def batch_violations(batch: object, raw: str, *, now_ms: int) -> list[Violation]:
-    too_big = len(raw.encode()) > limits.MAX_BATCH_BYTES
-    size = [Violation("", f"batch must be at most {limits.MAX_BATCH_BYTES} bytes")] if too_big else []
-    return size + rules.check_batch(batch, now_ms=now_ms) + guid_violations(batch)
 
 
 def bulk_message(index: int, violation: Violation) -> str:
@@ -430,8 +400,8 @@ class Sandbox(HttpService):
             return _FAULT_REPLIES[fault]
         if status := check_auth(request.authorization, self.config.api_key, self.config.api_secret):
             return error_reply(status, "missing credentials" if status == 401 else "invalid credentials")
-        if len(request.body) > limits.MAX_REQUEST_BYTES:
-            too_large = f"request body must be at most {limits.MAX_REQUEST_BYTES} bytes"
+        if len(request.body) > oracle.MAX_REQUEST_BYTES:
+            too_large = f"request body must be at most {oracle.MAX_REQUEST_BYTES} bytes"
             return error_reply(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, too_large)
         if (request.content_type or "").partition(";")[0].strip().lower() != "application/json":
             return error_reply(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "Content-Type must be application/json")
@@ -439,8 +409,8 @@ class Sandbox(HttpService):
             batches = parse_batches(request.body, bulk=endpoint == BULK)
         except BodyError as exc:
             return error_reply(HTTPStatus.BAD_REQUEST, str(exc))
-        if len(batches) > limits.MAX_BATCHES_PER_REQUEST:
-            too_many = f"a bulk request must hold at most {limits.MAX_BATCHES_PER_REQUEST} batches"
+        if len(batches) > oracle.MAX_BATCHES_PER_REQUEST:
+            too_many = f"a bulk request must hold at most {oracle.MAX_BATCHES_PER_REQUEST} batches"
             return error_reply(HTTPStatus.BAD_REQUEST, too_many)
         with self._lock:
             verdict = self._limiter.admit(len(batches))
@@ -463,7 +433,7 @@ class Sandbox(HttpService):
 
     def _accept(self, batches: list[tuple[Any, str]], endpoint: str) -> Reply:
         now_ms = time.time_ns() // 1_000_000
-        verdicts = [batch_violations(batch, raw, now_ms=now_ms) for batch, raw in batches]
+        verdicts = [oracle.violations(batch, raw, now_ms=now_ms) for batch, raw in batches]
         if endpoint == EVENTS and verdicts[0]:
             with self._lock:
                 self._counts["batches_refused"] += 1

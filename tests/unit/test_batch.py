@@ -518,15 +518,17 @@ def test_batch_size_boundary_is_inclusive() -> None:
         build({"customerid": "c", "custom_attributes": over})
 
 
-def test_deeply_nested_pass_through_is_a_message_error() -> None:
+@pytest.mark.parametrize("hash_pii", [False, True])
+@pytest.mark.parametrize("depth", [1_500, 5_000])
+def test_deeply_nested_pass_through_is_a_message_error(hash_pii: bool, depth: int) -> None:
     payload = full_batch()
     nested: list = []
-    for _ in range(5000):
+    for _ in range(depth):
         nested = [nested]
-    payload["device_info"] = {"extra": nested}
-    with pytest.raises(RefusedError, match="nested too deeply"):
+    payload["device_info"] = {"extra": nested, "more": {"k": {"k": {"k": nested}}}}
+    with pytest.raises(RefusedError, match=r"^batch: nested too deeply$"):
         batch.build(
-            FullBatch(payload), message_id=MID, environment="development", hash_pii=False, now_ms=NOW_MS
+            FullBatch(payload), message_id=MID, environment="development", hash_pii=hash_pii, now_ms=NOW_MS
         )
 
 

@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 from fakes import FIFO_QUEUE, QUEUE, Edges, FakeApi, FakeClock, record
 
-from rokt_forwarder import outcome, pii
+from rokt_forwarder import invocation, outcome, pii
 from rokt_forwarder.batch import request_id
 from rokt_forwarder.errors import CredentialsError
 from rokt_forwarder.outage import Outage
@@ -99,6 +99,29 @@ def test_a_bug_while_preparing_one_record_fails_only_that_record() -> None:
     edges = Edges(FakeApi())
     assert edges([record(VALID), record(None, mid="broken")]) == ["broken"]
     assert len(edges.api.sent_ids()) == 1
+
+
+def test_preparing_shares_the_deadline_and_fails_the_records_it_had_no_time_for(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each record takes a second to prepare; 10 s left, so sending stops at 8 s: so does preparing."""
+    clock = FakeClock()
+    edges = Edges(FakeApi(clock=clock))
+    prepared: list[str] = []
+    prepare = invocation.prepare
+
+    def slow_prepare(body: str, **options: Any) -> bytes:
+        clock.now += 1.0
+        prepared.append(options["message_id"])
+        return prepare(body, **options)
+
+    monkeypatch.setattr(invocation, "prepare", slow_prepare)
+    records = [record(VALID, mid=f"m{n}") for n in range(20)]
+    failed = edges(records, remaining_ms=10_000)
+    assert clock.now <= 10.0, "preparing ran past the deadline"
+    assert prepared == [f"m{n}" for n in range(8)]
+    assert sorted(failed) == sorted(r["messageId"] for r in records), "each record failed, none lost"
+    assert len(edges.delays) == 20
 
 
 def test_fifo_group_stops_at_its_first_failure_and_later_records_are_not_sent() -> None:

@@ -245,6 +245,12 @@ def test_quantity_superscript_digit_names_the_rule() -> None:
     assert "²" not in reason
 
 
+def test_a_quantity_of_thousands_of_digits_gets_a_reason_in_our_words() -> None:
+    """int() refuses 5,000 digits with a message about Python; the reason names our rule, no value."""
+    reason = problem(quantity="9" * 5_000)
+    assert reason == "quantity: must be a whole number of at most 4300 digits"
+
+
 TEXT_EVENT = ["conversiontype", "productname", "sku", "paymenttype", "transactionid", "confirmationref"]
 
 

@@ -172,3 +172,96 @@ def test_an_email_at_any_depth_of_the_batch_is_hashed() -> None:
         "id": "p",
         "attributes": {"giftee": sha("jane@example.com")},
     }
+
+
+# --- HASH_PII covers free text and any spelling (hardening, second round) ---------------------------
+
+
+def custom(attributes: dict[str, Any]) -> dict[str, Any]:
+    batch = {"events": [{"event_type": "custom_event", "data": {"custom_attributes": attributes}}]}
+    hashed: dict[str, Any] = pii.hash_batch(batch)["events"][0]["data"]["custom_attributes"]
+    return hashed
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Jane Doe <jane.doe@example.com>",
+        "ann@example.com,bob@example.org",
+        "Mozilla/5.0 (compatible; Bot/2.1; +mailto:crawler.owner@example.com)",
+    ],
+    ids=["display-name", "list", "user-agent"],
+)
+def test_a_value_holding_an_email_address_is_hashed_whole(text: str) -> None:
+    assert custom({"contact": text}) == {"contact": sha(text.lower())}
+    device = pii.hash_batch({"device_info": {"http_header_user_agent": text}})["device_info"]
+    assert device == {"http_header_user_agent": sha(text.lower())}
+
+
+@pytest.mark.parametrize(
+    ("name", "raw", "normalised"),
+    [
+        ("First.Name", " Jane ", "jane"),
+        ("full_name", "Jane Doe", "jane doe"),
+        ("customer_name", "Jane Doe", "jane doe"),
+        ("telephone", "+1 (212) 555-0199", "+12125550199"),
+        ("shipping_phone", "212.555.0142", "2125550142"),
+        ("Home Phone", 2125550142, "2125550142"),
+        ("shipping_address", "12 Elm St", "12 elm st"),
+        ("contact_email", "Jane@Example.com", "jane@example.com"),
+    ],
+)
+def test_event_attributes_naming_contact_data_are_hashed_in_any_spelling(
+    name: str, raw: Any, normalised: str
+) -> None:
+    assert custom({name: raw}) == {name: sha(normalised)}
+
+
+def test_user_attributes_in_other_spellings_are_hashed() -> None:
+    assert attributes(**{"First.Name": "Jane", "full_name": "Jane Doe", "telephone": "212 555 0199"}) == {
+        "firstnamesha256": sha("jane"),
+        "full_name": sha("jane doe"),
+        "telephone": sha("2125550199"),
+    }
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "productname",
+        "conversiontype",
+        "event_name",
+        "ipaddress",
+        "ip_address",
+        "gender",
+        "dateofbirth",
+        "sku",
+    ],
+)
+def test_keys_that_name_no_contact_data_stay_raw(name: str) -> None:
+    assert custom({name: "kept as is"}) == {name: "kept as is"}
+
+
+@pytest.mark.parametrize("invisible", ["\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u00ad"])
+def test_invisible_characters_are_dropped_from_an_email_before_hashing(invisible: str) -> None:
+    email = f"jane{invisible}.doe@exam{invisible}ple.com"
+    assert pii.hash_email(email) == sha("jane.doe@example.com")
+    out = pii.hash_batch({"user_identities": {"email": email}})
+    assert out["user_identities"] == {"other": sha("jane.doe@example.com")}
+
+
+def test_an_upper_case_digest_is_passed_on_lowercased() -> None:
+    """Rokt matches lowercase hex: a phone digest (whose normalisation keeps case) must be lowered too."""
+    digest = sha("+13238675309")
+    assert attributes(mobile=digest.upper()) == {"mobilesha256": digest}
+    out = pii.hash_batch({"user_identities": {"mobile_number": digest.upper()}})
+    assert out["user_identities"] == {"mobile_number": digest}
+    assert pii.sha256(f" {digest.upper()} ") == digest
+
+
+def test_a_batch_nested_deeper_than_the_wire_allows_raises_recursion_error_not_a_crash() -> None:
+    nested: Any = "x"
+    for _ in range(1_500):
+        nested = {"k": nested}
+    with pytest.raises(RecursionError, match="nested too deeply"):
+        pii.hash_batch({"events": [], "extra": nested})

@@ -83,6 +83,14 @@ def test_single_batch_202_with_errors_refuses_that_batch() -> None:
         assert PII not in decision.refused[0]
 
 
+def test_an_error_naming_the_index_one_past_the_last_batch_is_unplaced() -> None:
+    """Indexes count from 0: in a request of 3 batches, `[3]` names none of them (an off-by-one would)."""
+    decision = decide(202, errors(GUID_ERROR.replace("[1]", "[3]")), None, batches=3)
+    assert isinstance(decision, Accepted)
+    assert (decision.refused, len(decision.unplaced)) == ({}, 1)
+    assert list(decide(202, errors(GUID_ERROR.replace("[1]", "[2]")), None, batches=3).refused) == [2]
+
+
 def test_202_with_a_non_json_body_is_unplaced() -> None:
     assert decide(202, b"accepted-ish", None, batches=2) == Accepted({}, [])
 
@@ -178,6 +186,53 @@ def test_redact_never_leaks_an_escaped_value(value: str) -> None:
     assert redacted.startswith('Error converting value "…" to type')
 
 
+# --- decide never raises, whatever the body -------------------------------------------------------
+
+
+@pytest.mark.parametrize("status", [202, 400, 503])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"[" * 100_000,
+        b'{"errors": ' + b"[" * 5_000 + b"]" * 5_000 + b"}",
+        errors("Bad value. Path '[" + "4" * 4_400 + "].x'"),
+        errors("&#" + "9" * 5_000 + "; Path 'x'"),
+        json.dumps({"errors": [{"message": [[[["deep"]]]], "code": {"x": 1}}, None, 7]}).encode(),
+    ],
+    ids=["100k-brackets", "nested-error-entry", "4400-digit-index", "5000-digit-reference", "odd-entries"],
+)
+def test_decide_never_raises_on_a_hostile_body(status: int, body: bytes) -> None:
+    decision = decide(status, body, None, batches=3)
+    if status == 202:
+        assert isinstance(decision, Accepted)
+        assert decision.refused == {}, "no entry names a batch of this request"
+    else:
+        assert isinstance(decision, Split | Retry)
+
+
+@given(status=st.integers(100, 599), body=st.binary(max_size=300), batches=st.integers(1, 100))
+def test_decide_never_raises_for_any_bytes(status: int, body: bytes, batches: int) -> None:
+    assert isinstance(
+        decide(status, body, None, batches=batches), Accepted | Split | Reauthenticate | Retry | GiveUp
+    )
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.sampled_from(["errors", "message", "code"]), inner)
+    ),
+    max_leaves=20,
+)
+
+
+@given(status=st.sampled_from([202, 400, 429]), body=json_values, batches=st.integers(1, 100))
+def test_decide_never_raises_for_any_json(status: int, body: object, batches: int) -> None:
+    decision = decide(status, json.dumps(body).encode(), None, batches=batches)
+    if isinstance(decision, Accepted):
+        assert all(0 <= index < batches for index in decision.refused)
+
+
 # --- backoff ----------------------------------------------------------------------------------------
 
 
@@ -258,3 +313,10 @@ def test_redact_keeps_structure_a_reader_needs() -> None:
 
 def test_redact_bounds_its_output() -> None:
     assert len(redact("error " * 1000)) <= 500
+
+
+def test_redact_reads_a_long_text_up_to_its_limit_and_withholds_the_rest() -> None:
+    path = "Invalid value. Path 'user_attributes.x'"
+    assert redact(path + " x" * 40_000) == "Invalid value. Path 'user_attributes.x' …"
+    assert redact(")" * 100_000 + "x") == "…"
+    assert redact("Bad value. errorjane" + "y" * 100_000) == "Bad value. …", "a word cut in two is withheld"

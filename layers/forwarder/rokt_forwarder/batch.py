@@ -40,10 +40,8 @@ def build(message: Message, *, message_id: str, environment: str, hash_pii: bool
         batch = _with_defaults(message, message_id=message_id, environment=environment)
     if violations := rules.check_batch(batch, now_ms=now_ms):
         raise RefusedError(reasons.join([str(v) for v in violations]))
-    if hash_pii:
-        batch = pii.hash_batch(batch)
     try:
-        body = wire.dumps(batch)
+        body = wire.dumps(pii.hash_batch(batch) if hash_pii else batch)
     except UnicodeEncodeError:
         raise RefusedError("text must be valid Unicode (it holds a lone surrogate)") from None
     except RecursionError:

@@ -59,6 +59,7 @@ from rokt_forwarder.record import Record
 
 logger = Logger(child=True)
 FIFO_BLOCKED = "an earlier message of its FIFO group was not delivered"
+NOT_PREPARED = Failed("Lambda deadline reached before the record was prepared")
 # A record with this SQS message attribute (any value) has its outcome logged by messageId in the
 # "invocation done" line, under "traced": how `make send-test` follows its conversions. Bounded.
 MAX_TRACED = 10
@@ -100,6 +101,9 @@ class Forwarder:
         def time_left() -> float:
             return lambda_deadline - self.clock.monotonic()
 
+        def sending_time_left() -> float:
+            return deadline - self.clock.monotonic()
+
         delivery = Delivery(
             self.transport,
             clock=self.clock,
@@ -114,7 +118,7 @@ class Forwarder:
         records = list({record.message_id: record for record in map(Record.of, event["Records"])}.values())
         outcomes: dict[str, Outcome] = {}
         try:
-            self._settle(records, delivery, outcomes, time_left)
+            self._settle(records, delivery, outcomes, time_left, sending_time_left)
         except Exception as error:
             # Type and place only: an exception's message may quote a record's data.
             where = traceback.extract_tb(error.__traceback__)[-1]
@@ -159,10 +163,11 @@ class Forwarder:
         delivery: Delivery,
         outcomes: dict[str, Outcome],
         time_left: TimeLeft,
+        preparing_time_left: TimeLeft,
     ) -> None:
         """Give every record an outcome, wave by wave (fifo.py): a failure closes its FIFO group."""
         now_ms = self.now_ms()
-        prepared = [self._prepare(record, now_ms) for record in records]
+        prepared = [self._prepare(record, now_ms, preparing_time_left) for record in records]
         fifo = bool(records) and records[0].queue_arn.endswith(".fifo")
         waves = Waves([r.group_id if fifo else n for n, r in enumerate(records)])
         while wave := waves.next():
@@ -175,8 +180,14 @@ class Forwarder:
                     for blocked in waves.close(n):
                         outcomes[records[blocked].message_id] = Failed(FIFO_BLOCKED)
 
-    def _prepare(self, record: Record, now_ms: int) -> Prepared:
-        """A refused message gets its reason; a bug (not the message's fault) fails only its record."""
+    def _prepare(self, record: Record, now_ms: int, time_left: TimeLeft) -> Prepared:
+        """A refused message gets its reason; a bug (not the message's fault) fails only its record.
+
+        Preparing shares the deadline: a record reached when no time is left to send it is failed
+        unprepared, so no input can hold the invocation past its deadline.
+        """
+        if time_left() <= 0:
+            return NOT_PREPARED
         try:
             return prepare(
                 record.body,

@@ -5,6 +5,7 @@ producer fixes a bad message in one round. Unknown keys are errors: a typo must 
 """
 
 import re
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -78,7 +79,12 @@ def _decimal(value: Value, _now_ms: int) -> Value:
 
 def _quantity(value: Value, _now_ms: int) -> Value:
     if isinstance(value, str) and _DIGITS.fullmatch(value.strip()):
-        value = int(value)
+        try:
+            value = int(value)
+        except ValueError:  # past int()'s digit limit: in our words, for its message quotes Python's
+            raise ValueError(
+                f"must be a whole number of at most {sys.get_int_max_str_digits()} digits"
+            ) from None
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise ValueError("must be a whole number ≥ 0")
     return value

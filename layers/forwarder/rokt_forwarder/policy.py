@@ -10,8 +10,9 @@ from dataclasses import dataclass, field
 
 from rokt_forwarder.reasons import clip, redact, unescape
 
-# "Path '[3].user_identities.email'": the batch's index in the request, then the field.
-_BATCH_INDEX = re.compile(r"Path '\[(\d+)\]\.?")
+# "Path '[3].user_identities.email'": the batch's index in the request, then the field. A request
+# holds at most 100 batches: an index of more digits names none (and int() refuses 4,300 of them).
+_BATCH_INDEX = re.compile(r"Path '\[([0-9]{1,9})\]\.?")
 RETRYABLE_4XX = frozenset({408, 429})
 
 
@@ -102,14 +103,17 @@ def _error_messages(body: bytes) -> list[str] | None:
         return []
     try:
         parsed = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
         return None
     errors = parsed.get("errors") if isinstance(parsed, dict) else None
     if not isinstance(errors, list):
         return []
-    return [
-        str(e.get("message") or e.get("code") or "error") if isinstance(e, dict) else str(e) for e in errors
-    ]
+    return [_text(e.get("message") or e.get("code") if isinstance(e, dict) else e) for e in errors]
+
+
+def _text(value: object) -> str:
+    """An error entry's text; any other value is just "error" (str() of a nested one may recurse too deep)."""
+    return value if isinstance(value, str) and value else "error"
 
 
 def backoff(attempt: int, rng: random.Random, *, base: float = 0.25, cap: float = 8.0) -> float:
