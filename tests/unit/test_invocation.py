@@ -302,3 +302,29 @@ def test_a_bug_in_one_request_never_fails_what_earlier_requests_delivered() -> N
     failed = edges(records)
     assert calls[0] == 100, "the first request carried a hundred batches"
     assert sorted(failed) == sorted(f"m{n}" for n in range(100, 150)), "only the second request's"
+
+
+@pytest.mark.parametrize(
+    ("remaining_ms", "margin", "stop"),
+    [(30_000, None, 25.0), (30_000, 3.0, 27.0), (10_000, None, 8.0)],
+    ids=["5 s, as documented", "a shorter margin", "a fifth of a short invocation"],
+)
+def test_sending_stops_the_safety_margin_before_lambda_s_deadline(
+    remaining_ms: int, margin: float | None, stop: float
+) -> None:
+    """The margin leaves time for the DLQ and visibility calls and the response; under a short
+    deadline it shrinks to a fifth of the time, so some sending is still possible."""
+    clock = FakeClock()
+    ends: list[float] = []
+
+    def unavailable(path: str, batches: list) -> Response:
+        ends.append(clock.now)  # when the answer arrives: each request takes a quarter of a second
+        return Response(503, retry_after=0.25)
+
+    edges = Edges(FakeApi([unavailable], clock=clock, cost=0.25))
+    if margin is not None:
+        edges.forward.safety_margin = margin
+    assert edges([record(VALID, mid="a")], remaining_ms=remaining_ms) == ["a"]
+    assert max(ends) <= stop, "no request outlasts the margin"
+    assert max(ends) >= stop - 0.5, "sending went on until a request and its wait no longer fit"
+    assert clock.now <= stop, "nor does a wait"
