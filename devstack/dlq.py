@@ -302,9 +302,7 @@ def validate(
             continue
         read += 1
         try:
-            prepare(
-                line, message_id=f"line-{number}", environment=environment, hash_pii=hash_pii, now_ms=now_ms
-            )
+            prepare(line, environment=environment, hash_pii=hash_pii, now_ms=now_ms)
         except RefusedError as error:
             invalid.append(Invalid(number, error.reason))
         except Exception as error:  # the forwarder would fail (retry) such a record, not refuse it

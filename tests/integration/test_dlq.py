@@ -3,14 +3,17 @@
 import io
 import json
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
+from support import API_KEY, API_SECRET, invoke, lambda_handler, receive_event, send
 
 from devstack import dlq
 from devstack.aws import EmbeddedAws
+from devstack.sandbox import Sandbox, SandboxConfig
 from devstack.sqs_tools import drain, queue_depth
 from rokt_forwarder.ports import DeadLetter
 from rokt_forwarder.sqs import Sqs
@@ -246,3 +249,40 @@ def test_validate_of_a_file_it_cannot_read_is_one_line(
 ) -> None:
     assert dlq.main(["validate", str(tmp_path / "missing.jsonl")]) == 2
     assert capsys.readouterr().err.startswith(f"ERROR: cannot read {tmp_path / 'missing.jsonl'}: ")
+
+
+def dead_lettered_by_sqs(aws: EmbeddedAws, receipt_handle: str) -> None:
+    """Receive the failed record until SQS (moto) moves it to the DLQ itself, as after MaxReceiveCount
+    failed receives; it keeps its message id and gets no reason."""
+    sqs = aws.client("sqs")
+    sqs.change_message_visibility(QueueUrl=aws.queue_url, ReceiptHandle=receipt_handle, VisibilityTimeout=0)
+    for _ in range(aws.settings.max_receive_count + 1):
+        sqs.receive_message(QueueUrl=aws.queue_url, VisibilityTimeout=0)
+    assert (queue_depth(sqs, aws.queue_url), queue_depth(sqs, aws.dlq_url)) == (0, 1)
+
+
+def test_a_conversion_accepted_whose_answer_was_lost_then_redriven_is_counted_once(
+    local_aws: EmbeddedAws,
+) -> None:
+    """The incident of the runbook: the API accepts, the answer is lost, the record fails until SQS
+    dead-letters it; once it is over, `make dlq ARGS=redrive` sends it back under a new message id."""
+    aws = local_aws
+    (first_id,) = send(aws, [{"email": "jane@example.com", "amount": 19.99, "currency": "USD"}])
+    lost = SandboxConfig(api_key=API_KEY, api_secret=API_SECRET, p_reset_after_accept=1.0)
+    with (
+        Sandbox(lost) as sandbox,
+        lambda_handler({**aws.environment(), "ROKT_API_URL": sandbox.url}) as handler,
+    ):
+        event = receive_event(aws, 1)
+        assert invoke(handler, event, timeout_seconds=3) == {first_id}, "no answer: reported failed"
+        assert sandbox.stats()["batches_accepted"] == 1, "yet the API has it"
+        dead_lettered_by_sqs(aws, event["Records"][0]["receiptHandle"])
+
+        sandbox.config = replace(sandbox.config, p_reset_after_accept=0.0)  # the incident is over
+        assert run(aws, "redrive")[1].startswith("moved 1 ")
+        redriven = receive_event(aws, 1)
+        assert redriven["Records"][0]["messageId"] != first_id, "the redrive gave it a new message id"
+        assert invoke(handler, redriven) == set()
+        stats = sandbox.stats()
+    assert stats["batches_accepted"] == 1, "counted once"
+    assert stats["deduplicated"] >= 1

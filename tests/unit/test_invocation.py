@@ -7,7 +7,6 @@ import pytest
 from fakes import FIFO_QUEUE, QUEUE, Edges, FakeApi, FakeClock, record
 
 from rokt_forwarder import outcome, pii
-from rokt_forwarder.batch import request_id
 from rokt_forwarder.errors import CredentialsError
 from rokt_forwarder.ports import Response
 
@@ -150,12 +149,13 @@ def test_credential_problems_never_dead_letter_valid_records(status: int) -> Non
     assert edges.api.reauthentications == 1
 
 
-def test_the_same_record_gets_the_same_request_id_on_redelivery() -> None:
+def test_the_same_record_gets_the_same_request_id_on_redelivery_and_after_a_redrive() -> None:
     edges = Edges(FakeApi())
     edges([record(VALID, mid="m-1")])
     edges([record(VALID, mid="m-1", receives=2)])
-    first, second = edges.api.sent_ids()
-    assert first == second
+    edges([record(VALID, mid="redriven-under-a-new-id")])
+    first, second, redriven = edges.api.sent_ids()
+    assert first == second == redriven
 
 
 def test_failed_secret_reread_after_403_keeps_what_was_delivered() -> None:
@@ -225,7 +225,7 @@ def test_a_message_delivered_twice_in_one_event_is_settled_once() -> None:
     again = {**valid, "receiptHandle": "handle-latest"}
     bad = record({"amount": 5}, mid="bad")
     assert edges([valid, bad, again, {**bad, "receiptHandle": "handle-bad-2"}]) == []
-    assert edges.api.sent_ids() == [request_id("twice")], "posted once"
+    assert len(edges.api.sent_ids()) == 1, "posted once"
     assert [letter.message_id for letter in edges.letters] == ["bad"], "dead-lettered once"
 
 
