@@ -26,12 +26,14 @@ from devstack.sandbox import Sandbox, SandboxConfig, parse_outage
 from devstack.sqs_tools import MAX_MESSAGES_PER_CALL, drain, queue_depth, wait_until_drained
 from devstack.template import StackSettings
 from devstack.traffic import Message, generate
+from rokt_forwarder.batch import prepare
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
     from mypy_boto3_sqs.type_defs import MessageTypeDef
 
 ROOT = Path(__file__).resolve().parents[1]
+ENVIRONMENT = "development"  # the function's ROKT_ENVIRONMENT: demo data is test data
 API_KEY, API_SECRET = "demo-key", "demo-secret"
 # Faults a real API shows now and then; the chaos test turns them up.
 DEMO_FAULTS = {"p429": 0.03, "p503": 0.03, "p500": 0.02, "p_reset": 0.02, "p_slow": 0.02, "slow_seconds": 2.0}
@@ -122,7 +124,8 @@ def run(options: Options) -> Report:
         accepted = _accepted_ids(stack.sandbox)
     valid = {mid for mid, message in sent.items() if message.valid}
     invalid = set(sent) - valid
-    delivered = valid & accepted  # what the API accepted, never inferred from what is missing
+    # What the API accepted, never inferred from what is missing: each message by its batch's id.
+    delivered = {mid for mid in valid if _request_id(sent[mid]) in accepted}
     return Report(
         sent=len(sent),
         valid=len(valid),
@@ -152,7 +155,7 @@ def _stack(options: Options, settings: StackSettings) -> Iterator[Stack]:
         )
         sandbox = stack.enter_context(Sandbox(config))
         common = {
-            "ROKT_ENVIRONMENT": "development",
+            "ROKT_ENVIRONMENT": ENVIRONMENT,
             "POWERTOOLS_LOG_LEVEL": "WARNING",
             "ROKT_API_URL": sandbox.url,
             "POWERTOOLS_METRICS_DISABLED": "true",  # an EMF line per invocation would bury the report
@@ -249,7 +252,14 @@ def _progress(stack: Stack, stats: MappingStats, total: int, depth: int, seconds
 
 
 def _accepted_ids(sandbox: Sandbox) -> set[str]:
-    return {b["events"][0]["data"].get("source_message_id") for b in sandbox.accepted_batches()}
+    return {str(b.get("source_request_id")) for b in sandbox.accepted_batches()}
+
+
+def _request_id(message: Message) -> str:
+    """The id of the batch the forwarder makes of a valid message (from its content: batch.py)."""
+    now_ms = time.time_ns() // 1_000_000
+    batch = prepare(message.body, environment=ENVIRONMENT, hash_pii=False, now_ms=now_ms)
+    return str(json.loads(batch)["source_request_id"])
 
 
 def print_report(report: Report, out: Any = sys.stdout) -> None:

@@ -7,8 +7,10 @@
 report   dead letters counted by reason, with their message ids; never a body. It only looks: each
          message is visible again at once.
 redrive  send dead letters back to the conversions queue: all of them with SQS's StartMessageMoveTask
-         where the service offers it, else (or with --reason) by receive, send, then delete: a message
-         is deleted from the DLQ only once the queue has it, so none is lost.
+         where the service offers it, else (or with --reason) by receive, send, then delete, in one
+         pass over what the DLQ held when it started: a message is deleted from the DLQ only once the
+         queue has it, so none is lost, and one sent but not yet deleted is noted in a journal, so the
+         next run deletes it without sending it again: none is duplicated.
 validate check a JSON Lines file of message bodies offline with the forwarder's own parser and
          rules, and print each invalid line's reason (exit 1 if any).
 
@@ -20,11 +22,15 @@ for the local stack) or --endpoint-url; the region from --region, samconfig.toml
 
 import argparse
 import contextlib
+import hashlib
 import json
+import os
+import signal
 import sys
+import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
@@ -34,7 +40,14 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from devstack.samconfig import CLIENT_CONFIG, NO_CREDENTIALS, NO_REGION, SamConfig, tool_parser
-from devstack.sqs_tools import delete_messages, queue_arn, queue_depth, receive_all, release
+from devstack.sqs_tools import (
+    delete_messages,
+    queue_arn,
+    queue_depth,
+    queue_depth_and_clock,
+    receive_all,
+    release,
+)
 from rokt_forwarder import limits
 from rokt_forwarder.batch import prepare
 from rokt_forwarder.errors import RefusedError
@@ -142,21 +155,99 @@ class Moved:
 
     moved: int = 0
     skipped: int = 0  # not selected (another reason), or from another queue: left in the DLQ
+    later: int = 0  # dead-lettered after the run started (new, or moved and refused again): not this pass's
     unsent: int = 0  # the queue refused them: left in the DLQ
-    undeleted: int = 0  # sent, but the DLQ refused the delete: now in both queues
+    undeleted: int = 0  # sent, but the DLQ refused the delete: in both queues until the next run
+    at_start: int = 0  # the DLQ's approximate depth when the run started
     task: str | None = None
-    error: str | None = None  # why the run stopped early (AWS refused or could not be reached)
+    error: str | None = None  # why the run stopped early (AWS refused or could not be reached, Ctrl-C)
 
     @property
     def left(self) -> int:
-        """How many of the letters it examined are still in the DLQ."""
+        """How many of the letters of its pass are still in the DLQ."""
         return self.skipped + self.unsent + self.undeleted
+
+    @property
+    def unreached(self) -> int:
+        """Letters of the pass it never saw: held by another consumer, or behind a FIFO group it held.
+
+        From the approximate depth at the start, so a count that lags may report some it reached.
+        """
+        return max(self.at_start - self.moved - self.left, 0)
+
+
+class Journal:
+    """The letters a redrive sent to the queue and has not yet deleted from the DLQ, kept in a file.
+
+    A run stopped between the two (killed, its network lost) leaves them in both queues; the next run
+    finds them here and deletes them from the DLQ without sending them again: a letter is never
+    duplicated. Entries are the letters' DLQ message ids; SQS keeps a letter 14 days at most, and so
+    does the journal.
+    """
+
+    KEEP_SECONDS = 14 * 24 * 3600
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            entries = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            entries = {}
+        oldest = time.time() - self.KEEP_SECONDS
+        self._sent: dict[str, float] = {mid: at for mid, at in entries.items() if at > oldest}
+
+    @classmethod
+    def for_queue(cls, dlq_url: str) -> "Journal":
+        """The journal of this DLQ in the user's cache directory (XDG_CACHE_HOME, else ~/.cache)."""
+        cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+        name = hashlib.sha256(dlq_url.encode()).hexdigest()[:16]
+        return cls(cache / "rokt-event-forwarder" / f"redrive-{name}.json")
+
+    def __contains__(self, dlq_message_id: str) -> bool:
+        return dlq_message_id in self._sent
+
+    def __len__(self) -> int:
+        return len(self._sent)
+
+    def sent(self, dlq_message_ids: Iterable[str]) -> None:
+        now = time.time()
+        self._sent.update(dict.fromkeys(dlq_message_ids, now))
+        self._save()
+
+    def deleted(self, dlq_message_ids: Iterable[str]) -> None:
+        for message_id in dlq_message_ids:
+            self._sent.pop(message_id, None)
+        self._save()
+
+    def _save(self) -> None:
+        """Written whole to a new file, then renamed over the old one: a kill leaves one or the other."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        draft = self.path.with_suffix(".tmp")
+        draft.write_text(json.dumps(self._sent), encoding="utf-8")
+        draft.replace(self.path)
+
+
+@contextlib.contextmanager
+def _uninterrupted() -> Iterator[None]:
+    """Ctrl-C waits until the letters in hand are in one queue, then stops the run (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    pressed: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda number, _: pressed.append(number))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if pressed:
+        raise KeyboardInterrupt
 
 
 def redrive(
     sqs: "SQSClient",
     queues: Queues,
     *,
+    journal: Journal,
     reason: str | None = None,
     limit: int | None = None,
     dry_run: bool = False,
@@ -166,6 +257,11 @@ def redrive(
 
     Without `reason` or `limit`, SQS's own move task does it where the endpoint offers one; it needs
     DestinationArn, since dead letters written with SendMessage have no source SQS knows of.
+
+    Otherwise one pass over what the DLQ held when the run started: a letter sent to the DLQ after
+    that (by SQS's clock), or one this run moved that came back (refused again under the message id
+    this run gave it), is left for the next run. Without that, letters still invalid would go round
+    for ever.
     """
     destination = queue_arn(sqs, queues.queue_url)
     if reason is None and limit is None and not dry_run:
@@ -174,11 +270,18 @@ def redrive(
             return Moved(task=task)
     fifo = queues.queue_url.endswith(".fifo")
     result = Moved()
-    keep: list[str] = []  # received and not moved: released at the end, whatever happens
+    result.at_start, started_ms = queue_depth_and_clock(sqs, queues.dlq_url)
+    moved_ids: set[str] = set()  # the message ids this run's letters have on the queue
+    held: set[str] = set()  # the receipt handles of letters received and not moved: released at the end
     try:
         for messages in receive_all(sqs, queues.dlq_url, visibility_timeout=HOLD_SECONDS):
+            held.update(m["ReceiptHandle"] for m in messages)
+            ours = [m for m in messages if not _later(m, started_ms, moved_ids)]
+            result.later += len(messages) - len(ours)
+            if not ours:
+                break  # what is left came after the run started: the pass is over
             chosen: list[MessageTypeDef] = []
-            for message in messages:
+            for message in ours:
                 source = attributes_of(message).get(SOURCE_QUEUE)
                 full = limit is not None and result.moved + len(chosen) >= limit
                 if (
@@ -186,20 +289,32 @@ def redrive(
                     or (reason is not None and reason_of(message) != reason)
                     or source not in (None, destination)
                 ):
-                    keep.append(message["ReceiptHandle"])
                     result.skipped += 1
                 else:
                     chosen.append(message)
             if dry_run:
-                keep += [m["ReceiptHandle"] for m in chosen]
                 result.moved += len(chosen)
                 continue
-            _move(sqs, queues, chosen, fifo=fifo, result=result, keep=keep)
+            with _uninterrupted():
+                _move(
+                    sqs, queues, chosen, fifo=fifo, result=result, journal=journal, moved=moved_ids, held=held
+                )
     except (BotoCoreError, ClientError) as error:
         result.error = f"{type(error).__name__}: {error}"
+    except KeyboardInterrupt:
+        result.error = "interrupted (Ctrl-C); every letter handled so far is in one queue"
     finally:
-        _release(sqs, queues.dlq_url, keep)
+        _release(sqs, queues.dlq_url, list(held))  # only now: released earlier, they would come back
     return result
+
+
+def _later(message: "MessageTypeDef", started_ms: int, moved: set[str]) -> bool:
+    """Sent to the DLQ after the run started, or a letter this run moved that came back.
+
+    The Date header is to the second: a letter sent within the second the run started is this pass's.
+    """
+    sent_ms = int(message.get("Attributes", {}).get("SentTimestamp", "0"))
+    return sent_ms >= started_ms + 1000 or message_id_of(message) in moved
 
 
 def _move(
@@ -209,28 +324,39 @@ def _move(
     *,
     fifo: bool,
     result: Moved,
-    keep: list[str],
+    journal: Journal,
+    moved: set[str],
+    held: set[str],
 ) -> None:
-    """Send to the queue, then delete from the DLQ only what the queue confirmed: never lost.
+    """Send to the queue, then delete from the DLQ what the queue confirmed (and no longer `held`).
 
-    A failure between the two leaves a message in both queues (counted as undeleted), never in none.
+    Never lost: a letter is deleted only once the queue has it. Never duplicated: a letter is in the
+    journal from the queue's confirmation until its delete, and one found there is deleted unsent.
     """
+    done = [m for m in chosen if m["MessageId"] in journal]  # sent by a run stopped before its delete
+    todo = [m for m in chosen if m["MessageId"] not in journal]
+    sent: list[MessageTypeDef] = []
+    failure: BotoCoreError | ClientError | None = None
     try:
-        sent = _send(sqs, queues.queue_url, chosen, fifo)
-    except (BotoCoreError, ClientError):
-        keep += [m["ReceiptHandle"] for m in chosen]
-        result.unsent += len(chosen)
-        raise
-    unsent = [m for m in chosen if m not in sent]
-    keep += [m["ReceiptHandle"] for m in unsent]
-    result.unsent += len(unsent)
+        for confirmed in _send(sqs, queues.queue_url, todo, fifo):
+            journal.sent(m["MessageId"] for m, _ in confirmed)
+            moved.update(queue_id for _, queue_id in confirmed)
+            sent += [m for m, _ in confirmed]
+    except (BotoCoreError, ClientError) as error:
+        failure = error  # what was sent before it is deleted below all the same
+    result.unsent += len(todo) - len(sent)
+    by_handle = {m["ReceiptHandle"]: m["MessageId"] for m in [*done, *sent]}
     try:
-        deleted = delete_messages(sqs, queues.dlq_url, (m["ReceiptHandle"] for m in sent))
+        deleted = delete_messages(sqs, queues.dlq_url, by_handle) if by_handle else []
     except (BotoCoreError, ClientError):
-        result.undeleted += len(sent)
+        result.undeleted += len(by_handle)
         raise
-    result.moved += deleted
-    result.undeleted += len(sent) - deleted
+    journal.deleted(by_handle[handle] for handle in deleted)
+    held.difference_update(deleted)
+    result.moved += len(deleted)
+    result.undeleted += len(by_handle) - len(deleted)
+    if failure is not None:
+        raise failure
 
 
 def _start_move_task(sqs: "SQSClient", dlq_arn: str, queue_arn: str) -> str | None:
@@ -251,10 +377,11 @@ def _start_move_task(sqs: "SQSClient", dlq_arn: str, queue_arn: str) -> str | No
 
 def _send(
     sqs: "SQSClient", queue_url: str, messages: Sequence["MessageTypeDef"], fifo: bool
-) -> list["MessageTypeDef"]:
-    """The messages the queue confirmed; the body as it was, without the dead-letter attributes."""
-    if not messages:
-        return []
+) -> Iterator[list[tuple["MessageTypeDef", str]]]:
+    """Each call's confirmed messages with the ids the queue gave them, as each call returns.
+
+    The body as it was, without the dead-letter attributes.
+    """
     entries: list[SendMessageBatchRequestEntryTypeDef] = []
     for index, message in enumerate(messages):
         attributes = {
@@ -271,14 +398,12 @@ def _send(
             # The DLQ's id: a redrive run again within SQS's 5-minute window is deduplicated.
             entry["MessageDeduplicationId"] = message["MessageId"]
         entries.append(entry)
-    sent: list[MessageTypeDef] = []
     # As the forwarder sends dead letters: ten at most, and no more bytes than SQS takes in one call.
     for chunk in chunks(entries, [message_bytes(entry) for entry in entries]):
         response = sqs.send_message_batch(QueueUrl=queue_url, Entries=[entries[n] for n in chunk])
         for failure in response.get("Failed", []):
             print(f"not sent: {failure['Id']} {failure['Code']}", file=sys.stderr)
-        sent += [messages[int(entry["Id"])] for entry in response.get("Successful", [])]
-    return sent
+        yield [(messages[int(entry["Id"])], entry["MessageId"]) for entry in response.get("Successful", [])]
 
 
 @dataclass(frozen=True)
@@ -302,9 +427,7 @@ def validate(
             continue
         read += 1
         try:
-            prepare(
-                line, message_id=f"line-{number}", environment=environment, hash_pii=hash_pii, now_ms=now_ms
-            )
+            prepare(line, environment=environment, hash_pii=hash_pii, now_ms=now_ms)
         except RefusedError as error:
             invalid.append(Invalid(number, error.reason))
         except Exception as error:  # the forwarder would fail (retry) such a record, not refuse it
@@ -350,6 +473,11 @@ def main(argv: Sequence[str] | None = None, out: IO[str] = sys.stdout) -> int:
     )
     redrive_args.add_argument("--max", type=int, dest="limit", help="move at most this many")
     redrive_args.add_argument("--dry-run", action="store_true", help="count what would move; move nothing")
+    redrive_args.add_argument(
+        "--journal",
+        type=Path,
+        help="where a run notes letters sent but not yet deleted (default: one per DLQ in ~/.cache)",
+    )
     validate_args = commands.add_parser("validate", help="check a JSON Lines file of message bodies offline")
     validate_args.add_argument("file", help="one message body per line; - reads standard input")
     validate_args.add_argument("--environment", choices=sorted(limits.ENVIRONMENTS), default="development")
@@ -399,8 +527,15 @@ def _on_queues(args: argparse.Namespace, session: boto3.session.Session, out: IO
         return _unreached(missed, "report")
     # One attempt: an endpoint without StartMessageMoveTask must not be retried into a long wait.
     once = _sqs(session, args.endpoint_url, retries=1)
+    journal = Journal(args.journal) if args.journal else Journal.for_queue(queues.dlq_url)
     moved = redrive(
-        sqs, queues, reason=args.reason, limit=args.limit, dry_run=args.dry_run, move_task_client=once
+        sqs,
+        queues,
+        journal=journal,
+        reason=args.reason,
+        limit=args.limit,
+        dry_run=args.dry_run,
+        move_task_client=once,
     )
     if moved.task:
         print(f"SQS is moving the dead letters to {queues.queue_url} (task {moved.task});", file=out)
@@ -408,15 +543,24 @@ def _on_queues(args: argparse.Namespace, session: boto3.session.Session, out: IO
         return 0
     verb = "would move" if args.dry_run else "moved"
     print(f"{verb} {moved.moved} to {queues.queue_url}; left {moved.skipped} not selected", file=out)
+    if moved.later:
+        print(
+            f"{moved.later} reached the DLQ after the run started (new, or moved and refused again): "
+            "left for the next run",
+            file=out,
+        )
     if moved.unsent:
         print(f"{moved.unsent} could not be sent and are still in the DLQ", file=out)
     if moved.undeleted:
-        print(f"{moved.undeleted} were sent but are still in the DLQ too: delete them there", file=out)
+        print(
+            f"{moved.undeleted} were sent but are still in the DLQ too: the next redrive deletes them "
+            f"there without sending them again (noted in {journal.path})",
+            file=out,
+        )
     if moved.error:
         print(f"ERROR: stopped early: {moved.error}", file=sys.stderr)
         return 2
-    examined = moved.left + (moved.moved if args.dry_run else 0)
-    missed = _unreached(unexamined(sqs, queues.dlq_url, examined), "redrive")
+    missed = _unreached(moved.unreached, "redrive")
     return 1 if moved.unsent or moved.undeleted or missed else 0
 
 

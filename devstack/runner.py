@@ -213,7 +213,7 @@ class EventSourceMapping(Service):
         deleted = 0
         if failed is not None:
             handles = (message["ReceiptHandle"] for message in batch if message["MessageId"] not in failed)
-            deleted = delete_messages(self._sqs, self._queue_url, handles)
+            deleted = len(delete_messages(self._sqs, self._queue_url, handles))
         receives = [int(message["Attributes"]["ApproximateReceiveCount"]) for message in batch]
         with self._lock:
             self._stats = self._stats.add(receives, deleted, len(failed or ()), failed is None)

@@ -1,8 +1,10 @@
 """Plain SQS helpers shared by the local poller, the demo and tests; they work against real AWS too."""
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from email.utils import parsedate_to_datetime
 from itertools import batched
 from typing import TYPE_CHECKING
 
@@ -33,20 +35,38 @@ def queue_depth(sqs: "SQSClient", queue_url: str, *, visible_only: bool = False)
     `visible_only` counts just the backlog waiting for a consumer, which is what a producer throttles on:
     in-flight messages are already being worked on.
     """
+    return _depth(sqs, queue_url, visible_only)[0]
+
+
+def queue_depth_and_clock(sqs: "SQSClient", queue_url: str) -> tuple[int, int]:
+    """queue_depth, and when SQS counted (ms by its clock: the Date of its answer, to the second).
+
+    SQS's clock is the one its SentTimestamp attributes use; the local clock stands in without a Date.
+    """
+    return _depth(sqs, queue_url, False)
+
+
+def _depth(sqs: "SQSClient", queue_url: str, visible_only: bool) -> tuple[int, int]:
     names = [_VISIBLE] if visible_only else list(_DEPTH_ATTRIBUTES)
-    attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=names)
-    return sum(int(attributes["Attributes"].get(name, "0")) for name in names)
+    answer = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=names)
+    depth = sum(int(answer["Attributes"].get(name, "0")) for name in names)
+    now_ms = time.time_ns() // 1_000_000
+    with contextlib.suppress(TypeError, ValueError):  # no Date, or not a date: the local clock
+        now_ms = int(
+            parsedate_to_datetime(answer["ResponseMetadata"]["HTTPHeaders"]["date"]).timestamp() * 1000
+        )
+    return depth, now_ms
 
 
-def delete_messages(sqs: "SQSClient", queue_url: str, receipt_handles: Iterable[str]) -> int:
-    """Delete in batches of ten; returns how many SQS confirmed, since an expired handle fails alone."""
-    deleted = 0
+def delete_messages(sqs: "SQSClient", queue_url: str, receipt_handles: Iterable[str]) -> list[str]:
+    """Delete in batches of ten; returns the handles SQS confirmed, since an expired handle fails alone."""
+    deleted: list[str] = []
     for chunk in batched(receipt_handles, MAX_MESSAGES_PER_CALL, strict=False):
         response = sqs.delete_message_batch(
             QueueUrl=queue_url,
             Entries=[{"Id": str(index), "ReceiptHandle": handle} for index, handle in enumerate(chunk)],
         )
-        deleted += len(response.get("Successful", []))
+        deleted += [chunk[int(entry["Id"])] for entry in response.get("Successful", [])]
         for failure in response.get("Failed", []):
             logger.warning(
                 "delete failed on %s: %s %s", queue_url, failure["Code"], failure.get("Message", "")

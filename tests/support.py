@@ -16,6 +16,7 @@ from devstack.context import LocalContext
 from devstack.function import SERVICE_NAME, Handler, cold_start
 from devstack.runner import sqs_record
 from devstack.sandbox import Sandbox, SandboxConfig
+from rokt_forwarder.batch import prepare
 
 ROOT = Path(__file__).parents[1]
 API_KEY, API_SECRET = "test-key", "test-secret"
@@ -33,6 +34,16 @@ def send(aws: EmbeddedAws, bodies: Sequence[str | dict[str, Any]]) -> list[str]:
         ]
         for b in bodies
     ]
+
+
+def request_id_of(body: str | dict[str, Any], environment: str = "development") -> str:
+    """The source_request_id of the batch the forwarder makes of `body`: how a test finds it in the API.
+
+    It comes from the conversion, not from the SQS message (docs/event-api.md, "Deduplication ids").
+    """
+    text = body if isinstance(body, str) else json.dumps(body)
+    batch = prepare(text, environment=environment, hash_pii=False, now_ms=time.time_ns() // 1_000_000)
+    return str(json.loads(batch)["source_request_id"])
 
 
 def receive_event(aws: EmbeddedAws, count: int) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """Synthetic SQS events of valid conversions, as Lambda hands them over, with fresh messageIds.
 
-Every record gets a new messageId, so the API never deduplicates one benchmark record against another
-(it deduplicates on the source_request_id derived from the messageId).
+The bodies cycle through a pool: a body that comes round again is the same conversion to the API,
+which deduplicates it (its source_request_id comes from its content), however new its messageId.
 """
 
 import hashlib

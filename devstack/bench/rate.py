@@ -234,13 +234,7 @@ def sandbox_ceiling(
 
 def _batch(record: dict[str, Any]) -> bytes:
     now_ms = time.time_ns() // 1_000_000
-    return prepare(
-        record["body"],
-        message_id=record["messageId"],
-        environment="development",
-        hash_pii=False,
-        now_ms=now_ms,
-    )
+    return prepare(record["body"], environment="development", hash_pii=False, now_ms=now_ms)
 
 
 def plot(windows: Sequence[Window], rate: float, path: Path) -> None:

@@ -1,11 +1,13 @@
 """api.HttpTransport over real HTTP to a misbehaving server: what goes back to the connection pool."""
 
+import json
 import time
 
 import pytest
 import urllib3
 from hostile import Hostile, burst_then_pause, gzip_bomb, huge_body, reply, trickle_body
 
+from devstack.sandbox import Sandbox, SandboxConfig
 from rokt_forwarder.api import MAX_RESPONSE_BYTES, HttpTransport, new_pool
 from rokt_forwarder.errors import TransportError
 from rokt_forwarder.secret import Credentials
@@ -82,3 +84,23 @@ def test_a_reused_connection_is_held_to_the_deadline_too() -> None:
         with pytest.raises(TransportError, match="deadline"):
             api.post("/events", b"{}", timeout=1)
         assert time.monotonic() - started < 2.5, "the answer was abandoned at its deadline, not read out"
+
+
+def test_the_share_of_the_rate_limit_the_sandbox_reports_is_read_from_each_acceptance() -> None:
+    # The header pacing rests on: 2xx answers carry X-mp-rate-limit-percentage-used.
+    batch = {
+        "environment": "development",
+        "user_identities": {"customerid": "c-1"},
+        "events": [
+            {
+                "event_type": "custom_event",
+                "data": {"event_name": "conversion", "custom_event_type": "transaction"},
+            }
+        ],
+    }
+    with Sandbox(SandboxConfig(rate=4, api_key="key", api_secret="secret")) as sandbox:
+        api = transport(sandbox.url, new_pool())
+        first = api.post("/events", json.dumps({**batch, "source_request_id": "a"}).encode(), timeout=5)
+        second = api.post("/events", json.dumps({**batch, "source_request_id": "b"}).encode(), timeout=5)
+    assert (first.status, first.used_percent) == (202, 25.0), "one batch of 4 a second"
+    assert (second.status, second.used_percent) == (202, 50.0)

@@ -2,21 +2,46 @@
 
 import io
 import json
+import os
+import signal
+import threading
+import time
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import boto3
 import pytest
 from botocore.exceptions import ClientError
+from sqs_limits import Recorder
+from support import API_KEY, API_SECRET, ROOT, invoke, lambda_handler, receive_event, send
 
 from devstack import dlq
-from devstack.aws import EmbeddedAws
-from devstack.sqs_tools import drain, queue_depth
+from devstack.aws import CREDENTIALS, EmbeddedAws
+from devstack.function import containers
+from devstack.runner import EventSourceMapping
+from devstack.sandbox import Sandbox, SandboxConfig
+from devstack.sqs_tools import drain, queue_depth, wait_until_drained
 from rokt_forwarder.ports import DeadLetter
 from rokt_forwarder.sqs import Sqs
 
+if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
+
 EMAIL = "email: must be an email address"
 CURRENCY = "currency: must be a 3-letter currency code"
+
+
+@pytest.fixture(autouse=True)
+def journals(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The redrive journals go to the test's own directory, never the user's cache."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    return tmp_path / "rokt-event-forwarder"
+
+
+def journal(aws: EmbeddedAws) -> dlq.Journal:
+    return dlq.Journal.for_queue(aws.dlq_url)
 
 
 @pytest.fixture
@@ -205,7 +230,7 @@ def test_redrive_sends_large_letters_in_calls_sqs_accepts(local_aws: EmbeddedAws
         calls.append(sum(len(entry["MessageBody"]) for entry in params["Entries"]))
 
     sqs.meta.events.register("provide-client-params.sqs.SendMessageBatch", measure)
-    moved = dlq.redrive(sqs, dlq.Queues(aws.queue_url, aws.dlq_url), limit=3)
+    moved = dlq.redrive(sqs, dlq.Queues(aws.queue_url, aws.dlq_url), journal=journal(aws), limit=3)
     assert (moved.moved, moved.left, moved.error) == (3, 0, None)
     assert len(calls) >= 2 and max(calls) <= 256 * 1024
     assert in_queue(aws, aws.queue_url) == Counter(bodies)
@@ -220,7 +245,7 @@ def test_a_redrive_stopped_by_aws_says_so_and_leaves_every_letter_in_the_dlq(
         raise ClientError({"Error": {"Code": "AccessDenied", "Message": "no"}}, "SendMessageBatch")
 
     sqs.meta.events.register("before-call.sqs.SendMessageBatch", refuse)
-    moved = dlq.redrive(sqs, dlq.Queues(aws.queue_url, aws.dlq_url), reason=EMAIL)
+    moved = dlq.redrive(sqs, dlq.Queues(aws.queue_url, aws.dlq_url), journal=journal(aws), reason=EMAIL)
     assert moved.error is not None and moved.error.startswith("ClientError: ")
     assert (moved.moved, moved.unsent, moved.undeleted) == (0, 2, 0)
     assert queue_depth(sqs, aws.queue_url) == 0
@@ -246,3 +271,160 @@ def test_validate_of_a_file_it_cannot_read_is_one_line(
 ) -> None:
     assert dlq.main(["validate", str(tmp_path / "missing.jsonl")]) == 2
     assert capsys.readouterr().err.startswith(f"ERROR: cannot read {tmp_path / 'missing.jsonl'}: ")
+
+
+def dead_lettered_by_sqs(aws: EmbeddedAws, receipt_handle: str) -> None:
+    """Receive the failed record until SQS (moto) moves it to the DLQ itself, as after MaxReceiveCount
+    failed receives; it keeps its message id and gets no reason."""
+    sqs = aws.client("sqs")
+    sqs.change_message_visibility(QueueUrl=aws.queue_url, ReceiptHandle=receipt_handle, VisibilityTimeout=0)
+    for _ in range(aws.settings.max_receive_count + 1):
+        sqs.receive_message(QueueUrl=aws.queue_url, VisibilityTimeout=0)
+    assert (queue_depth(sqs, aws.queue_url), queue_depth(sqs, aws.dlq_url)) == (0, 1)
+
+
+def test_a_conversion_accepted_whose_answer_was_lost_then_redriven_is_counted_once(
+    local_aws: EmbeddedAws,
+) -> None:
+    """The incident of the runbook: the API accepts, the answer is lost, the record fails until SQS
+    dead-letters it; once it is over, `make dlq ARGS=redrive` sends it back under a new message id."""
+    aws = local_aws
+    (first_id,) = send(aws, [{"email": "jane@example.com", "amount": 19.99, "currency": "USD"}])
+    lost = SandboxConfig(api_key=API_KEY, api_secret=API_SECRET, p_reset_after_accept=1.0)
+    with (
+        Sandbox(lost) as sandbox,
+        lambda_handler({**aws.environment(), "ROKT_API_URL": sandbox.url}) as handler,
+    ):
+        event = receive_event(aws, 1)
+        assert invoke(handler, event, timeout_seconds=3) == {first_id}, "no answer: reported failed"
+        assert sandbox.stats()["batches_accepted"] == 1, "yet the API has it"
+        dead_lettered_by_sqs(aws, event["Records"][0]["receiptHandle"])
+
+        sandbox.config = replace(sandbox.config, p_reset_after_accept=0.0)  # the incident is over
+        assert run(aws, "redrive")[1].startswith("moved 1 ")
+        redriven = receive_event(aws, 1)
+        assert redriven["Records"][0]["messageId"] != first_id, "the redrive gave it a new message id"
+        assert invoke(handler, redriven) == set()
+        stats = sandbox.stats()
+    assert stats["batches_accepted"] == 1, "counted once"
+    assert stats["deduplicated"] >= 1
+
+
+def own_client(aws: EmbeddedAws) -> "SQSClient":
+    """A client of the tool's own, so hooks registered on it touch nothing else of the test."""
+    return boto3.client(
+        "sqs",
+        endpoint_url=aws.endpoint_url,
+        region_name=aws.region,
+        aws_access_key_id=CREDENTIALS,
+        aws_secret_access_key=CREDENTIALS,
+    )
+
+
+def test_a_redrive_of_letters_still_invalid_makes_one_pass_while_the_function_refuses_them_again(
+    local_aws: EmbeddedAws, letters: dict[str, str]
+) -> None:
+    """The function runs (the real handler, through the local event source mapping) and dead-letters the
+    invalid letters again, under new message ids, while the tool is still receiving from the DLQ."""
+    aws = local_aws
+    settings = replace(aws.settings, batching_window_seconds=0, max_concurrency=1)
+    config = SandboxConfig(api_key=API_KEY, api_secret=API_SECRET)
+    outcome: list[tuple[int, str]] = []
+    with (
+        Sandbox(config) as sandbox,
+        containers(ROOT, {**aws.environment(), "ROKT_API_URL": sandbox.url}) as new_container,
+    ):
+        mapping = EventSourceMapping.from_settings(
+            aws.client("sqs"), aws.queue_url, aws.queue_arn, new_container, settings, region=aws.region
+        )
+        with mapping:
+            tool = threading.Thread(target=lambda: outcome.append(run(aws, "redrive")), daemon=True)
+            tool.start()
+            tool.join(timeout=60)
+            assert not tool.is_alive(), "the redrive must end"
+            assert wait_until_drained(aws.client("sqs"), [aws.queue_url], timeout=30)
+        accepted = sandbox.stats()["batches_accepted"]
+    ((code, out),) = outcome
+    assert code == 0
+    assert out.startswith(f"moved 4 to {aws.queue_url}; left 0 not selected\n"), "what the DLQ held"
+    invalid = [body for mid, body in letters.items() if mid.startswith("m-")]
+    dead = drain(aws.client("sqs"), aws.dlq_url)
+    assert Counter(m["Body"] for m in dead) == Counter(invalid), "each still-invalid letter once"
+    assert all(m["MessageAttributes"]["reason"]["StringValue"] for m in dead)
+    assert accepted == 1, "the valid one delivered once"
+
+
+class Killed(BaseException):
+    """The tool's process dying: nothing of it runs on (a BaseException no code of the tool catches)."""
+
+
+def test_a_redrive_killed_between_send_and_delete_is_completed_by_the_next_without_duplicates(
+    local_aws: EmbeddedAws, letters: dict[str, str]
+) -> None:
+    aws = local_aws
+    queues = dlq.Queues(aws.queue_url, aws.dlq_url)
+    dying = own_client(aws)
+
+    def die(**_: object) -> None:  # the queue has confirmed the send; the delete never happens
+        raise Killed
+
+    dying.meta.events.register("before-call.sqs.DeleteMessageBatch", die)
+    with pytest.raises(Killed):
+        dlq.redrive(dying, queues, journal=journal(aws), reason=EMAIL)
+    sqs = aws.client("sqs")
+    assert queue_depth(sqs, aws.queue_url) == 2, "sent"
+    assert queue_depth(sqs, aws.dlq_url) == 4, "and not deleted: in both queues"
+
+    again = dlq.redrive(own_client(aws), queues, journal=journal(aws), reason=EMAIL)
+    assert (again.moved, again.unsent, again.undeleted, again.error) == (2, 0, 0, None)
+    assert in_queue(aws, aws.queue_url) == Counter([letters["m-1"], letters["m-2"]]), "each once"
+    assert queue_depth(sqs, aws.dlq_url) == 2, "the other two were not selected"
+    assert len(journal(aws)) == 0
+
+
+def test_ctrl_c_stops_a_redrive_only_once_the_letters_in_hand_are_in_one_queue(
+    local_aws: EmbeddedAws,
+) -> None:
+    aws = local_aws
+    bodies = [json.dumps({"email": f"u{n}@example", "amount": n}) for n in range(15)]
+    letters = [DeadLetter(f"m-{n}", body, EMAIL, aws.queue_arn) for n, body in enumerate(bodies)]
+    assert Sqs(aws.client("sqs")).dead_letter(aws.dlq_url, letters) == set()
+    tool = own_client(aws)
+    pressed: list[int] = []
+
+    def ctrl_c(**_: object) -> None:  # pressed while the first letters are on their way
+        if not pressed:
+            pressed.append(1)
+            os.kill(os.getpid(), signal.SIGINT)
+
+    tool.meta.events.register("after-call.sqs.SendMessageBatch", ctrl_c)
+    limits = Recorder()
+    tool.meta.events.register("provide-client-params.sqs", limits.hook())
+    moved = dlq.redrive(tool, dlq.Queues(aws.queue_url, aws.dlq_url), journal=journal(aws), reason=EMAIL)
+    assert limits.violations == []
+    assert moved.error is not None and moved.error.startswith("interrupted")
+    assert 0 < moved.moved < 15 and moved.undeleted == 0
+    queued, dead = in_queue(aws, aws.queue_url), in_queue(aws, aws.dlq_url)
+    assert queued + dead == Counter(bodies), "every letter in exactly one queue"
+    assert sum(queued.values()) == moved.moved
+
+
+def test_a_letter_dead_lettered_after_the_run_started_is_left_for_the_next_run(
+    local_aws: EmbeddedAws, letters: dict[str, str]
+) -> None:
+    aws = local_aws
+    tool = own_client(aws)
+    new = json.dumps({"email": "late@example", "amount": 1})
+    sent: list[DeadLetter] = []
+
+    def producer_fails_again(**_: object) -> None:  # a second later by SQS's clock, one new dead letter
+        if not sent:
+            time.sleep(1.1)
+            sent.append(DeadLetter("m-new", new, EMAIL, aws.queue_arn))
+            assert Sqs(aws.client("sqs")).dead_letter(aws.dlq_url, sent) == set()
+
+    tool.meta.events.register("after-call.sqs.SendMessageBatch", producer_fails_again)
+    moved = dlq.redrive(tool, dlq.Queues(aws.queue_url, aws.dlq_url), journal=journal(aws), reason=EMAIL)
+    assert (moved.moved, moved.later, moved.error) == (2, 1, None)
+    assert in_queue(aws, aws.queue_url) == Counter([letters["m-1"], letters["m-2"]])
+    assert in_queue(aws, aws.dlq_url)[new] == 1, "left, and visible again at once"

@@ -14,6 +14,7 @@ from support import (
     invoke,
     lambda_handler,
     receive_event,
+    request_id_of,
     send,
     send_and_invoke,
 )
@@ -32,15 +33,16 @@ def received(sandbox: Sandbox) -> list[dict[str, Any]]:
 
 
 def test_conversions_are_delivered_exactly_as_mapped(aws: EmbeddedAws) -> None:
-    invocation = send_and_invoke(aws, [VALID, {**VALID, "email": "sam@example.com", "rtid": "click-1"}])
+    bodies = [VALID, {**VALID, "email": "sam@example.com", "rtid": "click-1"}]
+    invocation = send_and_invoke(aws, bodies)
     assert invocation.failed == set()
-    batches = {b["events"][0]["data"]["source_message_id"]: b for b in received(invocation.sandbox)}
-    assert set(batches) == set(invocation.ids)
-    first = batches[invocation.ids[0]]
+    batches = {b["source_request_id"]: b for b in received(invocation.sandbox)}
+    assert set(batches) == {request_id_of(body) for body in bodies}
+    first = batches[request_id_of(bodies[0])]
     assert first["user_identities"] == {"email": "jane@example.com"}
     assert first["events"][0]["data"]["custom_attributes"]["amount"] == Decimal("19.99")
     assert first["events"][0]["event_type"] == "custom_event"
-    assert batches[invocation.ids[1]]["integration_attributes"] == {
+    assert batches[request_id_of(bodies[1])]["integration_attributes"] == {
         "1277": {"passbackconversiontrackingid": "click-1"}
     }
     assert invocation.sandbox.stats()["by_status"] == {"202": 1}, "two records, one bulk request"
@@ -57,11 +59,8 @@ def test_mixed_sample_event_delivers_valid_and_dead_letters_invalid_with_reasons
     assert letters[invocation.ids[2]]["reason"] == "emial: unknown field"
     assert letters[invocation.ids[2]]["body"] == sample["Records"][2]["body"], "the original body is kept"
     assert letters[invocation.ids[1]]["source_queue"] == aws.queue_arn
-    assert {b["events"][0]["data"]["source_message_id"] for b in received(invocation.sandbox)} == {
-        invocation.ids[0],
-        invocation.ids[3],
-        invocation.ids[4],
-    }
+    valid = [sample["Records"][n]["body"] for n in (0, 3, 4)]
+    assert {b["source_request_id"] for b in received(invocation.sandbox)} == set(map(request_id_of, valid))
 
 
 def test_without_dlq_invalid_records_are_reported_failed(aws: EmbeddedAws) -> None:
@@ -76,7 +75,7 @@ def test_batch_the_api_refuses_in_a_bulk_202_is_dead_lettered(aws: EmbeddedAws) 
         "device_info": {"ios_advertising_id": "nope"},
         "events": [{"event_type": "custom_event", "data": {"event_name": "conversion"}}],
     }
-    invocation = send_and_invoke(aws, [VALID, refused, VALID])
+    invocation = send_and_invoke(aws, [VALID, refused, {**VALID, "customerid": "c-3"}])
     assert invocation.failed == set()
     letters = dead_letters(aws)
     assert set(letters) == {invocation.ids[1]}
@@ -129,7 +128,7 @@ def test_a_429_burst_is_absorbed_by_pacing_without_failures_or_dead_letters(
 def test_slow_responses_time_out_and_the_retry_is_deduplicated(aws: EmbeddedAws) -> None:
     invocation = send_and_invoke(
         aws,
-        [VALID, VALID],
+        [VALID, {**VALID, "customerid": "c-2"}],
         env={"ROKT_REQUEST_TIMEOUT": "0.5"},
         p_slow=0.5,
         slow_seconds=1.0,

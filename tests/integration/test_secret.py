@@ -1,22 +1,21 @@
-"""secret readers: the Lambda extension's local endpoint over real HTTP, and Secrets Manager in moto."""
+"""secret readers: the Lambda extension's local endpoint over real HTTP, and Secrets Manager in moto;
+and a secret fixed while a warm container runs, through the handler."""
 
 import json
 import math
+import time
 
 import pytest
 from aws_lambda_powertools.utilities import parameters
 from botocore.exceptions import ClientError
 from hostile import Hostile, refusing_port, reply
+from support import API_KEY, API_SECRET, invoke, lambda_handler, receive_event, send
 
 from devstack.aws import EmbeddedAws
+from devstack.sandbox import Sandbox, SandboxConfig
+from rokt_forwarder import secret
 from rokt_forwarder.errors import CredentialsError, DeadlineError
-from rokt_forwarder.secret import (
-    EXTENSION_PORT_VARIABLE,
-    Credentials,
-    ExtensionReader,
-    SecretsManagerReader,
-    open_secret,
-)
+from rokt_forwarder.secret import Credentials, ExtensionReader, SecretsManagerReader
 
 SECRET = {"SecretString": json.dumps({"api_key": "k", "api_secret": "s"}), "Name": "rokt-event-api"}
 
@@ -55,11 +54,6 @@ def test_an_extension_error_says_what_went_wrong_and_never_the_value(answer: obj
         read = ExtensionReader("s", port_of(extension), secrets_manager=lambda r, t: Credentials("x", "y"))
         with pytest.raises(CredentialsError, match=why):
             read(False, math.inf)
-
-
-def test_the_extension_is_used_only_where_the_template_configured_it() -> None:
-    assert isinstance(open_secret("s", {EXTENSION_PORT_VARIABLE: "2773"}), ExtensionReader)
-    assert isinstance(open_secret("s", {}), SecretsManagerReader)
 
 
 def test_secrets_manager_reader_against_moto(aws: EmbeddedAws, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -103,3 +97,28 @@ def test_an_aws_error_is_named_by_its_code_even_without_a_botocore_class(aws: Em
     reader = SecretsManagerReader(aws.secret_arn, provider=parameters.SecretsProvider(boto3_client=client))
     with pytest.raises(CredentialsError, match=r": AccessDeniedException$"):
         reader(False, math.inf)
+
+
+def test_a_malformed_secret_fixed_in_secrets_manager_is_picked_up_by_the_warm_container(
+    aws: EmbeddedAws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The retry period shortened from 15 s so the test need not wait it out; the path is the deployed one.
+    monkeypatch.setattr(secret, "RETRY_SECONDS", 1.0)
+    secrets_manager = aws.client("secretsmanager")
+    typo = json.dumps({"api_key": API_KEY, "apisecret": API_SECRET})
+    secrets_manager.put_secret_value(SecretId=aws.secret_arn, SecretString=typo)
+    conversion = {"email": "jane@example.com", "amount": 19.99, "currency": "USD"}
+    config = SandboxConfig(api_key=API_KEY, api_secret=API_SECRET)
+    with (
+        Sandbox(config) as sandbox,
+        lambda_handler({**aws.environment(), "ROKT_API_URL": sandbox.url}) as handler,
+    ):
+        first = send(aws, [conversion])
+        assert invoke(handler, receive_event(aws, 1)) == set(first), "failed for want of credentials"
+        assert sandbox.stats()["requests"] == 0
+        fixed = json.dumps({"api_key": API_KEY, "api_secret": API_SECRET})
+        secrets_manager.put_secret_value(SecretId=aws.secret_arn, SecretString=fixed)
+        time.sleep(secret.RETRY_SECONDS)
+        send(aws, [{**conversion, "customerid": "c-2"}])
+        assert invoke(handler, receive_event(aws, 1)) == set(), "the same container, the fixed secret"
+        assert sandbox.stats()["batches_accepted"] == 1

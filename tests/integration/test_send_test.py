@@ -36,8 +36,11 @@ def sandbox() -> Iterator[Sandbox]:
         yield api
 
 
-def accepted_ids(sandbox: Sandbox) -> set[str]:
-    return {b["events"][0]["data"]["source_message_id"] for b in sandbox.accepted_batches()}
+def accepted_refs(sandbox: Sandbox) -> set[str]:
+    """The confirmationref of each conversion the API accepted: send-test-<run>-<sample>."""
+    return {
+        b["events"][0]["data"]["custom_attributes"]["confirmationref"] for b in sandbox.accepted_batches()
+    }
 
 
 def test_each_test_conversion_is_followed_to_its_delivery(
@@ -50,7 +53,10 @@ def test_each_test_conversion_is_followed_to_its_delivery(
     assert out.rstrip().endswith("OK: 3 of 3 test conversions ended as expected")
     delivered = {line.split()[-2] for line in out.splitlines() if line.endswith(" delivered")}
     assert len(delivered) == 3
-    assert delivered == accepted_ids(sandbox), "reported delivered exactly what the API accepted"
+    refs = accepted_refs(sandbox)
+    assert len(sandbox.accepted_batches()) == len(refs) == 3, "the API accepted three conversions"
+    assert len({ref.rsplit("-", 1)[0] for ref in refs}) == 1, "all of this run"
+    assert {ref.rsplit("-", 1)[1] for ref in refs} == {"1", "2", "3"}, "one of each sample"
     batches = sandbox.accepted_batches()
     assert {b["environment"] for b in batches} == {"development"}, "test data, whatever the stack says"
     assert sum("other" in b["user_identities"] for b in batches) == 1  # the hashed-email sample
@@ -85,7 +91,7 @@ def test_a_secret_that_does_not_exist_shows_as_a_failure_with_its_reason(
     assert "ResourceNotFoundException" in out
     assert "PROBLEM: flat" in out
     assert out.rstrip().endswith("FAILED: 0 of 3 test conversions ended as expected")
-    assert accepted_ids(sandbox) == set()
+    assert sandbox.accepted_batches() == []
 
 
 def test_a_queue_url_is_followed_in_the_named_function_logs(

@@ -15,8 +15,6 @@ from rokt_forwarder.errors import RefusedError
 from rokt_forwarder.message import FullBatch, parse_message
 
 NOW_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
-MID = "059f36b4-87a3-44ab-83d2-661975830a7d"
-OTHER_MID = "2e1424d4-f796-459e-8184-9c92662be6da"
 HASHED = "7f83b1657ff1fc53b92dc18148a1d65dfc2dc14b1fd9f5b2b1f6f5c2b7a1e6f0"
 
 
@@ -25,23 +23,26 @@ def sha(text: str) -> str:
 
 
 def build(
-    payload: dict[str, Any] | str,
-    *,
-    message_id: str = MID,
-    environment: str = "development",
-    hash_pii: bool = False,
+    payload: dict[str, Any] | str, *, environment: str = "development", hash_pii: bool = False
 ) -> bytes:
     if isinstance(payload, str):
         payload = parse_json(payload)
     assert isinstance(payload, dict)
     message = parse_message(payload, now_ms=NOW_MS)
-    return batch.build(
-        message, message_id=message_id, environment=environment, hash_pii=hash_pii, now_ms=NOW_MS
-    )
+    return batch.build(message, environment=environment, hash_pii=hash_pii, now_ms=NOW_MS)
 
 
 def load(body: bytes) -> Any:
     return json.loads(body, parse_float=Decimal)
+
+
+def without_ids(sent: dict[str, Any]) -> dict[str, Any]:
+    """The batch without the ids batch.py derives (the tests of ids are below), which must be there."""
+    sent = copy.deepcopy(sent)
+    assert uuid.UUID(sent.pop("source_request_id")).version == 5
+    for event in sent["events"]:
+        assert uuid.UUID(event["data"].pop("source_message_id")).version == 5
+    return sent
 
 
 FULL_EXAMPLE = """{
@@ -75,9 +76,8 @@ FULL_EXAMPLE = """{
 
 
 def test_full_flat_example_gives_the_exact_batch() -> None:
-    assert load(build(FULL_EXAMPLE)) == {
+    assert without_ids(load(build(FULL_EXAMPLE))) == {
         "environment": "production",
-        "source_request_id": batch.request_id(MID),
         "user_identities": {
             "email": "jane.doe@example.com",
             "other": HASHED,
@@ -104,7 +104,6 @@ def test_full_flat_example_gives_the_exact_batch() -> None:
                 "data": {
                     "event_name": "conversion",
                     "custom_event_type": "transaction",
-                    "source_message_id": MID,
                     "timestamp_unixtime_ms": NOW_MS - 12 * 3_600_000,
                     "custom_attributes": {
                         "amount": Decimal("19.99"),
@@ -127,9 +126,8 @@ def test_full_flat_example_gives_the_exact_batch() -> None:
 
 
 def test_minimal_flat_conversion() -> None:
-    assert load(build({"email": "jane@example.com"})) == {
+    assert without_ids(load(build({"email": "jane@example.com"}))) == {
         "environment": "development",
-        "source_request_id": batch.request_id(MID),
         "user_identities": {"email": "jane@example.com"},
         "events": [
             {
@@ -137,7 +135,6 @@ def test_minimal_flat_conversion() -> None:
                 "data": {
                     "event_name": "conversion",
                     "custom_event_type": "transaction",
-                    "source_message_id": MID,
                     "custom_attributes": {},
                 },
             }
@@ -190,24 +187,75 @@ def test_custom_and_user_attributes_are_merged() -> None:
 # --- ids --------------------------------------------------------------------------------------------
 
 
-def test_source_request_id_is_stable_per_message_id() -> None:
-    first = load(build({"customerid": "c"}))["source_request_id"]
-    again = load(build({"customerid": "c", "amount": 3}))["source_request_id"]
-    other = load(build({"customerid": "c"}, message_id=OTHER_MID))["source_request_id"]
-    assert first == again
-    assert first != other
-    assert uuid.UUID(first).version == 5
+FLAT = {"email": "jane@example.com", "amount": "19.99", "currency": "usd", "customerid": "c-1"}
 
 
-def test_source_request_id_namespace_is_pinned() -> None:
-    # Changing the namespace would make a redelivery after a deploy look new to the API's dedup.
+def request_id_of(body: str, *, environment: str = "development", hash_pii: bool = False) -> str:
+    sent = load(batch.prepare(body, environment=environment, hash_pii=hash_pii, now_ms=NOW_MS))
+    return str(sent["source_request_id"])
+
+
+def sns(message: str) -> str:
+    notification = {"Type": "Notification", "MessageId": str(uuid.uuid4()), "Message": message}
+    return json.dumps({**notification, "TopicArn": "arn:aws:sns:us-east-1:1:t"})
+
+
+def eventbridge(detail: dict[str, Any]) -> str:
+    event = {"id": str(uuid.uuid4()), "detail-type": "conversion", "source": "shop", "detail": detail}
+    return json.dumps(event)
+
+
+@pytest.mark.parametrize(
+    "same",
+    [
+        json.dumps(FLAT),
+        json.dumps(dict(reversed(FLAT.items())), indent=2),
+        json.dumps({**FLAT, "amount": 19.99, "currency": " USD "}),
+        sns(json.dumps(FLAT)),
+        eventbridge(FLAT),
+        sns(eventbridge(FLAT)),
+    ],
+    ids=["as sent", "keys reordered, spaced", "normalised values", "SNS", "EventBridge", "SNS+EventBridge"],
+)
+def test_the_same_conversion_gets_the_same_ids_however_it_arrives(same: str) -> None:
+    """No SQS message id goes in: a redriven or re-sent message (a new messageId) is the same batch."""
+    assert request_id_of(same) == request_id_of(json.dumps(FLAT))
+    assert request_id_of(same, hash_pii=True) == request_id_of(json.dumps(FLAT)), (
+        "the conversion, not its form"
+    )
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        {**FLAT, "amount": "19.98"},
+        {**FLAT, "customerid": "c-2"},
+        {**FLAT, "confirmationref": "ORDER-2"},
+        {**FLAT, "timestamp": NOW_MS - 1},
+        {**FLAT, "custom_attributes": {"coupon": "SAVE10"}},
+    ],
+)
+def test_a_conversion_that_differs_in_anything_gets_other_ids(other: dict[str, Any]) -> None:
+    assert request_id_of(json.dumps(other)) != request_id_of(json.dumps(FLAT))
+
+
+def test_the_same_conversion_in_another_environment_gets_other_ids() -> None:
+    body = json.dumps(FLAT)
+    assert request_id_of(body, environment="production") != request_id_of(body)
+
+
+def test_ids_are_pinned_to_the_canonical_batch_and_the_namespace() -> None:
+    # Changing either would make a message redriven after a deploy look new to the API's dedup.
+    canonical = (
+        '{"environment":"development","events":[{"data":{"custom_attributes":{},"custom_event_type":'
+        '"transaction","event_name":"conversion"},"event_type":"custom_event"}],'
+        '"user_identities":{"customerid":"c"}}'
+    )
     namespace = uuid.UUID("5b7e0c52-4a39-4d7e-9a54-6f1c3a0d2b8e")
-    assert batch.request_id(MID) == str(uuid.uuid5(namespace, MID))
-
-
-def test_source_message_id_is_the_sqs_message_id() -> None:
-    sent = load(build({"customerid": "c"}, message_id=OTHER_MID))
-    assert sent["events"][0]["data"]["source_message_id"] == OTHER_MID
+    sent = load(build({"customerid": "c"}))
+    request = str(uuid.uuid5(namespace, canonical))
+    assert sent["source_request_id"] == request
+    assert sent["events"][0]["data"]["source_message_id"] == str(uuid.uuid5(namespace, f"{request}/0"))
 
 
 # --- environment, timestamp -------------------------------------------------------------------------
@@ -292,18 +340,18 @@ def build_full(
     payload: dict[str, Any], *, environment: str = "development", hash_pii: bool = False
 ) -> dict[str, Any]:
     sent: dict[str, Any] = load(
-        batch.build(
-            FullBatch(payload), message_id=MID, environment=environment, hash_pii=hash_pii, now_ms=NOW_MS
-        )
+        batch.build(FullBatch(payload), environment=environment, hash_pii=hash_pii, now_ms=NOW_MS)
     )
     return sent
 
 
 def test_full_batch_passes_through_filling_only_defaults() -> None:
-    assert build_full(full_batch()) == {
+    sent = build_full(full_batch())
+    request = sent["source_request_id"]
+    assert sent == {
         **full_batch(),
         "environment": "development",
-        "source_request_id": batch.request_id(MID),
+        "source_request_id": request,
         "events": [
             {
                 "event_type": "custom_event",
@@ -312,24 +360,30 @@ def test_full_batch_passes_through_filling_only_defaults() -> None:
                     "custom_attributes": {"amount": Decimal("49.99")},
                     "extra_data_field": "kept",
                     "custom_event_type": "transaction",
-                    "source_message_id": MID,
+                    "source_message_id": batch.request_id(f"{request}/0"),
                 },
                 "event_extra": True,
             },
             {
                 "event_type": "screen_view",
-                "data": {"screen_name": "checkout", "source_message_id": batch.request_id(f"{MID}/1")},
+                "data": {"screen_name": "checkout", "source_message_id": batch.request_id(f"{request}/1")},
             },
             {
                 "event_type": "custom_event",
                 "data": {
                     "event_name": "signup",
                     "custom_event_type": "other",
-                    "source_message_id": batch.request_id(f"{MID}/2"),
+                    "source_message_id": batch.request_id(f"{request}/2"),
                 },
             },
         ],
     }
+
+
+def test_a_full_batch_s_ids_come_from_its_content() -> None:
+    request = build_full(full_batch())["source_request_id"]
+    assert build_full(dict(reversed(full_batch().items())))["source_request_id"] == request
+    assert build_full({**full_batch(), "ip": "198.51.100.7"})["source_request_id"] != request
 
 
 def test_full_batch_keeps_what_the_producer_set() -> None:
@@ -358,9 +412,7 @@ def test_full_batch_input_is_not_modified() -> None:
 
 
 def test_full_batch_decimals_stay_exact() -> None:
-    body = batch.build(
-        FullBatch(full_batch()), message_id=MID, environment="development", hash_pii=False, now_ms=NOW_MS
-    )
+    body = batch.build(FullBatch(full_batch()), environment="development", hash_pii=False, now_ms=NOW_MS)
     assert b'"amount":49.99' in body
     assert b'"deep":1.50' in body
 
@@ -450,9 +502,7 @@ def test_flat_user_attributes_may_not_shadow_a_named_field() -> None:
 def test_hash_pii_on_a_full_batch() -> None:
     payload = full_batch()
     payload["user_attributes"] = {"lastname": "Doeqq", "mobile": "305.321.1654"}
-    body = batch.build(
-        FullBatch(payload), message_id=MID, environment="development", hash_pii=True, now_ms=NOW_MS
-    )
+    body = batch.build(FullBatch(payload), environment="development", hash_pii=True, now_ms=NOW_MS)
     assert b"jane@example.com" not in body
     assert b"Doeqq" not in body
     sent = load(body)
@@ -475,9 +525,7 @@ def test_hash_pii_does_not_hide_a_malformed_email_in_a_full_batch() -> None:
 def test_hash_pii_never_sends_a_numeric_zip_raw() -> None:
     payload = full_batch()
     payload["user_attributes"] = {"billingzipcode": 90210}
-    body = batch.build(
-        FullBatch(payload), message_id=MID, environment="development", hash_pii=True, now_ms=NOW_MS
-    )
+    body = batch.build(FullBatch(payload), environment="development", hash_pii=True, now_ms=NOW_MS)
     assert b"90210" not in body
     assert load(body)["user_attributes"] == {"billingzipsha256": sha("90210")}
 
@@ -527,9 +575,7 @@ def test_deeply_nested_pass_through_is_a_message_error(hash_pii: bool, depth: in
         nested = [nested]
     payload["device_info"] = {"extra": nested, "more": {"k": {"k": {"k": nested}}}}
     with pytest.raises(RefusedError, match=r"^batch: nested too deeply$"):
-        batch.build(
-            FullBatch(payload), message_id=MID, environment="development", hash_pii=hash_pii, now_ms=NOW_MS
-        )
+        batch.build(FullBatch(payload), environment="development", hash_pii=hash_pii, now_ms=NOW_MS)
 
 
 # --- HASH_PII leaves nothing raw (hardening) --------------------------------------------------------
@@ -550,9 +596,7 @@ def test_hash_pii_covers_identity_types_and_reserved_attributes_of_a_full_batch(
         "$Address": "12 Qelm St",
         "$Gender": "f",
     }
-    body = batch.build(
-        FullBatch(payload), message_id=MID, environment="development", hash_pii=True, now_ms=NOW_MS
-    )
+    body = batch.build(FullBatch(payload), environment="development", hash_pii=True, now_ms=NOW_MS)
     for raw in (
         "Jane",
         "jane",

@@ -7,7 +7,6 @@ import pytest
 from fakes import FIFO_QUEUE, QUEUE, Edges, FakeApi, FakeClock, record
 
 from rokt_forwarder import invocation, outcome, pii
-from rokt_forwarder.batch import request_id
 from rokt_forwarder.errors import CredentialsError
 from rokt_forwarder.outage import Outage
 from rokt_forwarder.ports import Response
@@ -112,11 +111,11 @@ def test_preparing_shares_the_deadline_and_fails_the_records_it_had_no_time_for(
 
     def slow_prepare(body: str, **options: Any) -> bytes:
         clock.now += 1.0
-        prepared.append(options["message_id"])
+        prepared.append(json.loads(body)["customerid"])
         return prepare(body, **options)
 
     monkeypatch.setattr(invocation, "prepare", slow_prepare)
-    records = [record(VALID, mid=f"m{n}") for n in range(20)]
+    records = [record({**VALID, "customerid": f"m{n}"}, mid=f"m{n}") for n in range(20)]
     failed = edges(records, remaining_ms=10_000)
     assert clock.now <= 10.0, "preparing ran past the deadline"
     assert prepared == [f"m{n}" for n in range(8)]
@@ -174,12 +173,13 @@ def test_credential_problems_never_dead_letter_valid_records(status: int) -> Non
     assert edges.api.reauthentications == 1
 
 
-def test_the_same_record_gets_the_same_request_id_on_redelivery() -> None:
+def test_the_same_record_gets_the_same_request_id_on_redelivery_and_after_a_redrive() -> None:
     edges = Edges(FakeApi())
     edges([record(VALID, mid="m-1")])
     edges([record(VALID, mid="m-1", receives=2)])
-    first, second = edges.api.sent_ids()
-    assert first == second
+    edges([record(VALID, mid="redriven-under-a-new-id")])
+    first, second, redriven = edges.api.sent_ids()
+    assert first == second == redriven
 
 
 def test_failed_secret_reread_after_403_keeps_what_was_delivered() -> None:
@@ -249,7 +249,7 @@ def test_a_message_delivered_twice_in_one_event_is_settled_once() -> None:
     again = {**valid, "receiptHandle": "handle-latest"}
     bad = record({"amount": 5}, mid="bad")
     assert edges([valid, bad, again, {**bad, "receiptHandle": "handle-bad-2"}]) == []
-    assert edges.api.sent_ids() == [request_id("twice")], "posted once"
+    assert len(edges.api.sent_ids()) == 1, "posted once"
     assert [letter.message_id for letter in edges.letters] == ["bad"], "dead-lettered once"
 
 
@@ -381,3 +381,29 @@ def test_while_the_api_is_down_an_invocation_costs_one_probe() -> None:
     assert len(edges([record(VALID) for _ in range(50)])) == 50
     assert len(api.calls) - first == 1
     assert clock.now < 2.0
+
+
+@pytest.mark.parametrize(
+    ("remaining_ms", "margin", "stop"),
+    [(30_000, None, 25.0), (30_000, 3.0, 27.0), (10_000, None, 8.0)],
+    ids=["5 s, as documented", "a shorter margin", "a fifth of a short invocation"],
+)
+def test_sending_stops_the_safety_margin_before_lambda_s_deadline(
+    remaining_ms: int, margin: float | None, stop: float
+) -> None:
+    """The margin leaves time for the DLQ and visibility calls and the response; under a short
+    deadline it shrinks to a fifth of the time, so some sending is still possible."""
+    clock = FakeClock()
+    ends: list[float] = []
+
+    def unavailable(path: str, batches: list) -> Response:
+        ends.append(clock.now)  # when the answer arrives: each request takes a quarter of a second
+        return Response(503, retry_after=0.25)
+
+    edges = Edges(FakeApi([unavailable], clock=clock, cost=0.25))
+    if margin is not None:
+        edges.forward.safety_margin = margin
+    assert edges([record(VALID, mid="a")], remaining_ms=remaining_ms) == ["a"]
+    assert max(ends) <= stop, "no request outlasts the margin"
+    assert max(ends) >= stop - 0.5, "sending went on until a request and its wait no longer fit"
+    assert clock.now <= stop, "nor does a wait"

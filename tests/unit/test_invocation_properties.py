@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import event as seen
 from hypothesis import strategies as st
 
+from rokt_forwarder.batch import prepare
 from rokt_forwarder.errors import TransportError
 from rokt_forwarder.ports import Response
 
@@ -111,6 +112,12 @@ def answers(draw: st.DrawFn) -> tuple[Response | TransportError, str]:
     return Response(status, body if draw(st.booleans()) else b"", retry_after), value
 
 
+def request_id(body: str, hash_pii: bool) -> str:
+    """The id of the batch the forwarder makes of this body (fakes.Edges's settings and clock)."""
+    sent = prepare(body, environment="development", hash_pii=hash_pii, now_ms=1_767_225_600_000)
+    return str(json.loads(sent)["source_request_id"])
+
+
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     records=st.lists(bodies(), min_size=1, max_size=12),
@@ -143,11 +150,11 @@ def test_every_record_gets_one_outcome_in_time_and_no_pii_escapes(
     assert set(failed) <= ids and len(failed) == len(set(failed))
     assert len(letters) == len(set(letters)), "dead-lettered once"
     assert not set(letters) & set(failed), "a dead-lettered record is not also retried"
-    delivered = ids - set(failed) - set(letters)
-    sent = {
-        batch["events"][0]["data"].get("source_message_id") for _, batches in api.calls for batch in batches
-    }
-    assert delivered <= sent, "a record counted delivered was posted"
+    delivered = [r for r in event if r["messageId"] not in set(failed) | set(letters)]
+    sent = {batch["source_request_id"] for _, batches in api.calls for batch in batches}
+    assert {request_id(r["body"], hash_pii) for r in delivered} <= sent, (
+        "a record counted delivered was posted"
+    )
     assert clock.now <= remaining_ms / 1000, "nothing ran past the deadline"
     logged = json.dumps([r.__dict__ for r in caplog.records], default=str)
     reasons = " ".join(letter.reason for letter in edges.letters)

@@ -39,7 +39,7 @@ def unwrapped(text: str) -> None:
 
 def prepared(text: str) -> None:
     with contextlib.suppress(RefusedError):
-        prepare(text, message_id="m", environment="development", hash_pii=True, now_ms=NOW_MS)
+        prepare(text, environment="development", hash_pii=True, now_ms=NOW_MS)
 
 
 def parsed_by_the_sandbox(text: str) -> None:

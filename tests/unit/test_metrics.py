@@ -39,25 +39,28 @@ def namespace(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "test")
 
 
-def test_counts_latency_and_the_oldest_record_age(capsys: pytest.CaptureFixture[str]) -> None:
-    stats = DeliveryStats(requests=4, retries=2, splits=1, by_status={"202": 2, "429": 2})
-    stats.api_seconds, stats.paced_seconds = 0.2, 3.0
-    outcomes = [DELIVERED, DELIVERED, DeadLettered("x"), Failed("y")]
+def test_each_metric_publishes_its_own_number(capsys: pytest.CaptureFixture[str]) -> None:
+    """Every value differs from every other, so publishing one stat under another's name fails."""
+    stats = DeliveryStats(requests=7, retries=5, splits=6, by_status={"202": 3, "429": 4})
+    stats.api_seconds, stats.paced_seconds = 0.07, 8.5
+    outcomes = [DELIVERED] * 3 + [DeadLettered("x")] * 2 + [Failed("y")]
     records = [record(NOW_MS - 90_000), record(NOW_MS - 5_000), record(None)]
     metrics.publish(records, outcomes, stats, NOW_MS)
-    assert published(capsys) == {
-        "RecordsDelivered": 2,
-        "RecordsDeadLettered": 1,
+    values = published(capsys)
+    assert values == {
+        "RecordsDelivered": 3,
+        "RecordsDeadLettered": 2,
         "RecordsFailed": 1,
-        "ApiRequests": 4,
-        "ApiThrottled": 2,
-        "ApiRetries": 2,
-        "ApiSplits": 1,
-        "ApiLatency": pytest.approx(50.0),
-        "PacingWait": 3.0,
+        "ApiRequests": 7,
+        "ApiThrottled": 4,
+        "ApiRetries": 5,
+        "ApiSplits": 6,
+        "ApiLatency": pytest.approx(10.0),
+        "PacingWait": 8.5,
         "OldestRecordAge": 90.0,
         "CredentialsFailures": 0,
     }
+    assert len({float(value) for value in values.values()}) == len(values), "no two metrics share a value"
 
 
 def test_no_request_means_no_latency_and_no_timestamp_no_age(capsys: pytest.CaptureFixture[str]) -> None:

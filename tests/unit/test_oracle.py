@@ -84,7 +84,6 @@ def test_every_sample_the_forwarder_accepts_the_oracle_accepts_too(sample: Path,
         try:
             body = prepare(
                 record["body"],
-                message_id=record["messageId"],
                 environment="development",
                 hash_pii=hash_pii,
                 now_ms=NOW_MS,

@@ -2,30 +2,38 @@
 
 from typing import Any
 
+import pytest
+from sqs_limits import Recorder, message_size
+
 from rokt_forwarder import sqs
 from rokt_forwarder.ports import DeadLetter, Delay
 
 
 class Client:
-    """A stand-in boto3 SQS client that records calls (and can refuse every batch)."""
+    """A stand-in boto3 SQS client that records calls, refuses those SQS would (sqs_limits), and can
+    refuse every batch."""
 
     def __init__(self, fail_batches: bool = False) -> None:
         self.fail_batches = fail_batches
         self.calls: list[tuple[str, Any]] = []
+        self.limits = Recorder()
         self.meta = type("Meta", (), {"endpoint_url": "https://sqs.us-east-1.amazonaws.com"})
 
     def send_message_batch(self, **kwargs: Any) -> dict[str, Any]:
         self.calls.append(("batch", kwargs))
+        self.limits.check("SendMessageBatch", kwargs)
         if self.fail_batches:
             raise RuntimeError("BatchRequestTooLong")
         return {"Successful": [{"Id": e["Id"]} for e in kwargs["Entries"]], "Failed": []}
 
     def send_message(self, **kwargs: Any) -> dict[str, Any]:
         self.calls.append(("one", kwargs))
+        self.limits.check("SendMessage", kwargs)
         return {}
 
     def change_message_visibility_batch(self, **kwargs: Any) -> dict[str, Any]:
         self.calls.append(("delay", kwargs))
+        self.limits.check("ChangeMessageVisibilityBatch", kwargs)
         return {}
 
 
@@ -72,14 +80,6 @@ def test_queue_url_from_arn_on_the_client_endpoint() -> None:
     assert url == "https://sqs.us-east-1.amazonaws.com/123456789012/rokt-conversions"
 
 
-def sqs_size(entry: dict[str, Any]) -> int:
-    """A message's size as SQS counts it (body, and each attribute's name, type and value); moto does not."""
-    attributes = entry.get("MessageAttributes", {}).items()
-    return len(entry["MessageBody"].encode()) + sum(
-        len(name) + len(value["DataType"]) + len(value["StringValue"].encode()) for name, value in attributes
-    )
-
-
 def test_a_body_near_the_size_limit_is_dead_lettered_whole_with_as_much_reason_as_fits() -> None:
     client = Client()
     body = "é" * ((sqs.MAX_MESSAGE_BYTES - 40) // 2)  # 2 bytes a character: 40 bytes left for attributes
@@ -89,7 +89,7 @@ def test_a_body_near_the_size_limit_is_dead_lettered_whole_with_as_much_reason_a
     assert unsent == set()
     entry = client.calls[0][1]["Entries"][0]
     assert entry["MessageBody"] == body, "the body is never cut"
-    assert sqs_size(entry) <= sqs.MAX_MESSAGE_BYTES
+    assert message_size(entry) <= sqs.MAX_MESSAGE_BYTES
     reason = entry["MessageAttributes"]["reason"]["StringValue"]
     assert reason.startswith("email: must") and reason.endswith("…")
 
@@ -111,5 +111,41 @@ def test_attributes_count_toward_a_batch_s_size() -> None:
     letters = [DeadLetter(f"m{n}", "x" * 86_500, reason, "arn:a:b:c:d:q") for n in range(3)]
     adapter(client).dead_letter("https://q/dlq", letters)
     for _, call in client.calls:
-        assert sum(sqs_size(entry) for entry in call["Entries"]) <= sqs.MAX_SEND_BATCH_BYTES
+        assert sum(message_size(entry) for entry in call["Entries"]) <= sqs.MAX_SEND_BATCH_BYTES
     assert [len(call["Entries"]) for _, call in client.calls] == [2, 1]
+
+
+def test_twenty_five_letters_go_in_batches_sqs_takes_never_one_by_one() -> None:
+    client = Client()
+    letters = [letter(n) for n in range(25)]
+    assert adapter(client).dead_letter("https://q/dlq", letters) == set()
+    assert client.limits.violations == []
+    assert [(kind, len(call["Entries"])) for kind, call in client.calls] == [
+        ("batch", 10),
+        ("batch", 10),
+        ("batch", 5),
+    ]
+
+
+@pytest.mark.parametrize("fifo", [False, True])
+def test_large_letters_with_long_reasons_stay_within_every_sqs_limit(fifo: bool) -> None:
+    client = Client()
+    reason = "email: must be an email address; \u00e9\U0001f600 " * 60  # cut to fit, in whole characters
+    letters = [
+        DeadLetter(f"m{n}", "é" * (15_000 * (n + 1)), reason, "arn:aws:sqs:us-east-1:1:q", group_id="g")
+        for n in range(8)
+    ]
+    dlq = "https://q/dlq.fifo" if fifo else "https://q/dlq"
+    assert adapter(client).dead_letter(dlq, letters) == set()
+    assert client.limits.violations == []
+    assert {kind for kind, _ in client.calls} == {"batch"}, "no batch was refused"
+    sent = [entry["MessageBody"] for _, call in client.calls for entry in call["Entries"]]
+    assert sent == [letter.body for letter in letters], "every body, whole, in order"
+
+
+def test_twenty_five_delays_go_in_batches_sqs_takes() -> None:
+    client = Client()
+    queue = "arn:aws:sqs:us-east-1:123456789012:q"
+    adapter(client).delay([Delay(f"m{n}", f"h{n}", queue, 900) for n in range(25)])
+    assert client.limits.violations == []
+    assert [len(call["Entries"]) for _, call in client.calls] == [10, 10, 5]

@@ -200,3 +200,14 @@ def test_the_fast_path_and_the_exact_writer_agree(tree: Any) -> None:
 def test_values_orjson_refuses_or_may_misread_are_written_exactly(value: Any) -> None:
     assert wire.dumps(value) == wire.exact(value)
     assert typed(load(wire.dumps(value))) == typed(value)
+
+
+@pytest.mark.parametrize("null", [False, True], ids=["orjson", "exact (a null)"])
+def test_sorted_keys_give_one_text_for_equal_values(null: bool) -> None:
+    """batch.py derives the dedup ids from this text: key order must not change it, on either path."""
+    inner = {"d": Decimal("1.50"), "c": None} if null else {"d": Decimal("1.50"), "c": 2}
+    one = {"b": "é", "a": [inner]}
+    other = {"a": [dict(reversed(inner.items()))], "b": "é"}
+    text = wire.dumps(one, sort_keys=True)
+    assert text == wire.dumps(other, sort_keys=True)
+    assert text == ('{"a":[{"c":%s,"d":1.50}],"b":"é"}' % ("null" if null else "2")).encode()

@@ -1,7 +1,9 @@
 """Build the Event API batch for one record, in the shape of the integration guide's example payload.
 
-One batch per record (one user). Its ids derive from the SQS messageId, which is stable across
-redeliveries, so the API deduplicates a record that SQS delivers again.
+One batch per record (one user). Its ids derive from the batch's own content, not from the SQS
+message that carried it: every way a message comes back (SQS's redelivery, its move to the DLQ, the
+move task or the DLQ tool sending it back under a new messageId, the producer sending it again) gives
+the same conversion the same ids, so the API counts it once (docs/event-api.md, "Deduplication ids").
 """
 
 import uuid
@@ -12,16 +14,17 @@ from rokt_forwarder.envelope import unwrap
 from rokt_forwarder.errors import RefusedError
 from rokt_forwarder.message import EVENT_FIELDS, USER_FIELDS, Conversion, FullBatch, Message, parse_message
 
-# Fixed namespace: the same messageId must give the same source_request_id in every container.
+# Fixed namespace: the same batch must give the same source_request_id in every container.
 _NAMESPACE = uuid.UUID("5b7e0c52-4a39-4d7e-9a54-6f1c3a0d2b8e")
 ROKT_INTEGRATION_ID = "1277"
 
 
-def request_id(message_id: str) -> str:
-    return str(uuid.uuid5(_NAMESPACE, message_id))
+def request_id(content: bytes | str) -> str:
+    """A UUIDv5 of `content`: the batch's canonical JSON, or a request id and an event's index."""
+    return str(uuid.uuid5(_NAMESPACE, content))
 
 
-def prepare(body: str, *, message_id: str, environment: str, hash_pii: bool, now_ms: int) -> bytes:
+def prepare(body: str, *, environment: str, hash_pii: bool, now_ms: int) -> bytes:
     """A record's body as the batch's wire bytes: envelope, message, rules; RefusedError says why not.
 
     The one path from body to batch, for the forwarder and for the tools that must judge a message
@@ -29,29 +32,40 @@ def prepare(body: str, *, message_id: str, environment: str, hash_pii: bool, now
     """
     payload, _ = unwrap(body)
     message = parse_message(payload, now_ms=now_ms)
-    return build(message, message_id=message_id, environment=environment, hash_pii=hash_pii, now_ms=now_ms)
+    return build(message, environment=environment, hash_pii=hash_pii, now_ms=now_ms)
 
 
-def build(message: Message, *, message_id: str, environment: str, hash_pii: bool, now_ms: int) -> bytes:
-    """The batch as wire bytes; raises RefusedError naming every rule it breaks."""
+def build(message: Message, *, environment: str, hash_pii: bool, now_ms: int) -> bytes:
+    """The batch as wire bytes; raises RefusedError naming every rule it breaks.
+
+    The ids are those of the batch as built before any hashing, its keys in sorted order: the same
+    conversion, however its fields were ordered, enveloped or sent, and whatever HASH_PII says.
+    """
     if isinstance(message, Conversion):
-        batch = _from_conversion(message, message_id=message_id, environment=environment)
+        batch = _from_conversion(message, environment=environment)
     else:
-        batch = _with_defaults(message, message_id=message_id, environment=environment)
+        batch = _with_defaults(message, environment=environment)
     if violations := rules.check_batch(batch, now_ms=now_ms):
         raise RefusedError(reasons.join([str(v) for v in violations]))
-    try:
-        body = wire.dumps(pii.hash_batch(batch) if hash_pii else batch)
-    except UnicodeEncodeError:
-        raise RefusedError("text must be valid Unicode (it holds a lone surrogate)") from None
-    except RecursionError:
-        raise RefusedError("batch: nested too deeply") from None
+    batch = _with_ids(batch, request_id(_dumps(batch, sort_keys=True)))
+    if hash_pii:
+        batch = pii.hash_batch(batch)
+    body = _dumps(batch)
     if len(body) > limits.MAX_BATCH_BYTES:
         raise RefusedError(f"batch: {len(body)} bytes is over the {limits.MAX_BATCH_BYTES}-byte batch limit")
     return body
 
 
-def _from_conversion(message: Conversion, *, message_id: str, environment: str) -> dict[str, Any]:
+def _dumps(batch: dict[str, Any], *, sort_keys: bool = False) -> bytes:
+    try:
+        return wire.dumps(batch, sort_keys=sort_keys)
+    except UnicodeEncodeError:
+        raise RefusedError("text must be valid Unicode (it holds a lone surrogate)") from None
+    except RecursionError:
+        raise RefusedError("batch: nested too deeply") from None
+
+
+def _from_conversion(message: Conversion, *, environment: str) -> dict[str, Any]:
     fields = message.fields
     identities = {key: fields[key] for key in ("email", "other", "customerid") if key in fields}
     attributes = {key: fields[key] for key in USER_FIELDS if key in fields}
@@ -61,14 +75,12 @@ def _from_conversion(message: Conversion, *, message_id: str, environment: str) 
     data: dict[str, Any] = {
         "event_name": "conversion",
         "custom_event_type": "transaction",
-        "source_message_id": message_id,
         "custom_attributes": event_attributes,
     }
     if "timestamp" in fields:
         data["timestamp_unixtime_ms"] = fields["timestamp"]
     batch: dict[str, Any] = {
         "environment": fields.get("environment", environment),
-        "source_request_id": request_id(message_id),
         "user_identities": identities,
         "events": [{"event_type": "custom_event", "data": data}],
     }
@@ -86,22 +98,36 @@ def _from_conversion(message: Conversion, *, message_id: str, environment: str) 
     return batch
 
 
-def _with_defaults(message: FullBatch, *, message_id: str, environment: str) -> dict[str, Any]:
+def _with_defaults(message: FullBatch, *, environment: str) -> dict[str, Any]:
     """Pass the producer's batch through unchanged but for the defaults it left out."""
     batch = dict(message.batch)
     batch.setdefault("environment", environment)
-    batch.setdefault("source_request_id", request_id(message_id))
     events = batch.get("events")
     if isinstance(events, list):
-        batch["events"] = [_event_defaults(event, message_id, index) for index, event in enumerate(events)]
+        batch["events"] = [_event_defaults(event) for event in events]
     return batch
 
 
-def _event_defaults(event: Any, message_id: str, index: int) -> Any:
+def _event_defaults(event: Any) -> Any:
     if not isinstance(event, dict) or not isinstance(event.get("data"), dict):
         return event
-    data = dict(event["data"])
-    if event.get("event_type") == "custom_event":
-        data.setdefault("custom_event_type", "transaction")
-    data.setdefault("source_message_id", message_id if index == 0 else request_id(f"{message_id}/{index}"))
-    return {**event, "data": data}
+    if event.get("event_type") != "custom_event" or "custom_event_type" in event["data"]:
+        return event
+    return {**event, "data": {**event["data"], "custom_event_type": "transaction"}}
+
+
+def _with_ids(batch: dict[str, Any], request: str) -> dict[str, Any]:
+    """The batch with the ids it lacks: `request` for itself, one derived from it for each event.
+
+    A producer's own ids are kept.
+    """
+    batch = {**batch, "source_request_id": batch.get("source_request_id", request)}
+    events = batch.get("events")
+    if isinstance(events, list):
+        batch["events"] = [
+            {**event, "data": {"source_message_id": request_id(f"{request}/{index}"), **event["data"]}}
+            if isinstance(event, dict) and isinstance(event.get("data"), dict)
+            else event
+            for index, event in enumerate(events)
+        ]
+    return batch

@@ -191,7 +191,6 @@ class Forwarder:
         try:
             return prepare(
                 record.body,
-                message_id=record.message_id,
                 environment=self.settings.environment,
                 hash_pii=self.settings.hash_pii,
                 now_ms=now_ms,

@@ -7,7 +7,8 @@ Two ways to read it, chosen at cold start (`open_secret`):
 - otherwise with boto3 through Powertools Parameters.
 
 A re-read after a 401/403 (the secret was rotated) always asks Secrets Manager itself: the extension
-would answer from its own cache for up to five minutes.
+would answer from its own cache for up to five minutes. So does the first read after a failed one
+(`Recovering`): a secret that was missing or malformed is not kept from its fix by a cache.
 """
 
 import json
@@ -30,6 +31,11 @@ if TYPE_CHECKING:
 
 # Rotation is caught by a 401/403 (which forces a re-read), so the cache can outlive invocations.
 CACHE_SECONDS = 3600
+# After a failed read (no secret, no permission, not the JSON it must be), reads fail at once for this
+# long, then the next one asks Secrets Manager itself. No longer than the soonest retry of a failed
+# record (outcome.RETRY_BASE_SECONDS / 2), so that retry meets a fixed secret; yet a broken secret
+# costs one call per container per period, not one per invocation.
+RETRY_SECONDS = 15.0
 EXTENSION_TIMEOUT_SECONDS = 2.0
 # Set by the template when it adds the extension's layer (the extension's own default is 2773).
 EXTENSION_PORT_VARIABLE = "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT"
@@ -48,13 +54,42 @@ class Credentials:
 type SecretReader = Callable[[bool, float], Credentials]
 
 
-def open_secret(secret_id: str, env: Mapping[str, str] = os.environ) -> SecretReader:
+def open_secret(secret_id: str, env: Mapping[str, str] = os.environ) -> "Recovering":
     """The reader for this container: the extension's when it is there, else Secrets Manager's."""
     secrets_manager = SecretsManagerReader(secret_id)
     port = env.get(EXTENSION_PORT_VARIABLE, "").strip()
     if port.isdigit():
-        return ExtensionReader(secret_id, int(port), secrets_manager=secrets_manager)
-    return secrets_manager
+        return Recovering(ExtensionReader(secret_id, int(port), secrets_manager=secrets_manager))
+    return Recovering(secrets_manager)
+
+
+class Recovering:
+    """A reader that does not keep a failure: it is repeated for RETRY_SECONDS, then read past the caches.
+
+    Powertools caches the value it fetched for CACHE_SECONDS, valid or not, and the extension for up to
+    five minutes: without this, a malformed secret fixed in Secrets Manager would go on failing a warm
+    container for an hour (only a 401/403 forces a re-read, and nothing is sent without credentials).
+    """
+
+    def __init__(self, reader: SecretReader, clock: Callable[[], float] = time.monotonic) -> None:
+        self.reader = reader
+        self._clock = clock
+        self._failed: tuple[float, str] | None = None  # when, and why
+
+    def __call__(self, refresh: bool = False, time_left: float = math.inf) -> Credentials:
+        """As the reader; a DeadlineError (no read was started) is not a failure of the secret."""
+        if self._failed is not None and not refresh:
+            since, why = self._failed
+            if self._clock() - since < RETRY_SECONDS:
+                raise CredentialsError(why)
+            refresh = True
+        try:
+            credentials = self.reader(refresh, time_left)
+        except CredentialsError as error:
+            self._failed = (self._clock(), str(error))
+            raise
+        self._failed = None
+        return credentials
 
 
 class SecretsManagerReader:

@@ -25,18 +25,19 @@ _TOKEN = json.dumps(_MARKER, ensure_ascii=False)
 MAX_DEPTH = 500
 
 
-def dumps(value: Any) -> bytes:
+def dumps(value: Any, *, sort_keys: bool = False) -> bytes:
     """Compact UTF-8 JSON; ValueError for NaN or infinities, TypeError for other types.
 
     Text with a lone surrogate raises UnicodeEncodeError, as str.encode does; nesting deeper than
-    MAX_DEPTH raises RecursionError.
+    MAX_DEPTH raises RecursionError. `sort_keys` gives one text for equal values (a canonical form).
     """
+    option = orjson.OPT_NON_STR_KEYS | (orjson.OPT_SORT_KEYS if sort_keys else 0)
     try:
-        body = orjson.dumps(value, default=_fragment, option=orjson.OPT_NON_STR_KEYS)
+        body = orjson.dumps(value, default=_fragment, option=option)
     except orjson.JSONEncodeError:
-        return exact(value)
+        return exact(value, sort_keys=sort_keys)
     if b"null" in body:  # a null may have been a NaN
-        return exact(value)
+        return exact(value, sort_keys=sort_keys)
     # orjson's bytes keep the ~4 KB block they were grown in, and every batch of an invocation is held
     # until it is sent (10,000 records: +32 MB): a right-sized copy costs well under a microsecond.
     return bytes(memoryview(body))
@@ -48,12 +49,12 @@ def _fragment(value: object) -> orjson.Fragment:
     raise TypeError  # exact() says what is wrong
 
 
-def exact(value: Any) -> bytes:
+def exact(value: Any, *, sort_keys: bool = False) -> bytes:
     """dumps() without orjson: the reference for what is written and what is refused."""
     marker, token = _MARKER, _TOKEN
     while True:
         decimals: list[str] = []
-        text = _encoder(marker, decimals).encode(value)
+        text = _encoder(marker, decimals, sort_keys).encode(value)
         if not decimals:
             break
         if text.count(token) == len(decimals):
@@ -81,7 +82,7 @@ def _check_depth(value: Any, levels: int) -> None:
             _check_depth(item, levels - 1)
 
 
-def _encoder(marker: str, decimals: list[str]) -> json.JSONEncoder:
+def _encoder(marker: str, decimals: list[str], sort_keys: bool) -> json.JSONEncoder:
     def default(value: object) -> str:
         if isinstance(value, Decimal):
             if not value.is_finite():
@@ -91,7 +92,9 @@ def _encoder(marker: str, decimals: list[str]) -> json.JSONEncoder:
         raise TypeError(f"cannot write {type(value).__name__} as JSON")
 
     # The C encoder only runs without indent; allow_nan=False refuses NaN and infinite floats.
-    return json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"), default=default)
+    return json.JSONEncoder(
+        ensure_ascii=False, allow_nan=False, separators=(",", ":"), sort_keys=sort_keys, default=default
+    )
 
 
 def join(batches: list[bytes]) -> bytes:
