@@ -12,7 +12,6 @@ The end-to-end test (tests/e2e/test_outage.py) drives the same story through mot
 
 import argparse
 import itertools
-import logging
 import random
 import statistics
 import time
@@ -24,6 +23,7 @@ import orjson
 
 from devstack.bench.contenders import ROOT
 from devstack.bench.events import bodies
+from devstack.bench.simulate import quiet_invocations
 from devstack.bench.suite import Table
 from devstack.ratelimit import Limiter, Usage
 from devstack.template import StackSettings
@@ -32,7 +32,6 @@ from rokt_forwarder.api import CONNECT_TIMEOUT_SECONDS
 from rokt_forwarder.config import Settings
 from rokt_forwarder.errors import TransportError
 from rokt_forwarder.invocation import Forwarder
-from rokt_forwarder.invocation import logger as invocation_logger
 from rokt_forwarder.outage import Outage
 from rokt_forwarder.pacing import Pacer
 from rokt_forwarder.ports import DeadLetter, Delay, Response, TimeLeft
@@ -156,7 +155,11 @@ class Result:
 
 def run(hours: float, kind: str, *, messages: int, settings: StackSettings, seed: int = 1) -> Result:
     """`messages` on the queue when the API goes down for `hours`; run until all are settled."""
-    invocation_logger.setLevel(logging.ERROR)
+    with quiet_invocations():
+        return _run(hours, kind, messages=messages, settings=settings, seed=seed)
+
+
+def _run(hours: float, kind: str, *, messages: int, settings: StackSettings, seed: int) -> Result:
     clock = VirtualTime()
     epoch = time.time()  # the simulated wall clock starts now: the messages' timestamps are recent
     up_at = hours * 3600

@@ -8,9 +8,10 @@ measures the real processes over HTTP; this measures the design, on every model,
 tests use it to hold the pacing to its targets on each).
 """
 
+import contextlib
 import logging
 import random
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -140,9 +141,24 @@ class _Context:
         return max(0, int((self._deadline - self._clock.monotonic()) * 1000))
 
 
+@contextlib.contextmanager
+def quiet_invocations() -> Iterator[None]:
+    """No "invocation done" line per simulated invocation; the level is the process's again after."""
+    level = invocation_logger.log_level
+    invocation_logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        invocation_logger.setLevel(level)
+
+
 def run(scenario: Scenario) -> Run:
     """Simulate the scenario; containers start together from idle with a full backlog."""
-    invocation_logger.setLevel(logging.WARNING)  # one "invocation done" line per invocation otherwise
+    with quiet_invocations():
+        return _run(scenario)
+
+
+def _run(scenario: Scenario) -> Run:
     clock = VirtualTime()
     total = scenario.warmup + scenario.seconds
     result = Run(scenario, [Second() for _ in range(int(total) + 2)])
