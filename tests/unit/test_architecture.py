@@ -10,7 +10,9 @@ PACKAGE = ROOT / "layers" / "forwarder" / "rokt_forwarder"
 APP = ROOT / "functions" / "forwarder" / "app.py"
 PURE = ("envelope", "message", "batch", "rules", "limits", "pii", "wire", "fifo", "packing")
 PURE += ("delivery", "policy", "outcome", "errors", "ports", "pacing", "reasons", "record", "config")
+PURE += ("mapping",)
 ADAPTERS = {"api": {"errors", "ports", "secret"}, "secret": {"aws", "errors"}, "sqs": {"aws", "ports"}}
+ADAPTERS["producers"] = {"aws", "config", "errors", "mapping"}
 IO_LIBRARIES = {"boto3", "botocore", "urllib3", "aws_lambda_powertools", "socket", "http", "urllib.request"}
 
 

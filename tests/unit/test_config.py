@@ -2,7 +2,7 @@
 
 import pytest
 
-from rokt_forwarder.config import DEFAULT_REQUEST_TIMEOUT_SECONDS, Settings
+from rokt_forwarder.config import DEFAULT_REQUEST_TIMEOUT_SECONDS, ProducerSettings, Settings
 from rokt_forwarder.errors import ConfigError
 
 SECRET = "arn:aws:secretsmanager:us-east-1:123456789012:secret:rokt-AbCdEf"
@@ -278,3 +278,17 @@ def test_pacing_settings() -> None:
 def test_bad_pacing_settings_are_refused_naming_the_variable(variable: str, value: str) -> None:
     with pytest.raises(ConfigError, match=variable):
         settings(**{variable: value})
+
+
+# --- producers' mappings (ProducerSettings) ---------------------------------------
+
+
+def test_no_mapping_by_default() -> None:
+    assert settings().producers == ProducerSettings()
+
+
+def test_a_mapping_from_a_file_or_a_parameter_but_not_both() -> None:
+    assert settings(ROKT_MAPPING_FILE=" mapping.json ").producers.mapping_file == "mapping.json"
+    assert settings(ROKT_MAPPING_PARAMETER="/rokt/mapping").producers.mapping_parameter == "/rokt/mapping"
+    with pytest.raises(ConfigError, match="set ROKT_MAPPING_FILE or ROKT_MAPPING_PARAMETER, not both"):
+        settings(ROKT_MAPPING_FILE="mapping.json", ROKT_MAPPING_PARAMETER="/rokt/mapping")

@@ -7,7 +7,7 @@ import pytest
 
 from rokt_forwarder import metrics
 from rokt_forwarder.delivery import DeliveryStats
-from rokt_forwarder.outcome import DELIVERED, DeadLettered, Failed
+from rokt_forwarder.outcome import DELIVERED, DeadLettered, Failed, Skipped
 from rokt_forwarder.record import Record
 
 NOW_MS = 1_767_225_600_000
@@ -42,13 +42,14 @@ def namespace(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_counts_latency_and_the_oldest_record_age(capsys: pytest.CaptureFixture[str]) -> None:
     stats = DeliveryStats(requests=4, retries=2, splits=1, by_status={"202": 2, "429": 2})
     stats.api_seconds, stats.paced_seconds = 0.2, 3.0
-    outcomes = [DELIVERED, DELIVERED, DeadLettered("x"), Failed("y")]
+    outcomes = [DELIVERED, DELIVERED, DeadLettered("x"), Failed("y"), Skipped("z"), Skipped("z")]
     records = [record(NOW_MS - 90_000), record(NOW_MS - 5_000), record(None)]
     metrics.publish(records, outcomes, stats, NOW_MS)
     assert published(capsys) == {
         "RecordsDelivered": 2,
         "RecordsDeadLettered": 1,
         "RecordsFailed": 1,
+        "RecordsSkipped": 2,
         "ApiRequests": 4,
         "ApiThrottled": 2,
         "ApiRetries": 2,

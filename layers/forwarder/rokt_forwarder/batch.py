@@ -8,8 +8,9 @@ import uuid
 from typing import Any
 
 from rokt_forwarder import limits, pii, reasons, rules, wire
-from rokt_forwarder.envelope import unwrap
+from rokt_forwarder.envelope import open_envelopes
 from rokt_forwarder.errors import RefusedError
+from rokt_forwarder.mapping import NO_MAPPINGS, Mappings
 from rokt_forwarder.message import EVENT_FIELDS, USER_FIELDS, Conversion, FullBatch, Message, parse_message
 
 # Fixed namespace: the same messageId must give the same source_request_id in every container.
@@ -21,14 +22,24 @@ def request_id(message_id: str) -> str:
     return str(uuid.uuid5(_NAMESPACE, message_id))
 
 
-def prepare(body: str, *, message_id: str, environment: str, hash_pii: bool, now_ms: int) -> bytes:
+def prepare(
+    body: str,
+    *,
+    message_id: str,
+    environment: str,
+    hash_pii: bool,
+    now_ms: int,
+    mappings: Mappings = NO_MAPPINGS,
+) -> bytes:
     """A record's body as the batch's wire bytes: envelope, message, rules; RefusedError says why not.
 
-    The one path from body to batch, for the forwarder and for the tools that must judge a message
-    as it does (`make dlq ARGS="validate …"`, the benchmarks).
+    A producer's event that one of `mappings` owns becomes its flat conversion first (SkippedError
+    when the mapping says it is not a conversion). The one path from body to batch, for the forwarder
+    and for the tools that must judge a message as it does (`make dlq ARGS="validate …"`, the benchmarks).
     """
-    payload, _ = unwrap(body)
-    message = parse_message(payload, now_ms=now_ms)
+    opened = open_envelopes(body)
+    mapped = mappings.convert(opened.document)
+    message = parse_message(opened.message if mapped is None else mapped, now_ms=now_ms)
     return build(message, message_id=message_id, environment=environment, hash_pii=hash_pii, now_ms=now_ms)
 
 

@@ -7,7 +7,7 @@ clear line instead of failing every record.
 import math
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import SplitResult, urlsplit
 
 from rokt_forwarder import limits
@@ -21,6 +21,22 @@ MIN_REQUEST_SECONDS = 0.5
 
 
 @dataclass(frozen=True, slots=True)
+class ProducerSettings:
+    """Where a user's own mapping is: producers.py reads it at cold start."""
+
+    mapping_file: str | None = None  # ROKT_MAPPING_FILE: JSON shipped with the function
+    mapping_parameter: str | None = None  # ROKT_MAPPING_PARAMETER: an SSM parameter holding it
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> "ProducerSettings":
+        mapping_file = env.get("ROKT_MAPPING_FILE", "").strip() or None
+        mapping_parameter = env.get("ROKT_MAPPING_PARAMETER", "").strip() or None
+        if mapping_file and mapping_parameter:
+            raise ConfigError("set ROKT_MAPPING_FILE or ROKT_MAPPING_PARAMETER, not both: one mapping source")
+        return cls(mapping_file, mapping_parameter)
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     secret_id: str
     api_url: str
@@ -31,6 +47,8 @@ class Settings:
     # The account's rate limit in batches per second (0: no pacing), and how many containers share it.
     max_batches_per_second: float = limits.BATCHES_PER_SECOND
     concurrency: int = DEFAULT_CONCURRENCY
+    # Producers' own events: ProducerSettings.from_env.
+    producers: ProducerSettings = field(default_factory=ProducerSettings)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> "Settings":
@@ -53,6 +71,7 @@ class Settings:
             concurrency=int(
                 _number(env, "ROKT_CONCURRENCY", DEFAULT_CONCURRENCY, least=1, unit="whole number")
             ),
+            producers=ProducerSettings.from_env(env),
         )
 
 
