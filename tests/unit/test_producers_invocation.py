@@ -5,6 +5,7 @@ Skipped means done: not sent, not dead-lettered, not reported failed (SQS delete
 """
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ import pytest
 from fakes import FIFO_QUEUE, Edges, FakeApi, record
 
 from rokt_forwarder import producers
+from rokt_forwarder.config import ProducerSettings
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "devstack" / "examples"
 NOW_MS = 1_767_225_600_000  # the Edges' clock
@@ -25,8 +27,9 @@ def shopify(topic: str) -> dict[str, Any]:
     return event
 
 
-def with_presets(edges: Edges) -> Edges:
+def with_presets(edges: Edges, **plan: Any) -> Edges:
     edges.forward.mappings = producers.presets()
+    edges.forward.settings = replace(edges.forward.settings, producers=ProducerSettings(**plan))
     return edges
 
 
@@ -73,6 +76,17 @@ def test_a_skipped_record_never_closes_its_fifo_group() -> None:
     ]
     assert edges(records) == []
     assert len(edges.api.sent_ids()) == 1
+
+
+def test_the_data_plan_is_named_on_every_batch() -> None:
+    edges = with_presets(Edges(FakeApi()), data_plan_id="rokt_conversions", data_plan_version=2)
+    full = {
+        "user_identities": {"customerid": "c"},
+        "events": [{"event_type": "custom_event", "data": {"event_name": "x"}}],
+    }
+    assert edges([record(VALID), record(shopify("orders/create")), record(full)]) == []
+    plans = [batch["context"]["data_plan"] for _, batches in edges.api.calls for batch in batches]
+    assert plans == [{"plan_id": "rokt_conversions", "plan_version": 2}] * 3
 
 
 def test_without_presets_a_shopify_event_is_dead_lettered_as_before() -> None:

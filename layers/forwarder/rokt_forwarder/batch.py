@@ -5,6 +5,7 @@ redeliveries, so the API deduplicates a record that SQS delivers again.
 """
 
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from rokt_forwarder import limits, pii, reasons, rules, wire
@@ -30,6 +31,7 @@ def prepare(
     hash_pii: bool,
     now_ms: int,
     mappings: Mappings = NO_MAPPINGS,
+    data_plan: Mapping[str, Any] | None = None,
 ) -> bytes:
     """A record's body as the batch's wire bytes: envelope, message, rules; RefusedError says why not.
 
@@ -40,15 +42,36 @@ def prepare(
     opened = open_envelopes(body)
     mapped = mappings.convert(opened.document)
     message = parse_message(opened.message if mapped is None else mapped, now_ms=now_ms)
-    return build(message, message_id=message_id, environment=environment, hash_pii=hash_pii, now_ms=now_ms)
+    return build(
+        message,
+        message_id=message_id,
+        environment=environment,
+        hash_pii=hash_pii,
+        now_ms=now_ms,
+        data_plan=data_plan,
+    )
 
 
-def build(message: Message, *, message_id: str, environment: str, hash_pii: bool, now_ms: int) -> bytes:
-    """The batch as wire bytes; raises RefusedError naming every rule it breaks."""
+def build(
+    message: Message,
+    *,
+    message_id: str,
+    environment: str,
+    hash_pii: bool,
+    now_ms: int,
+    data_plan: Mapping[str, Any] | None = None,
+) -> bytes:
+    """The batch as wire bytes; raises RefusedError naming every rule it breaks.
+
+    `data_plan` ({"plan_id", "plan_version"}) becomes the batch's context.data_plan, unless a full
+    batch names its own.
+    """
     if isinstance(message, Conversion):
         batch = _from_conversion(message, message_id=message_id, environment=environment)
     else:
         batch = _with_defaults(message, message_id=message_id, environment=environment)
+    if data_plan:
+        batch = _with_data_plan(batch, data_plan)
     if violations := rules.check_batch(batch, now_ms=now_ms):
         raise RefusedError(reasons.join([str(v) for v in violations]))
     if hash_pii:
@@ -91,12 +114,23 @@ def _from_conversion(message: Conversion, *, message_id: str, environment: str) 
         batch["ip"] = fields["ipaddress"]
     if "user_agent" in fields:
         batch["device_info"] = {"http_header_user_agent": fields["user_agent"]}
+    if "consent_state" in fields:
+        batch["consent_state"] = fields["consent_state"]
     if "rtid" in fields:
         identities["other2"] = fields["rtid"]
         batch["integration_attributes"] = {
             ROKT_INTEGRATION_ID: {"passbackconversiontrackingid": fields["rtid"]}
         }
     return batch
+
+
+def _with_data_plan(batch: dict[str, Any], data_plan: Mapping[str, Any]) -> dict[str, Any]:
+    context = batch.get("context")
+    if context is None:
+        return {**batch, "context": {"data_plan": dict(data_plan)}}
+    if isinstance(context, dict) and "data_plan" not in context:
+        return {**batch, "context": {**context, "data_plan": dict(data_plan)}}
+    return batch  # the producer's own plan (or a context the API judges)
 
 
 def _with_defaults(message: FullBatch, *, message_id: str, environment: str) -> dict[str, Any]:

@@ -185,6 +185,7 @@ class Forwarder:
                 hash_pii=self.settings.hash_pii,
                 now_ms=now_ms,
                 mappings=self.mappings,
+                data_plan=self.settings.data_plan,
             )
         except RefusedError as error:
             return Refused(error.reason)
