@@ -53,13 +53,15 @@ class Options:
 @dataclass
 class Report:
     sent: int
-    valid: int
+    valid: int  # conversions: each must be delivered
     invalid: int
     delivered: int
     undelivered: list[str]
     dead_lettered: dict[str, str]  # message id → reason
     unexpected_dead_letters: list[str]
     missing_dead_letters: list[str]
+    skipped: int  # Shopify and Stripe events that are not conversions: neither sent nor dead-lettered
+    unexpected_deliveries: list[str]  # such events the API received all the same
     left_in_queues: int
     mapping: MappingStats
     api: dict[str, Any] | None
@@ -75,6 +77,7 @@ class Report:
             self.undelivered
             or self.unexpected_dead_letters
             or self.missing_dead_letters
+            or self.unexpected_deliveries
             or self.left_in_queues
         )
 
@@ -92,7 +95,9 @@ class Stack:
 
 def run(options: Options) -> Report:
     settings = StackSettings.from_template(options.template)
-    messages = generate(options.messages, invalid_ratio=options.invalid_ratio, seed=options.seed)
+    messages = generate(
+        options.messages, invalid_ratio=options.invalid_ratio, seed=options.seed, platforms=True
+    )
     with _stack(options, settings) as stack, containers(ROOT, stack.env) as new_container:
         mapping = EventSourceMapping.from_settings(
             stack.sqs, stack.queue_url, stack.queue_arn, new_container, settings, region=stack.region
@@ -117,8 +122,9 @@ def run(options: Options) -> Report:
         letters = {message_id_of(m): reason_of(m) for m in drain(stack.sqs, stack.dlq_url, wanted=ours)}
         left = queue_depth(stack.sqs, stack.queue_url) + (0 if drained else 1)
         accepted = _accepted_ids(stack.sandbox)
-    valid = {mid for mid, message in sent.items() if message.valid}
-    invalid = set(sent) - valid
+    skipped = {mid for mid, message in sent.items() if message.skipped}
+    valid = {mid for mid, message in sent.items() if message.valid} - skipped
+    invalid = set(sent) - valid - skipped
     delivered = valid & accepted  # what the API accepted, never inferred from what is missing
     return Report(
         sent=len(sent),
@@ -129,6 +135,8 @@ def run(options: Options) -> Report:
         dead_lettered={mid: reason for mid, reason in letters.items() if mid in invalid},
         unexpected_dead_letters=sorted(set(letters) - invalid),
         missing_dead_letters=sorted(invalid - set(letters)),
+        skipped=len(skipped),
+        unexpected_deliveries=sorted(skipped & accepted),
         left_in_queues=left,
         mapping=mapping.stats,
         api=stack.sandbox.stats(),
@@ -249,9 +257,17 @@ def _accepted_ids(sandbox: Sandbox) -> set[str]:
 
 def print_report(report: Report, out: Any = sys.stdout) -> None:
     retried = {n: c for n, c in report.mapping.receive_counts.items() if n > 1}
+    invalid = f"{report.invalid} invalid"
     rows = [
-        ("messages sent", f"{report.sent} ({report.valid} valid, {report.invalid} invalid)"),
-        ("delivered", f"{report.delivered} of {report.valid} valid"),
+        (
+            "messages sent",
+            f"{report.sent} ({report.valid} conversions, {report.skipped} other events, {invalid})",
+        ),
+        ("delivered", f"{report.delivered} of {report.valid} conversions"),
+        (
+            "skipped (not conversions)",
+            f"{report.skipped - len(report.unexpected_deliveries)} of {report.skipped}",
+        ),
         ("dead-lettered", f"{len(report.dead_lettered)} of {report.invalid} invalid"),
         ("retried", ", ".join(f"{c} received {n}x" for n, c in retried.items()) or "none"),
         (
@@ -281,13 +297,14 @@ def print_report(report: Report, out: Any = sys.stdout) -> None:
         ("valid but not delivered", report.undelivered),
         ("dead-lettered but valid", report.unexpected_dead_letters),
         ("invalid but not dead-lettered", report.missing_dead_letters),
+        ("not a conversion but sent", report.unexpected_deliveries),
     ]
     for label, ids in problems:
         if ids:
             print(f"\nPROBLEM: {len(ids)} {label}: {', '.join(ids[:5])}", file=out)
     if report.left_in_queues:
         print("\nPROBLEM: the queue did not drain", file=out)
-    verdict = "OK: every valid message delivered, only invalid ones dead-lettered" if report.ok else "FAILED"
+    verdict = "OK: every conversion delivered, only invalid messages dead-lettered" if report.ok else "FAILED"
     print(f"\n{verdict}", file=out)
 
 

@@ -3,13 +3,14 @@
 import io
 import json
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
-from devstack import dlq
+from devstack import dlq, platforms
 from devstack.aws import EmbeddedAws
 from devstack.sqs_tools import drain, queue_depth
 from rokt_forwarder.ports import DeadLetter
@@ -246,3 +247,43 @@ def test_validate_of_a_file_it_cannot_read_is_one_line(
 ) -> None:
     assert dlq.main(["validate", str(tmp_path / "missing.jsonl")]) == 2
     assert capsys.readouterr().err.startswith(f"ERROR: cannot read {tmp_path / 'missing.jsonl'}: ")
+
+
+def test_validate_judges_shopify_and_stripe_events_by_their_presets(tmp_path: Path) -> None:
+    now = datetime.now(UTC) - timedelta(minutes=1)
+    lines = [
+        platforms.shopify_order_event(now),
+        platforms.shopify_order_event(now, topic="orders/updated"),
+        platforms.stripe_event(now),
+        platforms.shopify_order_event(now, order={"email": "jon.at.example.com"}),
+    ]
+    feed = tmp_path / "feed.jsonl"
+    feed.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
+    out = io.StringIO()
+    assert dlq.main(["validate", str(feed)], out=out) == 1
+    assert out.getvalue().splitlines() == [
+        "line 2: skipped: shopify: orders/updated does not meet the mapping's convert",
+        f"line 4: {EMAIL}",
+        "4 messages: 2 valid, 1 invalid, 1 skipped (not conversions)",
+    ]
+
+
+def test_validate_with_the_users_mapping(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    mapping = tmp_path / "mapping.json"
+    mapping.write_text(
+        json.dumps({"name": "mine", "match": "order != null", "fields": {"email": "order.buyer"}})
+    )
+    feed = tmp_path / "feed.jsonl"
+    feed.write_text(json.dumps({"order": {"buyer": "jane@example.com"}}) + "\n")
+    out = io.StringIO()
+    assert dlq.main(["validate", str(feed), "--mapping", str(mapping)], out=out) == 0
+    assert out.getvalue() == "1 messages: 1 valid, 0 invalid\n"
+    assert dlq.main(["validate", str(feed)], out=io.StringIO()) == 1  # without it: "order: unknown field"
+
+    mapping.write_text(
+        json.dumps({"name": "mine", "match": "order != null", "fields": {"e-mail": "order.buyer"}})
+    )
+    assert dlq.main(["validate", str(feed), "--mapping", str(mapping)]) == 2
+    assert capsys.readouterr().err.startswith(
+        f"ERROR: ROKT_MAPPING_FILE={mapping}: fields.e-mail: not a field"
+    )
