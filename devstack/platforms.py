@@ -5,9 +5,12 @@ comes from) and changes only what a run must vary: the time (the Event API takes
 last 30 days only), the ids, the buyer, the amount and the currency, the topic or the event type.
 """
 
+import argparse
+import hashlib
 import json
+import sys
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from functools import cache
@@ -116,3 +119,93 @@ def minor_units(amount: str | Decimal, currency: str) -> int:
     code = currency.upper()
     decimals = 0 if code in ZERO_DECIMAL_CURRENCIES else 3 if code in THREE_DECIMAL_CURRENCIES else 2
     return int(Decimal(amount).scaleb(decimals))
+
+
+# --- events/sqs-shopify.json and events/sqs-stripe.json -----------------------------------------------
+
+QUEUE_ARN = "arn:aws:sqs:us-east-1:123456789012:rokt-conversions"
+DESKTOP_SAFARI = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 Safari/605.1.15"
+
+
+def sample_events(when: datetime) -> dict[str, list[dict[str, Any]]]:
+    """The bodies of the two sample SQS events: what the presets send, and what they skip."""
+    storefront = {
+        "browser_ip": "216.191.105.146",
+        "client_details": {
+            "accept_language": "en-US,en;q=0.9",
+            "browser_height": 1000,
+            "browser_ip": "216.191.105.146",
+            "browser_width": 1440,
+            "session_hash": None,
+            "user_agent": DESKTOP_SAFARI,
+        },
+        "landing_site": "/products/ipod-nano?utm_source=rokt&rtid=8a1f3b2c9d",
+        "confirmation_number": "XPAV284CT",
+        "financial_status": "paid",
+    }
+    return {
+        "sqs-shopify.json": [
+            shopify_order_event(when, order=storefront),
+            shopify_order_event(when, test=True),
+            shopify_order_event(when, topic="orders/updated", order=storefront),
+        ],
+        "sqs-stripe.json": [
+            stripe_event(
+                when, changes={"metadata": {"rtid": "8a1f3b2c9d"}, "client_reference_id": "user-4711"}
+            ),
+            stripe_event(when, changes={"currency": "jpy", "amount_subtotal": 4999, "amount_total": 4999}),
+            stripe_event(
+                when,
+                event_type="checkout.session.async_payment_succeeded",
+                changes={"currency": "kwd", "amount_subtotal": 5120, "amount_total": 5120},
+            ),
+            stripe_event(when, changes={"payment_status": "unpaid"}),
+            stripe_event(when, event_type="payment_intent.succeeded"),
+        ],
+    }
+
+
+def sqs_event(bodies: list[dict[str, Any]], when: datetime) -> dict[str, Any]:
+    """An SQS event as Lambda hands it to the function, one record per body (for `sam local invoke`)."""
+    sent = str(int(when.timestamp() * 1000))
+    records = []
+    for body in bodies:
+        text = json.dumps(body, separators=(",", ":"))
+        records.append(
+            {
+                "messageId": str(uuid.uuid4()),
+                "receiptHandle": f"AQEB{uuid.uuid4().hex}",
+                "body": text,
+                "attributes": {
+                    "ApproximateReceiveCount": "1",
+                    "SentTimestamp": sent,
+                    "SenderId": "AIDAIENQZJOLO23YVJ4VO",
+                    "ApproximateFirstReceiveTimestamp": sent,
+                },
+                "messageAttributes": {},
+                "md5OfBody": hashlib.md5(text.encode(), usedforsecurity=False).hexdigest(),
+                "eventSource": "aws:sqs",
+                "eventSourceARN": QUEUE_ARN,
+                "awsRegion": "us-east-1",
+            }
+        )
+    return {"Records": records}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m devstack.platforms",
+        description="Write events/sqs-shopify.json and events/sqs-stripe.json, dated now: the Event API "
+        "refuses conversions older than 30 days, so older samples are dead-lettered for it.",
+    )
+    parser.add_argument("--out", type=Path, default=EXAMPLES.parents[1] / "events", help="the directory")
+    args = parser.parse_args(argv)
+    when = datetime.now(UTC).replace(microsecond=0)
+    for name, bodies in sample_events(when).items():
+        (args.out / name).write_text(json.dumps(sqs_event(bodies, when), indent=2) + "\n")
+        print(f"wrote {args.out / name} ({len(bodies)} records, dated {when.isoformat()})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -157,3 +157,18 @@ def test_the_data_plan_and_a_consent_state_reach_the_api(aws: EmbeddedAws) -> No
         {"data_plan": {"plan_id": "rokt_conversions", "plan_version": 2}}
     ] * 2
     assert batches[invocation.ids[0]]["consent_state"] == consent
+
+
+@pytest.mark.parametrize(
+    ("sample", "sent", "skipped"), [("sqs-shopify.json", 2, 1), ("sqs-stripe.json", 3, 2)]
+)
+def test_the_sample_events_send_their_conversions_and_skip_the_rest(
+    aws: EmbeddedAws, sample: str, sent: int, skipped: int
+) -> None:
+    # The bodies of events/<sample>, as `python -m devstack.platforms` writes them, dated now.
+    bodies = platforms.sample_events(NOW)[sample]
+    invocation = send_and_invoke(aws, bodies)
+    assert invocation.failed == set()
+    assert dead_letters(aws) == {}
+    assert len(invocation.sandbox.accepted_batches()) == sent
+    assert len(invocation.ids) - sent == skipped

@@ -507,6 +507,8 @@ def test_there_are_sqs_samples() -> None:
         "sqs-conversions.json",
         "sqs-mixed.json",
         "sqs-full-batch.json",
+        "sqs-shopify.json",
+        "sqs-stripe.json",
     }
 
 
