@@ -163,15 +163,17 @@ def samples(
 def shopify_test_order(run: str, now: datetime) -> dict[str, Any]:
     """A Shopify test order (X-Shopify-Test, test: true) of one 1.00 USD item, from the send-test address."""
     item = platforms.shopify_line_item("rokt-event-forwarder send-test", "1.00", 1, "SEND-TEST")
-    customer = platforms.example("shopify-orders-create")["detail"]["payload"]["customer"]
+    sample = platforms.example("shopify-orders-create")["detail"]["payload"]
     order = {
+        "id": int(run, 16),  # the order id is the conversion's transactionid: one per run
         "email": TEST_EMAIL,
         "contact_email": TEST_EMAIL,
         "name": f"#send-test-{run}",
         "confirmation_number": f"send-test-{run}-shopify",
         "total_price": "1.00",
         "line_items": [item],
-        "customer": {**customer, "email": TEST_EMAIL, "first_name": "Send", "last_name": "Test"},
+        "customer": {**sample["customer"], "email": TEST_EMAIL, "first_name": "Send", "last_name": "Test"},
+        "billing_address": {**sample["billing_address"], "phone": None},  # no made-up phone number
     }
     return platforms.shopify_order_event(now, test=True, order=order)
 

@@ -90,9 +90,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         type=Path,
         help="with --function: your JSON mapping of your own events (ROKT_MAPPING_FILE)",
     )
+    parser.add_argument(
+        "--record", type=Path, help="append each batch the sandbox accepts to this JSON Lines file"
+    )
     args = parser.parse_args(argv)
     settings = StackSettings.from_template(ROOT / "template.yaml")
-    api = SandboxConfig(host=args.host, port=args.api_port)
+    api = SandboxConfig(host=args.host, port=args.api_port, record_path=args.record)
     with (
         EmbeddedAws(settings, api.api_key, api.api_secret, port=args.aws_port, host=args.host) as aws,
         Sandbox(api) as sandbox,

@@ -10,6 +10,7 @@ or the field it expects, as the platforms' documentation defines it.
 import copy
 import hashlib
 import json
+import re
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -443,3 +444,38 @@ def test_a_flat_conversion_is_no_presets_business() -> None:
     assert PRESETS.convert(flat) is None
     on_a_bus = {**example("stripe-checkout-session-completed"), "source": "com.example.shop", "detail": flat}
     assert PRESETS.convert(copy.deepcopy(on_a_bus)) is None
+
+
+def test_the_mapping_documented_in_docs_mappings_compiles_and_maps_its_example() -> None:
+    text = (ROOT / "docs" / "mappings.md").read_text()
+    (block,) = re.findall(r"```json\n(.*?)```", text, re.DOTALL)
+    mappings = compile_mappings(json.loads(block))
+    event = {
+        "source": "com.example.checkout",
+        "detail-type": "OrderPlaced",
+        "detail": {
+            "status": "paid",
+            "buyer": {"email": " Jane@Example.com ", "id": "u-1"},
+            "landing_url": "https://shop.example.com/?rtid=r-1",
+            "total_cents": 4999,
+            "currency": "eur",
+            "order_id": "o-1",
+            "order_number": "1001",
+            "placed_at": "2025-12-31T23:55:00Z",
+            "channel": "web",
+        },
+    }
+    assert mappings.convert(event) == {
+        "email": "jane@example.com",
+        "customerid": "u-1",
+        "rtid": "r-1",
+        "amount": Decimal("49.99"),
+        "currency": "EUR",
+        "transactionid": "o-1",
+        "confirmationref": "1001",
+        "conversiontype": "purchase",
+        "timestamp": "2025-12-31T23:55:00Z",
+        "custom_attributes": {"channel": "web"},
+    }
+    with pytest.raises(SkippedError, match="my-shop: OrderPlaced does not meet"):
+        mappings.convert({**event, "detail": {**event["detail"], "status": "pending"}})
