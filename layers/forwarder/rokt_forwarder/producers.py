@@ -9,7 +9,6 @@ cold start fails with that one line, and no record is judged by a mapping that i
 
 import json
 import os
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -19,13 +18,15 @@ from rokt_forwarder.errors import ConfigError
 from rokt_forwarder.mapping import Mappings, compile_mappings
 
 PRESETS = ("shopify", "stripe")
+# The package is a directory in the layer (not a zip): its files are plain files beside this module.
+PRESETS_DIR = Path(__file__).with_name("presets")
 
 
 def presets() -> Mappings:
     """The Shopify and Stripe mappings shipped with the package, in that order."""
     found = Mappings()
     for name in PRESETS:
-        text = resources.files("rokt_forwarder").joinpath("presets", f"{name}.json").read_text("utf-8")
+        text = (PRESETS_DIR / f"{name}.json").read_text("utf-8")
         found += _compiled(text, f"preset {name}.json")
     return found
 
