@@ -13,7 +13,7 @@ refused     the batch can never be accepted, by our rules or the API's: the reco
 failed      not delivered now: reported in batchItemFailures, so SQS delivers the record again later.
 skipped     a producer's event that its mapping does not count as a conversion: done, not sent.
 retry       post a request again within this invocation (the send loop, after a backoff).
-reason      why a record was refused or failed: field paths, rule names, statuses, never a value.
+reason      why a record was refused, failed or skipped: field paths, rule names, statuses, never a value.
 deadline    when Lambda stops the invocation; every wait and call ends before it.
 """
 
