@@ -26,6 +26,7 @@ from devstack.sandbox import Sandbox, SandboxConfig, parse_outage
 from devstack.sqs_tools import MAX_MESSAGES_PER_CALL, drain, queue_depth, wait_until_drained
 from devstack.template import StackSettings
 from devstack.traffic import Message, generate
+from rokt_forwarder import producers
 from rokt_forwarder.batch import prepare
 
 if TYPE_CHECKING:
@@ -58,13 +59,15 @@ class Options:
 @dataclass
 class Report:
     sent: int
-    valid: int
+    valid: int  # conversions: each must be delivered
     invalid: int
     delivered: int
     undelivered: list[str]
     dead_lettered: dict[str, str]  # message id → reason
     unexpected_dead_letters: list[str]
     missing_dead_letters: list[str]
+    skipped: int  # Shopify and Stripe events that are not conversions: neither sent nor dead-lettered
+    unexpected_deliveries: list[str]  # such events the API received all the same
     left_in_queues: int
     mapping: MappingStats
     api: dict[str, Any] | None
@@ -80,6 +83,7 @@ class Report:
             self.undelivered
             or self.unexpected_dead_letters
             or self.missing_dead_letters
+            or self.unexpected_deliveries
             or self.left_in_queues
         )
 
@@ -97,7 +101,9 @@ class Stack:
 
 def run(options: Options) -> Report:
     settings = StackSettings.from_template(options.template)
-    messages = generate(options.messages, invalid_ratio=options.invalid_ratio, seed=options.seed)
+    messages = generate(
+        options.messages, invalid_ratio=options.invalid_ratio, seed=options.seed, platforms=True
+    )
     with _stack(options, settings) as stack, containers(ROOT, stack.env) as new_container:
         mapping = EventSourceMapping.from_settings(
             stack.sqs, stack.queue_url, stack.queue_arn, new_container, settings, region=stack.region
@@ -122,8 +128,9 @@ def run(options: Options) -> Report:
         letters = {message_id_of(m): reason_of(m) for m in drain(stack.sqs, stack.dlq_url, wanted=ours)}
         left = queue_depth(stack.sqs, stack.queue_url) + (0 if drained else 1)
         accepted = _accepted_ids(stack.sandbox)
-    valid = {mid for mid, message in sent.items() if message.valid}
-    invalid = set(sent) - valid
+    skipped = {mid for mid, message in sent.items() if message.skipped}
+    valid = {mid for mid, message in sent.items() if message.valid} - skipped
+    invalid = set(sent) - valid - skipped
     # What the API accepted, never inferred from what is missing: each message by its batch's id.
     delivered = {mid for mid in valid if _request_id(sent[mid]) in accepted}
     return Report(
@@ -135,6 +142,8 @@ def run(options: Options) -> Report:
         dead_lettered={mid: reason for mid, reason in letters.items() if mid in invalid},
         unexpected_dead_letters=sorted(set(letters) - invalid),
         missing_dead_letters=sorted(invalid - set(letters)),
+        skipped=len(skipped),
+        unexpected_deliveries=sorted(skipped & accepted),
         left_in_queues=left,
         mapping=mapping.stats,
         api=stack.sandbox.stats(),
@@ -255,18 +264,29 @@ def _accepted_ids(sandbox: Sandbox) -> set[str]:
     return {str(b.get("source_request_id")) for b in sandbox.accepted_batches()}
 
 
+_PRESETS = producers.presets()
+
+
 def _request_id(message: Message) -> str:
     """The id of the batch the forwarder makes of a valid message (from its content: batch.py)."""
     now_ms = time.time_ns() // 1_000_000
-    batch = prepare(message.body, environment=ENVIRONMENT, hash_pii=False, now_ms=now_ms)
+    batch = prepare(message.body, environment=ENVIRONMENT, hash_pii=False, now_ms=now_ms, mappings=_PRESETS)
     return str(json.loads(batch)["source_request_id"])
 
 
 def print_report(report: Report, out: Any = sys.stdout) -> None:
     retried = {n: c for n, c in report.mapping.receive_counts.items() if n > 1}
+    invalid = f"{report.invalid} invalid"
     rows = [
-        ("messages sent", f"{report.sent} ({report.valid} valid, {report.invalid} invalid)"),
-        ("delivered", f"{report.delivered} of {report.valid} valid"),
+        (
+            "messages sent",
+            f"{report.sent} ({report.valid} conversions, {report.skipped} other events, {invalid})",
+        ),
+        ("delivered", f"{report.delivered} of {report.valid} conversions"),
+        (
+            "skipped (not conversions)",
+            f"{report.skipped - len(report.unexpected_deliveries)} of {report.skipped}",
+        ),
         ("dead-lettered", f"{len(report.dead_lettered)} of {report.invalid} invalid"),
         ("retried", ", ".join(f"{c} received {n}x" for n, c in retried.items()) or "none"),
         (
@@ -296,13 +316,14 @@ def print_report(report: Report, out: Any = sys.stdout) -> None:
         ("valid but not delivered", report.undelivered),
         ("dead-lettered but valid", report.unexpected_dead_letters),
         ("invalid but not dead-lettered", report.missing_dead_letters),
+        ("not a conversion but sent", report.unexpected_deliveries),
     ]
     for label, ids in problems:
         if ids:
             print(f"\nPROBLEM: {len(ids)} {label}: {', '.join(ids[:5])}", file=out)
     if report.left_in_queues:
         print("\nPROBLEM: the queue did not drain", file=out)
-    verdict = "OK: every valid message delivered, only invalid ones dead-lettered" if report.ok else "FAILED"
+    verdict = "OK: every conversion delivered, only invalid messages dead-lettered" if report.ok else "FAILED"
     print(f"\n{verdict}", file=out)
 
 

@@ -12,7 +12,9 @@ redrive  send dead letters back to the conversions queue: all of them with SQS's
          queue has it, so none is lost, and one sent but not yet deleted is noted in a journal, so the
          next run deletes it without sending it again: none is duplicated.
 validate check a JSON Lines file of message bodies offline with the forwarder's own parser and
-         rules, and print each invalid line's reason (exit 1 if any).
+         rules, and print each invalid line's reason (exit 1 if any). Shopify and Stripe events are
+         judged by their presets, and a line that is not a conversion is listed as skipped;
+         --mapping FILE adds your own mapping, as ROKT_MAPPING_FILE does.
 
 Queues are named by --stack (its outputs QueueUrl and DeadLetterQueueUrl; default: samconfig.toml's
 stack for --config-env, so `make dlq ENV=prod` means the production stack) or by --queue-url and
@@ -48,9 +50,11 @@ from devstack.sqs_tools import (
     receive_all,
     release,
 )
-from rokt_forwarder import limits
+from rokt_forwarder import limits, producers
 from rokt_forwarder.batch import prepare
-from rokt_forwarder.errors import RefusedError
+from rokt_forwarder.config import ProducerSettings
+from rokt_forwarder.errors import ConfigError, RefusedError, SkippedError
+from rokt_forwarder.mapping import Mappings
 from rokt_forwarder.sqs import REASON, SOURCE_MESSAGE_ID, SOURCE_QUEUE, chunks, message_bytes
 
 if TYPE_CHECKING:
@@ -410,16 +414,22 @@ def _send(
 class Invalid:
     line: int
     reason: str
+    skipped: bool = False  # not invalid: a producer's event that is not a conversion (the reason says so)
 
 
 def validate(
-    lines: Iterable[str], *, environment: str = "development", hash_pii: bool = False
+    lines: Iterable[str],
+    *,
+    environment: str = "development",
+    hash_pii: bool = False,
+    mappings: Mappings | None = None,
 ) -> tuple[int, list[Invalid]]:
-    """How many message bodies were read, and the invalid ones with the reason the forwarder gives.
+    """How many message bodies were read, and those the forwarder would not send, with its reason.
 
-    The forwarder's own step (batch.prepare): the envelope, the message, every rule of the batch.
-    Blank lines are skipped.
+    The forwarder's own step (batch.prepare): the envelope, a producer's mapping (the presets unless
+    `mappings`), the message, every rule of the batch. Blank lines are skipped.
     """
+    mappings = producers.presets() if mappings is None else mappings
     now_ms = time.time_ns() // 1_000_000
     read, invalid = 0, []
     for number, line in enumerate(lines, start=1):
@@ -427,9 +437,11 @@ def validate(
             continue
         read += 1
         try:
-            prepare(line, environment=environment, hash_pii=hash_pii, now_ms=now_ms)
+            prepare(line, environment=environment, hash_pii=hash_pii, now_ms=now_ms, mappings=mappings)
         except RefusedError as error:
             invalid.append(Invalid(number, error.reason))
+        except SkippedError as error:
+            invalid.append(Invalid(number, error.reason, skipped=True))
         except Exception as error:  # the forwarder would fail (retry) such a record, not refuse it
             invalid.append(Invalid(number, f"unexpected {type(error).__name__}"))
     return read, invalid
@@ -482,19 +494,29 @@ def main(argv: Sequence[str] | None = None, out: IO[str] = sys.stdout) -> int:
     validate_args.add_argument("file", help="one message body per line; - reads standard input")
     validate_args.add_argument("--environment", choices=sorted(limits.ENVIRONMENTS), default="development")
     validate_args.add_argument("--hash-pii", action="store_true", help="as the forwarder with HASH_PII=true")
+    validate_args.add_argument("--mapping", help="your JSON mapping of your own events, as ROKT_MAPPING_FILE")
     args = parser.parse_args(argv)
 
     if args.command == "validate":
         try:
+            mappings = producers.load(ProducerSettings(mapping_file=args.mapping))
             stream = sys.stdin if args.file == "-" else Path(args.file).open(encoding="utf-8")  # noqa: SIM115
             with stream:
-                read, invalid = validate(stream, environment=args.environment, hash_pii=args.hash_pii)
+                read, found = validate(
+                    stream, environment=args.environment, hash_pii=args.hash_pii, mappings=mappings
+                )
+        except ConfigError as error:
+            print(f"ERROR: {error}", file=sys.stderr)
+            return 2
         except (OSError, UnicodeDecodeError) as error:
             print(f"ERROR: cannot read {args.file}: {error}", file=sys.stderr)
             return 2
-        for item in invalid:
-            print(f"line {item.line}: {item.reason}", file=out)
-        print(f"{read} messages: {read - len(invalid)} valid, {len(invalid)} invalid", file=out)
+        for item in found:
+            print(f"line {item.line}: {'skipped: ' if item.skipped else ''}{item.reason}", file=out)
+        invalid = [item for item in found if not item.skipped]
+        skipped = len(found) - len(invalid)
+        but = f", {skipped} skipped (not conversions)" if skipped else ""
+        print(f"{read} messages: {read - len(found)} valid, {len(invalid)} invalid{but}", file=out)
         return 1 if invalid else 0
 
     config = SamConfig.load(args.config_env)

@@ -32,8 +32,14 @@ def containers(root: Path, env: dict[str, str]) -> Iterator[Containers]:
     function_dir = str(root / "functions" / "forwarder")
     if function_dir not in sys.path:
         sys.path.insert(0, function_dir)
+    # LAMBDA_TASK_ROOT as Lambda sets it: the function's code directory, where a ROKT_MAPPING_FILE is.
     os.environ.update(
-        {"POWERTOOLS_SERVICE_NAME": SERVICE_NAME, "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE, **env}
+        {
+            "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
+            "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+            "LAMBDA_TASK_ROOT": function_dir,
+            **env,
+        }
     )
 
     def new_container() -> Handler:

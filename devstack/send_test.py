@@ -2,7 +2,10 @@
 
 Three conversions (flat, hashed email, EventBridge-shaped; `--with-invalid` adds one the forwarder
 must dead-letter), each with a fresh timestamp and `"environment": "development"` (Rokt treats them as
-test data whatever the stack's RoktEnvironment), and the SQS message attribute `forwarder_trace`, so
+test data whatever the stack's RoktEnvironment). `--shape shopify` sends a Shopify test order as
+Shopify's EventBridge source delivers it, `--shape stripe` a test-mode Stripe checkout (both are
+development data by the presets); `--shape` may be repeated. Each carries the SQS message attribute
+`forwarder_trace`, so
 the function logs each one's outcome by message id. Those log lines are read back from the function's
 log group until every conversion is delivered or dead-lettered, or the timeout. Exit status 0 only if
 each ended as expected: a delivery is reported only when the function logged it.
@@ -26,10 +29,11 @@ from typing import TYPE_CHECKING, Any, TextIO
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
+from devstack import platforms
 from devstack.logs import log_group_name
 from devstack.samconfig import CLIENT_CONFIG, NO_CREDENTIALS, NO_REGION, SamConfig, tool_parser
 from devstack.traffic import eventbridge_event
-from rokt_forwarder.outcome import DeadLettered, Delivered, Failed
+from rokt_forwarder.outcome import DeadLettered, Delivered, Failed, Skipped
 from rokt_forwarder.record import TRACE_ATTRIBUTE
 
 if TYPE_CHECKING:
@@ -42,7 +46,8 @@ DEFAULT_TIMEOUT_SECONDS = 120.0
 POLL_SECONDS = 2.0
 # Log timestamps come from AWS's clocks, not ours: look back a little before the first send.
 CLOCK_SKEW_MS = 60_000
-FINAL = frozenset({Delivered.status, DeadLettered.status})
+FINAL = frozenset({Delivered.status, DeadLettered.status, Skipped.status})
+SHAPES = ("flat", "shopify", "stripe")
 
 
 class TargetError(Exception):
@@ -110,7 +115,9 @@ def stack_target(cfn: "CloudFormationClient", stack_name: str, region: str) -> T
     return Target(outputs["QueueUrl"], outputs["FunctionName"], f"stack {stack_name} ({region})")
 
 
-def samples(run: str, now: datetime, *, with_invalid: bool = False) -> list[Sample]:
+def samples(
+    run: str, now: datetime, *, with_invalid: bool = False, shapes: Sequence[str] = ("flat",)
+) -> list[Sample]:
     """The test conversions of one run; `run` makes their transaction ids (Rokt's dedup keys) unique."""
 
     def conversion(n: int) -> dict[str, Any]:
@@ -127,22 +134,65 @@ def samples(run: str, now: datetime, *, with_invalid: bool = False) -> list[Samp
             "timestamp": now.isoformat(timespec="seconds"),
         }
 
-    hashed = hashlib.sha256(TEST_EMAIL.encode()).hexdigest()
-    event = eventbridge_event(
-        {**conversion(3), "email": TEST_EMAIL},
-        str(uuid.uuid4()),
-        source="rokt-event-forwarder.send-test",
-        time=now.strftime("%Y-%m-%dT%H:%M:%SZ"),
-    )
-    found = [
-        Sample("flat", json.dumps({**conversion(1), "email": TEST_EMAIL}), Delivered.status),
-        Sample("hashed email", json.dumps({**conversion(2), "other": hashed}), Delivered.status),
-        Sample("EventBridge", json.dumps(event), Delivered.status),
-    ]
+    found = []
+    if "flat" in shapes:
+        hashed = hashlib.sha256(TEST_EMAIL.encode()).hexdigest()
+        event = eventbridge_event(
+            {**conversion(3), "email": TEST_EMAIL},
+            str(uuid.uuid4()),
+            source="rokt-event-forwarder.send-test",
+            time=now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        )
+        found += [
+            Sample("flat", json.dumps({**conversion(1), "email": TEST_EMAIL}), Delivered.status),
+            Sample("hashed email", json.dumps({**conversion(2), "other": hashed}), Delivered.status),
+            Sample("EventBridge", json.dumps(event), Delivered.status),
+        ]
+    if "shopify" in shapes:
+        found.append(Sample("Shopify test order", json.dumps(shopify_test_order(run, now)), Delivered.status))
+    if "stripe" in shapes:
+        found.append(
+            Sample("Stripe test checkout", json.dumps(stripe_test_checkout(run, now)), Delivered.status)
+        )
     if with_invalid:
         invalid = {**conversion(4), "email": "send-test.at.example.com"}
         found.append(Sample("invalid (bad email)", json.dumps(invalid), DeadLettered.status))
     return found
+
+
+def shopify_test_order(run: str, now: datetime) -> dict[str, Any]:
+    """A Shopify test order (X-Shopify-Test, test: true) of one 1.00 USD item, from the send-test address."""
+    item = platforms.shopify_line_item("rokt-event-forwarder send-test", "1.00", 1, "SEND-TEST")
+    sample = platforms.example("shopify-orders-create")["detail"]["payload"]
+    order = {
+        "id": int(run, 16),  # the order id is the conversion's transactionid: one per run
+        "email": TEST_EMAIL,
+        "contact_email": TEST_EMAIL,
+        "name": f"#send-test-{run}",
+        "confirmation_number": f"send-test-{run}-shopify",
+        "total_price": "1.00",
+        "line_items": [item],
+        "customer": {**sample["customer"], "email": TEST_EMAIL, "first_name": "Send", "last_name": "Test"},
+        "billing_address": {**sample["billing_address"], "phone": None},  # no made-up phone number
+    }
+    return platforms.shopify_order_event(now, test=True, order=order)
+
+
+def stripe_test_checkout(run: str, now: datetime) -> dict[str, Any]:
+    """A test-mode (livemode false) Checkout Session of 1.00 USD, paid, by the send-test address."""
+    details = platforms.example("stripe-checkout-session-completed")["detail"]["data"]["object"][
+        "customer_details"
+    ]
+    session = {
+        "id": f"cs_test_send_test_{run}",
+        "amount_subtotal": 100,
+        "amount_total": 100,
+        "currency": "usd",
+        "client_reference_id": f"send-test-{run}",
+        "customer_details": {**details, "email": TEST_EMAIL, "name": "Send Test"},
+        "payment_intent": f"pi_send_test_{run}",
+    }
+    return platforms.stripe_event(now, changes=session)
 
 
 def send(sqs: "SQSClient", queue_url: str, sample: Sample, run: str) -> str:
@@ -220,6 +270,7 @@ def run(
     *,
     timeout: float = DEFAULT_TIMEOUT_SECONDS,
     with_invalid: bool = False,
+    shapes: Sequence[str] = ("flat",),
     out: TextIO | None = None,
 ) -> list[Followed]:
     """Send the samples and follow them; prints one line per event (to stdout unless `out`)."""
@@ -231,7 +282,7 @@ def run(
     width = 22
     print(f"Sending test conversions to {target.described}: {target.queue_url}", file=out)
     followed = []
-    for sample in samples(run_id, now, with_invalid=with_invalid):
+    for sample in samples(run_id, now, with_invalid=with_invalid, shapes=shapes):
         message_id = send(sqs, target.queue_url, sample, run_id)
         followed.append(Followed(sample, message_id, []))
         print(f"  {sample.kind:<{width}} {message_id}  sent", file=out)
@@ -283,6 +334,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="also send one invalid conversion, to see it dead-lettered",
     )
+    parser.add_argument(
+        "--shape",
+        action="append",
+        choices=SHAPES,
+        help="flat (the default: flat, hashed email, EventBridge), shopify (a Shopify test order from "
+        "Shopify's EventBridge source), stripe (a test-mode Stripe checkout); repeat for more",
+    )
     args = parser.parse_args(argv)
     if bool(args.queue_url) != bool(args.function_name):
         parser.error("--queue-url and --function-name go together")
@@ -302,7 +360,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 )
             cfn = session.client("cloudformation", config=CLIENT_CONFIG)
             target = stack_target(cfn, stack_name, session.region_name)
-        followed = run(session, target, timeout=args.timeout, with_invalid=args.with_invalid)
+        followed = run(
+            session,
+            target,
+            timeout=args.timeout,
+            with_invalid=args.with_invalid,
+            shapes=args.shape or ["flat"],
+        )
     except TargetError as error:
         print(f"ERROR: {error}", file=sys.stderr)
         return 2

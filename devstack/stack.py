@@ -13,6 +13,7 @@ import json
 import sys
 import threading
 from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
 
 from devstack.aws import EmbeddedAws
 from devstack.function import containers
@@ -22,6 +23,7 @@ from devstack.samconfig import ROOT, SamConfig, function_name
 from devstack.sandbox import Sandbox, SandboxConfig
 from devstack.secrets_extension import SecretsExtension
 from devstack.template import StackSettings
+from rokt_forwarder.errors import ConfigError
 
 
 def register_stack(aws: EmbeddedAws, stack_name: str) -> None:
@@ -83,9 +85,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--api-port", type=int, default=8765)
     parser.add_argument("--function", action="store_true", help="run the forwarder on the queue too")
     parser.add_argument("--extension-port", type=int, default=2773, help="the Secrets extension stand-in")
+    parser.add_argument(
+        "--mapping",
+        type=Path,
+        help="with --function: your JSON mapping of your own events (ROKT_MAPPING_FILE)",
+    )
+    parser.add_argument(
+        "--record", type=Path, help="append each batch the sandbox accepts to this JSON Lines file"
+    )
     args = parser.parse_args(argv)
     settings = StackSettings.from_template(ROOT / "template.yaml")
-    api = SandboxConfig(host=args.host, port=args.api_port)
+    api = SandboxConfig(host=args.host, port=args.api_port, record_path=args.record)
     with (
         EmbeddedAws(settings, api.api_key, api.api_secret, port=args.aws_port, host=args.host) as aws,
         Sandbox(api) as sandbox,
@@ -102,7 +112,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"  export {name}={value}")
         if args.function:
             stack_name = SamConfig.load().stack_name or "rokt-event-forwarder"
-            running.enter_context(running_forwarder(aws, sandbox.url, stack_name=stack_name))
+            env = {"ROKT_MAPPING_FILE": str(args.mapping.resolve())} if args.mapping else {}
+            try:
+                running.enter_context(running_forwarder(aws, sandbox.url, stack_name=stack_name, env=env))
+            except ConfigError as error:  # the cold start fails as deployed: one line naming the setting
+                print(f"ERROR: the forwarder cannot start: {error}", file=sys.stderr)
+                return 2
             print(f"Forwarder running as stack {stack_name}; try, in another terminal:")
             print(
                 f"  AWS_ENDPOINT_URL={aws.endpoint_url} AWS_ACCESS_KEY_ID=testing "

@@ -8,6 +8,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +18,7 @@ from botocore.exceptions import ClientError
 from sqs_limits import Recorder
 from support import API_KEY, API_SECRET, ROOT, invoke, lambda_handler, receive_event, send
 
-from devstack import dlq
+from devstack import dlq, platforms
 from devstack.aws import CREDENTIALS, EmbeddedAws
 from devstack.function import containers
 from devstack.runner import EventSourceMapping
@@ -428,3 +429,43 @@ def test_a_letter_dead_lettered_after_the_run_started_is_left_for_the_next_run(
     assert (moved.moved, moved.later, moved.error) == (2, 1, None)
     assert in_queue(aws, aws.queue_url) == Counter([letters["m-1"], letters["m-2"]])
     assert in_queue(aws, aws.dlq_url)[new] == 1, "left, and visible again at once"
+
+
+def test_validate_judges_shopify_and_stripe_events_by_their_presets(tmp_path: Path) -> None:
+    now = datetime.now(UTC) - timedelta(minutes=1)
+    lines = [
+        platforms.shopify_order_event(now),
+        platforms.shopify_order_event(now, topic="orders/updated"),
+        platforms.stripe_event(now),
+        platforms.shopify_order_event(now, order={"email": "jon.at.example.com"}),
+    ]
+    feed = tmp_path / "feed.jsonl"
+    feed.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
+    out = io.StringIO()
+    assert dlq.main(["validate", str(feed)], out=out) == 1
+    assert out.getvalue().splitlines() == [
+        "line 2: skipped: shopify: orders/updated does not meet the mapping's convert",
+        f"line 4: {EMAIL}",
+        "4 messages: 2 valid, 1 invalid, 1 skipped (not conversions)",
+    ]
+
+
+def test_validate_with_the_users_mapping(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    mapping = tmp_path / "mapping.json"
+    mapping.write_text(
+        json.dumps({"name": "mine", "match": "order != null", "fields": {"email": "order.buyer"}})
+    )
+    feed = tmp_path / "feed.jsonl"
+    feed.write_text(json.dumps({"order": {"buyer": "jane@example.com"}}) + "\n")
+    out = io.StringIO()
+    assert dlq.main(["validate", str(feed), "--mapping", str(mapping)], out=out) == 0
+    assert out.getvalue() == "1 messages: 1 valid, 0 invalid\n"
+    assert dlq.main(["validate", str(feed)], out=io.StringIO()) == 1  # without it: "order: unknown field"
+
+    mapping.write_text(
+        json.dumps({"name": "mine", "match": "order != null", "fields": {"e-mail": "order.buyer"}})
+    )
+    assert dlq.main(["validate", str(feed), "--mapping", str(mapping)]) == 2
+    assert capsys.readouterr().err.startswith(
+        f"ERROR: ROKT_MAPPING_FILE={mapping}: fields.e-mail: not a field"
+    )

@@ -4,6 +4,7 @@ the queue in the stack's outputs and each outcome in the function's log lines.""
 
 from collections.abc import Iterator
 from dataclasses import replace
+from decimal import Decimal
 
 import boto3
 import pytest
@@ -117,3 +118,21 @@ def test_a_queue_url_needs_the_function_name(capsys: pytest.CaptureFixture[str])
         send_test.main(["--queue-url", "https://sqs.us-east-1.amazonaws.com/123456789012/q"])
     assert exit_.value.code == 2
     assert "--queue-url and --function-name go together" in capsys.readouterr().err
+
+
+def test_the_shopify_and_stripe_shapes_are_followed_to_their_delivery(
+    aws: EmbeddedAws, sandbox: Sandbox, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with running_forwarder(aws, sandbox.url, stack_name=STACK, env={"ROKT_ENVIRONMENT": "production"}):
+        status = send_test.main(["--shape", "shopify", "--shape", "stripe", "--timeout", "60"])
+    out = capsys.readouterr().out
+    assert status == 0, out
+    assert out.rstrip().endswith("OK: 2 of 2 test conversions ended as expected")
+    assert "Shopify test order" in out and "Stripe test checkout" in out
+    batches = sandbox.accepted_batches()
+    assert {b["environment"] for b in batches} == {"development"}, "a test order and test mode are test data"
+    assert sorted(b["events"][0]["data"]["custom_attributes"]["amount"] for b in batches) == [
+        Decimal("1.00"),
+        Decimal("1.00"),
+    ]
+    assert {b["user_identities"]["email"] for b in batches} == {send_test.TEST_EMAIL}

@@ -52,6 +52,7 @@ def test_what_it_says_the_template_sets_is_what_the_template_sets() -> None:
     said = set(re.findall(r"`([A-Z_]+)`", claim.group(1)))
     rokt = {"ROKT_SECRET_ID", "ROKT_POD", "ROKT_ENVIRONMENT", "HASH_PII", "DLQ_URL", "ROKT_API_URL"}
     rokt |= {"ROKT_MAX_BATCHES_PER_SECOND", "ROKT_CONCURRENCY"}
+    rokt |= {"ROKT_MAPPING_FILE", "ROKT_MAPPING_PARAMETER", "ROKT_DATA_PLAN_ID", "ROKT_DATA_PLAN_VERSION"}
     set_by_template = {name for name, value in function_variables().items() if name in rokt and value != ""}
     assert said == set_by_template
     assert "ROKT_REQUEST_TIMEOUT" not in function_variables()  # so the README must not claim it is set

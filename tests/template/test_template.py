@@ -227,7 +227,56 @@ def test_each_role_statement_targets_one_resource(role: dict[str, Any]) -> None:
             "sqs:ReceiveMessage",
         ],
         key(get_att("DeadLetterQueue", "Arn")): ["sqs:SendMessage"],
+        key(MAPPING_PARAMETER_ARN): ["ssm:GetParameter"],
     }
+
+
+MAPPING_PARAMETER_ARN = {
+    "Fn::Sub": "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter${MappingParameterName}"
+}
+
+
+def test_the_role_reads_the_mapping_parameter_only_when_one_is_named(
+    template: dict[str, Any], role: dict[str, Any]
+) -> None:
+    assert template["Conditions"]["ReadMappingParameter"] == {
+        "Fn::Not": [{"Fn::Equals": [ref("MappingParameterName"), ""]}]
+    }
+    (policy,) = role["Policies"]
+    conditional = [s["Fn::If"] for s in policy["PolicyDocument"]["Statement"] if "Fn::If" in s]
+    assert conditional == [
+        [
+            "ReadMappingParameter",
+            {
+                "Sid": "ReadMappingParameter",
+                "Effect": "Allow",
+                "Action": "ssm:GetParameter",
+                "Resource": MAPPING_PARAMETER_ARN,
+            },
+            ref("AWS::NoValue"),
+        ]
+    ]
+    # The name must start with "/": the ARN is "parameter" followed by the name, so it is exact.
+    pattern = re.compile(template["Parameters"]["MappingParameterName"]["AllowedPattern"])
+    assert (
+        pattern.fullmatch("")
+        and pattern.fullmatch("/rokt/mapping")
+        and pattern.fullmatch("/rokt_v2.mapping-1")
+    )
+    assert not pattern.fullmatch("rokt-mapping")
+    assert not pattern.fullmatch("/rokt/*")
+
+
+def test_data_plan_parameters_are_checked_as_the_function_checks_them(template: dict[str, Any]) -> None:
+    plan_id = re.compile(template["Parameters"]["DataPlanId"]["AllowedPattern"])
+    version = re.compile(template["Parameters"]["DataPlanVersion"]["AllowedPattern"])
+    assert (
+        plan_id.fullmatch("") and plan_id.fullmatch("rokt_conversions") and not plan_id.fullmatch("my plan")
+    )
+    assert version.fullmatch("") and version.fullmatch("12")
+    assert not version.fullmatch("0") and not version.fullmatch("1.5")
+    for name in ("MappingFile", "MappingParameterName", "DataPlanId", "DataPlanVersion", "EventSourcePrefix"):
+        assert default(template, name) == "", f"{name}: off unless given"
 
 
 def test_log_group_is_the_function_log_group(resources: dict[str, Any], function: dict[str, Any]) -> None:
@@ -276,7 +325,17 @@ def test_event_rule_is_conditional_and_allowed_only_from_the_rule(
     assert rule["Type"] == "AWS::Events::Rule"
     assert rule["Condition"] == "CreateEventRule"
     assert rule["Properties"]["EventBusName"] == ref("EventBusName")
-    assert rule["Properties"]["EventPattern"] == {"detail-type": [ref("EventDetailType")]}
+    # A partner event bus's events (Stripe's detail-type is each event's type) match by source prefix.
+    assert rule["Properties"]["EventPattern"] == {
+        "Fn::If": [
+            "MatchSourcePrefix",
+            {"source": [{"prefix": ref("EventSourcePrefix")}]},
+            {"detail-type": [ref("EventDetailType")]},
+        ]
+    }
+    assert template["Conditions"]["MatchSourcePrefix"] == {
+        "Fn::Not": [{"Fn::Equals": [ref("EventSourcePrefix"), ""]}]
+    }
     (target,) = rule["Properties"]["Targets"]
     assert target["Arn"] == get_att("ConversionsQueue", "Arn")
     assert target["DeadLetterConfig"]["Arn"] == get_att("DeadLetterQueue", "Arn")
@@ -393,6 +452,10 @@ def test_function_environment(function: dict[str, Any]) -> None:
         "ROKT_MAX_RECEIVE_COUNT": ref("MaxReceiveCount"),
         "DLQ_URL": ref("DeadLetterQueue"),
         "POWERTOOLS_LOG_LEVEL": ref("LogLevel"),
+        "ROKT_MAPPING_FILE": ref("MappingFile"),
+        "ROKT_MAPPING_PARAMETER": ref("MappingParameterName"),
+        "ROKT_DATA_PLAN_ID": ref("DataPlanId"),
+        "ROKT_DATA_PLAN_VERSION": ref("DataPlanVersion"),
     }
     assert {k: variables.get(k) for k in expected} == expected
 
@@ -460,6 +523,8 @@ def test_there_are_sqs_samples() -> None:
         "sqs-conversions.json",
         "sqs-mixed.json",
         "sqs-full-batch.json",
+        "sqs-shopify.json",
+        "sqs-stripe.json",
     }
 
 

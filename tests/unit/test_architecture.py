@@ -9,19 +9,10 @@ ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "layers" / "forwarder" / "rokt_forwarder"
 APP = ROOT / "functions" / "forwarder" / "app.py"
 PURE = ("envelope", "message", "batch", "rules", "limits", "pii", "wire", "fifo", "packing")
-PURE += (
-    "delivery",
-    "policy",
-    "outcome",
-    "errors",
-    "ports",
-    "pacing",
-    "outage",
-    "reasons",
-    "record",
-    "config",
-)
+PURE += ("delivery", "policy", "outcome", "errors", "ports", "pacing", "outage", "reasons", "record")
+PURE += ("config", "mapping", "consent")
 ADAPTERS = {"api": {"errors", "ports", "secret"}, "secret": {"aws", "errors"}, "sqs": {"aws", "ports"}}
+ADAPTERS["producers"] = {"aws", "config", "errors", "mapping"}
 IO_LIBRARIES = {"boto3", "botocore", "urllib3", "aws_lambda_powertools", "socket", "http", "urllib.request"}
 
 

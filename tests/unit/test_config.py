@@ -2,7 +2,7 @@
 
 import pytest
 
-from rokt_forwarder.config import DEFAULT_REQUEST_TIMEOUT_SECONDS, Settings
+from rokt_forwarder.config import DEFAULT_REQUEST_TIMEOUT_SECONDS, ProducerSettings, Settings
 from rokt_forwarder.errors import ConfigError
 
 SECRET = "arn:aws:secretsmanager:us-east-1:123456789012:secret:rokt-AbCdEf"
@@ -285,3 +285,45 @@ def test_bad_pacing_settings_are_refused_naming_the_variable(variable: str, valu
 def test_the_queue_s_receive_count_is_known_only_when_set() -> None:
     assert settings().max_receive_count is None
     assert settings(ROKT_MAX_RECEIVE_COUNT="200").max_receive_count == 200
+
+
+# --- producers' mappings and the data plan (ProducerSettings) ---------------------------------------
+
+
+def test_no_mapping_and_no_data_plan_by_default() -> None:
+    assert settings().producers == ProducerSettings()
+    assert settings().data_plan is None
+
+
+def test_a_mapping_from_a_file_or_a_parameter_but_not_both() -> None:
+    assert settings(ROKT_MAPPING_FILE=" mapping.json ").producers.mapping_file == "mapping.json"
+    assert settings(ROKT_MAPPING_PARAMETER="/rokt/mapping").producers.mapping_parameter == "/rokt/mapping"
+    with pytest.raises(ConfigError, match="set ROKT_MAPPING_FILE or ROKT_MAPPING_PARAMETER, not both"):
+        settings(ROKT_MAPPING_FILE="mapping.json", ROKT_MAPPING_PARAMETER="/rokt/mapping")
+
+
+def test_the_data_plan_with_and_without_a_version() -> None:
+    assert settings(ROKT_DATA_PLAN_ID="rokt_conversions").data_plan == {"plan_id": "rokt_conversions"}
+    both = settings(ROKT_DATA_PLAN_ID="rokt_conversions", ROKT_DATA_PLAN_VERSION="3")
+    assert both.data_plan == {"plan_id": "rokt_conversions", "plan_version": 3}
+
+
+@pytest.mark.parametrize(
+    ("env", "error"),
+    [
+        ({"ROKT_DATA_PLAN_ID": "my plan"}, "ROKT_DATA_PLAN_ID='my plan' must be the plan's id"),
+        ({"ROKT_DATA_PLAN_VERSION": "2"}, "ROKT_DATA_PLAN_VERSION needs ROKT_DATA_PLAN_ID"),
+        (
+            {"ROKT_DATA_PLAN_ID": "p", "ROKT_DATA_PLAN_VERSION": "0"},
+            "ROKT_DATA_PLAN_VERSION='0' must be a whole",
+        ),
+        (
+            {"ROKT_DATA_PLAN_ID": "p", "ROKT_DATA_PLAN_VERSION": "1.5"},
+            "ROKT_DATA_PLAN_VERSION='1.5' must be a",
+        ),
+    ],
+)
+def test_a_bad_data_plan_names_the_variable(env: dict[str, str], error: str) -> None:
+    with pytest.raises(ConfigError) as refused:
+        settings(**env)
+    assert str(refused.value).startswith(error)

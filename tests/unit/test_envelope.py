@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from rokt_forwarder.envelope import parse_json, unwrap
+from rokt_forwarder.envelope import open_envelopes, parse_json, unwrap
 from rokt_forwarder.errors import RefusedError
 
 FLAT = {"email": "jane@example.com", "amount": 19.99, "currency": "USD"}
@@ -183,3 +183,13 @@ def test_message_error_keeps_its_reason() -> None:
     error = RefusedError("email: must be an email address")
     assert isinstance(error, ValueError)
     assert error.reason == "email: must be an email address"
+
+
+def test_open_envelopes_keeps_the_eventbridge_event_for_a_producers_mapping() -> None:
+    event = eventbridge(FLAT)
+    opened = open_envelopes(json.dumps(sns(json.dumps(event))))
+    assert opened.document["source"] == "com.example.shop"
+    assert opened.document["detail"] == opened.message
+    assert opened.source == "sns+eventbridge"
+    plain = open_envelopes(json.dumps(FLAT))
+    assert plain.document == plain.message

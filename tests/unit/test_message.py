@@ -52,6 +52,7 @@ def test_the_parser_knows_every_field_of_the_issue() -> None:
         *("amount", "currency", "quantity", "conversiontype", "productname", "sku", "paymenttype"),
         *("margin", "transactionid", "confirmationref"),
         *("environment", "timestamp", "user_agent", "custom_attributes", "user_attributes"),
+        "consent_state",  # issue 16
     }
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from rokt_forwarder import metrics
 from rokt_forwarder.delivery import DeliveryStats
-from rokt_forwarder.outcome import DELIVERED, DeadLettered, Failed
+from rokt_forwarder.outcome import DELIVERED, DeadLettered, Failed, Skipped
 from rokt_forwarder.record import Record
 
 NOW_MS = 1_767_225_600_000
@@ -43,7 +43,7 @@ def test_each_metric_publishes_its_own_number(capsys: pytest.CaptureFixture[str]
     """Every value differs from every other, so publishing one stat under another's name fails."""
     stats = DeliveryStats(requests=7, retries=5, splits=6, by_status={"202": 3, "429": 4})
     stats.api_seconds, stats.paced_seconds = 0.07, 8.5
-    outcomes = [DELIVERED] * 3 + [DeadLettered("x")] * 2 + [Failed("y")]
+    outcomes = [DELIVERED] * 3 + [DeadLettered("x")] * 2 + [Failed("y")] + [Skipped("z")] * 9
     records = [record(NOW_MS - 90_000), record(NOW_MS - 5_000), record(None)]
     metrics.publish(records, outcomes, stats, NOW_MS)
     values = published(capsys)
@@ -51,6 +51,7 @@ def test_each_metric_publishes_its_own_number(capsys: pytest.CaptureFixture[str]
         "RecordsDelivered": 3,
         "RecordsDeadLettered": 2,
         "RecordsFailed": 1,
+        "RecordsSkipped": 9,
         "ApiRequests": 7,
         "ApiThrottled": 4,
         "ApiRetries": 5,

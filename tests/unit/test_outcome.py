@@ -15,6 +15,7 @@ from rokt_forwarder.outcome import (
     RETRY_CAP_SECONDS,
     DeadLettered,
     Failed,
+    Skipped,
     last_chance,
     response,
     retry_delay,
@@ -38,6 +39,10 @@ def test_response_reports_only_failed_and_missing_records_in_order() -> None:
 
 def test_response_when_everything_is_done() -> None:
     assert response(["a", "b"], {"a": DELIVERED, "b": DeadLettered("x")}) == {"batchItemFailures": []}
+    # A skipped record (not a conversion) is done too: SQS deletes it, it is never delivered again.
+    assert response(["a"], {"a": Skipped("stripe: charge.refunded does not meet …")}) == {
+        "batchItemFailures": []
+    }
     assert response([], {}) == {"batchItemFailures": []}
 
 
@@ -125,21 +130,24 @@ def test_summary_counts_every_status_and_top_reasons() -> None:
         Failed("HTTP 503"),
         Failed("HTTP 429", 5.0),
         DeadLettered("email: must be an email address"),
+        Skipped("shopify: orders/updated does not meet the mapping's convert"),
     ]
     assert summary(outcomes) == {
         "delivered": 2,
         "dead_lettered": 1,
         "failed": 3,
+        "skipped": 1,
         "reasons": {
             "failed: HTTP 503": 2,
             "failed: HTTP 429": 1,
             "dead_lettered: email: must be an email address": 1,
+            "skipped: shopify: orders/updated does not meet the mapping's convert": 1,
         },
     }
 
 
 def test_summary_of_nothing_and_top_limit() -> None:
-    assert summary([]) == {"delivered": 0, "dead_lettered": 0, "failed": 0, "reasons": {}}
+    assert summary([]) == {"delivered": 0, "dead_lettered": 0, "failed": 0, "skipped": 0, "reasons": {}}
     many = [Failed(f"reason {i}") for i in range(15)]
     result = summary(iter(many), top=3)
     assert result["failed"] == 15
@@ -147,5 +155,5 @@ def test_summary_of_nothing_and_top_limit() -> None:
 
 
 def test_the_log_names_each_outcome_as_before() -> None:
-    assert [kind.status for kind in OUTCOMES] == ["delivered", "dead_lettered", "failed"]
+    assert [kind.status for kind in OUTCOMES] == ["delivered", "dead_lettered", "failed", "skipped"]
     assert DELIVERED.status == "delivered"

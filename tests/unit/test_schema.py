@@ -6,13 +6,14 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from rokt_forwarder import message
-from rokt_forwarder.envelope import unwrap
-from rokt_forwarder.errors import RefusedError
+from rokt_forwarder import message, producers
+from rokt_forwarder.envelope import open_envelopes
+from rokt_forwarder.errors import RefusedError, SkippedError
 
 ROOT = Path(__file__).parents[2]
 SCHEMA = json.loads((ROOT / "docs/message.schema.json").read_text())
 VALIDATOR = jsonschema.Draft202012Validator(SCHEMA, format_checker=jsonschema.FormatChecker())
+PRESETS = producers.presets()
 SAMPLES = [
     (path.name, record["messageId"], record["body"])
     for path in sorted((ROOT / "events").glob("sqs-*.json"))
@@ -29,9 +30,14 @@ def test_schema_lists_exactly_the_fields_the_parser_accepts() -> None:
 
 
 def forwarder_accepts(body: str) -> bool:
+    """As the forwarder judges a message's shape: a preset's event that is not a conversion is fine."""
     try:
-        payload, _ = unwrap(body)
+        opened = open_envelopes(body)
+        payload = PRESETS.convert(opened.document)
+        payload = opened.message if payload is None else payload
         message.parse_message(payload, now_ms=0)
+    except SkippedError:
+        return True
     except RefusedError as error:
         return "timestamp" in error.reason  # the time window is not the schema's business
     return "events" in payload or any(key in payload for key in ("email", "other", "customerid", "rtid"))

@@ -7,11 +7,13 @@ the same conversion the same ids, so the API counts it once (docs/event-api.md, 
 """
 
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from rokt_forwarder import limits, pii, reasons, rules, wire
-from rokt_forwarder.envelope import unwrap
+from rokt_forwarder.envelope import open_envelopes
 from rokt_forwarder.errors import RefusedError
+from rokt_forwarder.mapping import NO_MAPPINGS, Mappings
 from rokt_forwarder.message import EVENT_FIELDS, USER_FIELDS, Conversion, FullBatch, Message, parse_message
 
 # Fixed namespace: the same batch must give the same source_request_id in every container.
@@ -24,27 +26,48 @@ def request_id(content: bytes | str) -> str:
     return str(uuid.uuid5(_NAMESPACE, content))
 
 
-def prepare(body: str, *, environment: str, hash_pii: bool, now_ms: int) -> bytes:
+def prepare(
+    body: str,
+    *,
+    environment: str,
+    hash_pii: bool,
+    now_ms: int,
+    mappings: Mappings = NO_MAPPINGS,
+    data_plan: Mapping[str, Any] | None = None,
+) -> bytes:
     """A record's body as the batch's wire bytes: envelope, message, rules; RefusedError says why not.
 
-    The one path from body to batch, for the forwarder and for the tools that must judge a message
-    as it does (`make dlq ARGS="validate …"`, the benchmarks).
+    A producer's event that one of `mappings` owns becomes its flat conversion first (SkippedError
+    when the mapping says it is not a conversion). The one path from body to batch, for the forwarder
+    and for the tools that must judge a message as it does (`make dlq ARGS="validate …"`, the benchmarks).
     """
-    payload, _ = unwrap(body)
-    message = parse_message(payload, now_ms=now_ms)
-    return build(message, environment=environment, hash_pii=hash_pii, now_ms=now_ms)
+    opened = open_envelopes(body)
+    mapped = mappings.convert(opened.document)
+    message = parse_message(opened.message if mapped is None else mapped, now_ms=now_ms)
+    return build(message, environment=environment, hash_pii=hash_pii, now_ms=now_ms, data_plan=data_plan)
 
 
-def build(message: Message, *, environment: str, hash_pii: bool, now_ms: int) -> bytes:
+def build(
+    message: Message,
+    *,
+    environment: str,
+    hash_pii: bool,
+    now_ms: int,
+    data_plan: Mapping[str, Any] | None = None,
+) -> bytes:
     """The batch as wire bytes; raises RefusedError naming every rule it breaks.
 
     The ids are those of the batch as built before any hashing, its keys in sorted order: the same
     conversion, however its fields were ordered, enveloped or sent, and whatever HASH_PII says.
+    `data_plan` ({"plan_id", "plan_version"}) becomes the batch's context.data_plan, unless a full
+    batch names its own.
     """
     if isinstance(message, Conversion):
         batch = _from_conversion(message, environment=environment)
     else:
         batch = _with_defaults(message, environment=environment)
+    if data_plan:
+        batch = _with_data_plan(batch, data_plan)
     if violations := rules.check_batch(batch, now_ms=now_ms):
         raise RefusedError(reasons.join([str(v) for v in violations]))
     batch = _with_ids(batch, request_id(_dumps(batch, sort_keys=True)))
@@ -90,12 +113,23 @@ def _from_conversion(message: Conversion, *, environment: str) -> dict[str, Any]
         batch["ip"] = fields["ipaddress"]
     if "user_agent" in fields:
         batch["device_info"] = {"http_header_user_agent": fields["user_agent"]}
+    if "consent_state" in fields:
+        batch["consent_state"] = fields["consent_state"]
     if "rtid" in fields:
         identities["other2"] = fields["rtid"]
         batch["integration_attributes"] = {
             ROKT_INTEGRATION_ID: {"passbackconversiontrackingid": fields["rtid"]}
         }
     return batch
+
+
+def _with_data_plan(batch: dict[str, Any], data_plan: Mapping[str, Any]) -> dict[str, Any]:
+    context = batch.get("context")
+    if context is None:
+        return {**batch, "context": {"data_plan": dict(data_plan)}}
+    if isinstance(context, dict) and "data_plan" not in context:
+        return {**batch, "context": {**context, "data_plan": dict(data_plan)}}
+    return batch  # the producer's own plan (or a context the API judges)
 
 
 def _with_defaults(message: FullBatch, *, environment: str) -> dict[str, Any]:

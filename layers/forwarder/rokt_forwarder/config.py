@@ -6,8 +6,10 @@ clear line instead of failing every record.
 
 import math
 import os
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import SplitResult, urlsplit
 
 from rokt_forwarder import limits
@@ -18,6 +20,46 @@ DEFAULT_REQUEST_TIMEOUT_SECONDS = 10.0
 DEFAULT_CONCURRENCY = 5
 # Below this many seconds a request cannot finish: none is started, and no timeout may be set lower.
 MIN_REQUEST_SECONDS = 0.5
+# An mParticle data plan id is a URL-safe slug (https://docs.mparticle.com/guides/data-master/data-planning/).
+_PLAN_ID = re.compile(r"[A-Za-z0-9._~-]{1,256}")
+
+
+@dataclass(frozen=True, slots=True)
+class ProducerSettings:
+    """Where a user's own mapping is (producers.py reads it) and the data plan every batch names."""
+
+    mapping_file: str | None = None  # ROKT_MAPPING_FILE: JSON shipped with the function
+    mapping_parameter: str | None = None  # ROKT_MAPPING_PARAMETER: an SSM parameter holding it
+    data_plan_id: str | None = None  # ROKT_DATA_PLAN_ID: the plan's URL-safe slug
+    data_plan_version: int | None = None  # ROKT_DATA_PLAN_VERSION: absent, the latest active version
+
+    @property
+    def data_plan(self) -> dict[str, Any] | None:
+        """The batch's context.data_plan (mParticle's DataPlanContext), or None without a plan id."""
+        if self.data_plan_id is None:
+            return None
+        plan: dict[str, Any] = {"plan_id": self.data_plan_id}
+        if self.data_plan_version is not None:
+            plan["plan_version"] = self.data_plan_version
+        return plan
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> "ProducerSettings":
+        mapping_file = env.get("ROKT_MAPPING_FILE", "").strip() or None
+        mapping_parameter = env.get("ROKT_MAPPING_PARAMETER", "").strip() or None
+        if mapping_file and mapping_parameter:
+            raise ConfigError("set ROKT_MAPPING_FILE or ROKT_MAPPING_PARAMETER, not both: one mapping source")
+        plan_id = env.get("ROKT_DATA_PLAN_ID", "").strip() or None
+        if plan_id is not None and not _PLAN_ID.fullmatch(plan_id):
+            raise ConfigError(
+                f"ROKT_DATA_PLAN_ID={plan_id!r} must be the plan's id: a URL-safe slug such as my_data_plan"
+            )
+        version = None
+        if env.get("ROKT_DATA_PLAN_VERSION", "").strip():
+            if plan_id is None:
+                raise ConfigError("ROKT_DATA_PLAN_VERSION needs ROKT_DATA_PLAN_ID: a version of which plan?")
+            version = int(_number(env, "ROKT_DATA_PLAN_VERSION", 0, least=1, unit="whole number"))
+        return cls(mapping_file, mapping_parameter, plan_id, version)
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +76,12 @@ class Settings:
     # The queue's maxReceiveCount: a record failing on that receive is dead-lettered by the function,
     # with its reason, instead of moved by SQS without one. None: not known, SQS moves it.
     max_receive_count: int | None = None
+    # Producers' own events and data plans: ProducerSettings.from_env.
+    producers: ProducerSettings = field(default_factory=ProducerSettings)
+
+    @property
+    def data_plan(self) -> dict[str, Any] | None:
+        return self.producers.data_plan
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> "Settings":
@@ -58,6 +106,7 @@ class Settings:
             ),
             max_receive_count=int(_number(env, "ROKT_MAX_RECEIVE_COUNT", 0, least=1, unit="whole number"))
             or None,
+            producers=ProducerSettings.from_env(env),
         )
 
 

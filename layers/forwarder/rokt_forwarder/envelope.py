@@ -4,6 +4,7 @@ Order matters: SNS (raw delivery off) may carry an EventBridge event, which carr
 """
 
 import json
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -23,8 +24,23 @@ def parse_json(text: str) -> Any:
     return _DECODER.decode(text)
 
 
+@dataclass(frozen=True, slots=True)
+class Opened:
+    """A body out of its envelopes: what arrived (`document`) and the conversion payload it carries."""
+
+    document: dict[str, Any]  # out of SNS: the EventBridge event itself, or the message
+    message: dict[str, Any]  # the EventBridge event's detail, or the document
+    source: str  # "sqs", "sns", "eventbridge" or "sns+eventbridge"
+
+
 def unwrap(body: str) -> tuple[dict[str, Any], str]:
     """The conversion payload and the envelope it came in ("sqs", "sns", "eventbridge", "sns+eventbridge")."""
+    opened = open_envelopes(body)
+    return opened.message, opened.source
+
+
+def open_envelopes(body: str) -> Opened:
+    """The body out of SNS, keeping the EventBridge event: a producer's mapping reads its source and type."""
     try:
         payload = parse_json(body)
     except RefusedError:
@@ -41,12 +57,13 @@ def unwrap(body: str) -> tuple[dict[str, Any], str]:
         except (ValueError, RecursionError):
             raise RefusedError("SNS notification: Message is not valid JSON") from None
         source = "sns"
+    document = payload
     if _is_eventbridge(payload):
         payload = payload["detail"]
         source = "eventbridge" if source == "sqs" else "sns+eventbridge"
     if not isinstance(payload, dict):
         raise RefusedError("body: must be a JSON object")
-    return payload, source
+    return Opened(document, payload, source)
 
 
 def _is_sns(payload: object) -> bool:

@@ -3,6 +3,7 @@
     ForwarderError
     ├── ConfigError       a setting is missing or malformed: the cold start fails, naming the variable
     ├── RefusedError      a record can never be accepted: it is dead-lettered with `reason`
+    ├── SkippedError      a record is not a conversion (its mapping says so): it is neither sent nor failed
     ├── TransportError    a request may not have reached the API: it is retried
     ├── CredentialsError  the key/secret cannot be read: no record can be sent until it can
     └── DeadlineError     too little time is left for a call to finish: it is not started
@@ -21,6 +22,17 @@ class ConfigError(ForwarderError, ValueError):
 
 class RefusedError(ForwarderError, ValueError):
     """The record breaks a rule and can never be accepted as it is; `reason` says which (no PII)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class SkippedError(ForwarderError):
+    """A producer's event that its mapping does not count as a conversion (another topic or event type).
+
+    Not a fault of the record, so not a dead letter: it ends as skipped, with `reason` (no PII).
+    """
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)

@@ -11,8 +11,9 @@ request     one POST: a lone batch to /events, or up to 100 to /bulkevents.
 delivered   the API accepted the batch.
 refused     the batch can never be accepted, by our rules or the API's: the record is dead-lettered.
 failed      not delivered now: reported in batchItemFailures, so SQS delivers the record again later.
+skipped     a producer's event that its mapping does not count as a conversion: done, not sent.
 retry       post a request again within this invocation (the send loop, after a backoff).
-reason      why a record was refused or failed: field paths, rule names, statuses, never a value.
+reason      why a record was refused, failed or skipped: field paths, rule names, statuses, never a value.
 deadline    when Lambda stops the invocation; every wait and call ends before it.
 """
 
@@ -29,8 +30,9 @@ from rokt_forwarder import outcome
 from rokt_forwarder.batch import prepare
 from rokt_forwarder.config import Settings
 from rokt_forwarder.delivery import Delivery
-from rokt_forwarder.errors import RefusedError
+from rokt_forwarder.errors import RefusedError, SkippedError
 from rokt_forwarder.fifo import Waves
+from rokt_forwarder.mapping import NO_MAPPINGS, Mappings
 from rokt_forwarder.metrics import Publish
 from rokt_forwarder.outage import Outage
 from rokt_forwarder.outcome import (
@@ -41,6 +43,7 @@ from rokt_forwarder.outcome import (
     Outcome,
     Refused,
     Result,
+    Skipped,
 )
 from rokt_forwarder.pacing import Pacer
 from rokt_forwarder.ports import (
@@ -65,7 +68,7 @@ NOT_PREPARED = Failed("Lambda deadline reached before the record was prepared")
 MAX_TRACED = 10
 
 # A record ready to send is its batch's wire bytes; one that is not has its result already.
-type Prepared = bytes | Refused | Failed
+type Prepared = bytes | Refused | Failed | Skipped
 
 
 @dataclass
@@ -85,6 +88,8 @@ class Forwarder:
     # Stop sending this long before Lambda's deadline: dead-lettering and the response still need time.
     safety_margin: float = 5.0
     metrics: Publish | None = None  # metrics.publish when deployed; tests may leave it out
+    # Producers' own events (Shopify, Stripe, a user's mapping): producers.load() when deployed.
+    mappings: Mappings = NO_MAPPINGS
 
     def __call__(self, event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         """The partial-batch response for an SQS event; never raises once the event has records.
@@ -194,9 +199,13 @@ class Forwarder:
                 environment=self.settings.environment,
                 hash_pii=self.settings.hash_pii,
                 now_ms=now_ms,
+                mappings=self.mappings,
+                data_plan=self.settings.data_plan,
             )
         except RefusedError as error:
             return Refused(error.reason)
+        except SkippedError as error:
+            return Skipped(error.reason)
         except Exception as error:
             # The type only: an exception's message may quote the record's data.
             logger.warning(
@@ -226,7 +235,7 @@ class Forwarder:
         settled: dict[int, Outcome] = {}
         for n, result in results.items():
             match result:
-                case Delivered() | Failed():
+                case Delivered() | Failed() | Skipped():
                     settled[n] = result
                 case Refused(reason) if not self.settings.dlq_url:
                     settled[n] = Failed(f"invalid, no DLQ_URL: {reason}")

@@ -138,6 +138,8 @@ OPTION_FIELDS: Mapping[str, _Parser] = {
     "user_agent": _string,
     "custom_attributes": _object,
     "user_attributes": _object,
+    # mParticle's consent object, passed through; batch.py's rules check its parts (consent.py).
+    "consent_state": _object,
 }
 FIELDS: Mapping[str, _Parser] = {**IDENTITY_FIELDS, **USER_FIELDS, **EVENT_FIELDS, **OPTION_FIELDS}
 

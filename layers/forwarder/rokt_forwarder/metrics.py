@@ -14,7 +14,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
 from rokt_forwarder.delivery import DeliveryStats
-from rokt_forwarder.outcome import DeadLettered, Delivered, Failed, Outcome
+from rokt_forwarder.outcome import DeadLettered, Delivered, Failed, Outcome, Skipped
 from rokt_forwarder.record import Record
 
 logger = Logger(child=True)
@@ -22,6 +22,7 @@ logger = Logger(child=True)
 DELIVERED: Final = "RecordsDelivered"
 DEAD_LETTERED: Final = "RecordsDeadLettered"
 FAILED: Final = "RecordsFailed"  # reported in batchItemFailures: SQS delivers them again
+SKIPPED: Final = "RecordsSkipped"  # producers' events their mapping does not count as conversions
 REQUESTS: Final = "ApiRequests"
 THROTTLED: Final = "ApiThrottled"  # answers 429
 RETRIES: Final = "ApiRetries"
@@ -31,10 +32,10 @@ PACING_WAIT: Final = "PacingWait"  # seconds spent waiting for a share of the ac
 OLDEST_RECORD_AGE: Final = "OldestRecordAge"  # seconds since SQS took the batch's oldest record
 CREDENTIALS_FAILURES: Final = "CredentialsFailures"  # 1 when no record could be sent for want of them
 NAMES: Final = frozenset(
-    {DELIVERED, DEAD_LETTERED, FAILED, REQUESTS, THROTTLED, RETRIES, SPLITS, LATENCY, PACING_WAIT}
+    {DELIVERED, DEAD_LETTERED, FAILED, SKIPPED, REQUESTS, THROTTLED, RETRIES, SPLITS, LATENCY, PACING_WAIT}
     | {OLDEST_RECORD_AGE, CREDENTIALS_FAILURES}
 )
-_BY_OUTCOME: Final = {Delivered: DELIVERED, DeadLettered: DEAD_LETTERED, Failed: FAILED}
+_BY_OUTCOME: Final = {Delivered: DELIVERED, DeadLettered: DEAD_LETTERED, Failed: FAILED, Skipped: SKIPPED}
 
 type Publish = Callable[[Sequence[Record], Iterable[Outcome], DeliveryStats, int], None]
 

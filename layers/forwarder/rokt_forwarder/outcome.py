@@ -1,8 +1,9 @@
 """Where each record ends, and the SQS partial-batch response built from that.
 
-A record is `Delivered`, `Refused` (on its way to the DLQ) or `Failed`; once the DLQ has answered,
-a refused record is `DeadLettered` (or `Failed`, when the DLQ send failed). Only failed records are
-reported to SQS, which delivers them again; delivered and dead-lettered records are done.
+A record is `Delivered`, `Refused` (on its way to the DLQ), `Failed` or `Skipped`; once the DLQ has
+answered, a refused record is `DeadLettered` (or `Failed`, when the DLQ send failed). Only failed
+records are reported to SQS, which delivers them again; delivered, dead-lettered and skipped records
+are done.
 """
 
 import random
@@ -55,10 +56,18 @@ class Failed:
     status: ClassVar[str] = "failed"
 
 
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """A producer's event that its mapping does not count as a conversion: not sent, not failed."""
+
+    reason: str
+    status: ClassVar[str] = "skipped"
+
+
 # What the send loop learns about a batch, and where a record ends once the DLQ has answered.
-type Result = Delivered | Refused | Failed
-type Outcome = Delivered | DeadLettered | Failed
-OUTCOMES: Final = (Delivered, DeadLettered, Failed)
+type Result = Delivered | Refused | Failed | Skipped
+type Outcome = Delivered | DeadLettered | Failed | Skipped
+OUTCOMES: Final = (Delivered, DeadLettered, Failed, Skipped)
 DELIVERED: Final = Delivered()
 NOT_SETTLED: Final = Failed("no outcome (the invocation failed)")
 
@@ -102,7 +111,7 @@ def reason(outcome: Outcome) -> str | None:
     match outcome:
         case Delivered():
             return None
-        case DeadLettered(reason) | Failed(reason):
+        case DeadLettered(reason) | Failed(reason) | Skipped(reason):
             return reason
         case _:
             assert_never(outcome)

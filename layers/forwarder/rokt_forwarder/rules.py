@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from rokt_forwarder import limits, reasons
+from rokt_forwarder import consent, limits, reasons
 
 IDENTITY_KEYS = ("email", "other", "customerid", "other2")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -111,6 +111,7 @@ def _batch_violations(batch: object, now_ms: int) -> Iterator[Violation]:
     yield from _attributes(
         "user_attributes", batch.get("user_attributes"), limits.MAX_USER_ATTRIBUTES, allow_lists=True
     )
+    yield from (Violation(path, rule) for path, rule in consent.violations(batch.get("consent_state")))
     events = batch.get("events")
     if not isinstance(events, list) or not events:
         yield Violation("events", "must be a non-empty list")

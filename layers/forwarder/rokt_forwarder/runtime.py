@@ -2,7 +2,7 @@
 
 import contextlib
 
-from rokt_forwarder import metrics, snapstart
+from rokt_forwarder import metrics, producers, snapstart
 from rokt_forwarder.api import HttpTransport
 from rokt_forwarder.config import Settings
 from rokt_forwarder.errors import CredentialsError
@@ -36,6 +36,7 @@ def create(settings: Settings | None = None) -> Forwarder:
         dead_letters=sqs,
         visibility=sqs,
         metrics=metrics.publish,
+        mappings=producers.load(settings.producers),
     )
     snapstart.register(forwarder, transport)
     return forwarder
