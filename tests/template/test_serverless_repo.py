@@ -194,3 +194,22 @@ def test_the_console_form_groups_every_parameter_once(template: dict[str, Any]) 
     assert sorted(grouped) == sorted(template["Parameters"])
     assert groups[0]["Parameters"][0] == "RoktSecretArn"
 
+
+STATEFUL = ("AWS::SQS::Queue", "AWS::KMS::Key")
+
+
+def test_queues_and_keys_outlive_the_stack(template: dict[str, Any]) -> None:
+    stateful = {n: r for n, r in template["Resources"].items() if r["Type"] in STATEFUL}
+    assert set(stateful) == {"ConversionsQueue", "DeadLetterQueue"}, "the stack creates no KMS key"
+    for name, resource in stateful.items():
+        assert resource["DeletionPolicy"] == "Retain", name
+        assert resource["UpdateReplacePolicy"] == "Retain", name
+
+
+def test_the_transform_keeps_the_queues_retained() -> None:
+    resources = translated({})["Resources"]
+    for name in ("ConversionsQueue", "DeadLetterQueue"):
+        assert (resources[name]["DeletionPolicy"], resources[name]["UpdateReplacePolicy"]) == (
+            "Retain",
+            "Retain",
+        )
