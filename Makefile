@@ -26,7 +26,7 @@ ARGS ?=
 ACCOUNT_ENV := $(if $(filter file,$(origin AWS_DEFAULT_REGION)),env -u AWS_DEFAULT_REGION)
 
 .PHONY: help venv lint typecheck template unit integration e2e test demo sandbox local-stack bench bench-rate clean
-.PHONY: security dlq build deploy logs check-credentials send-test
+.PHONY: security dlq build deploy logs check-credentials send-test version release
 
 help:
 	@echo "make demo   run the forwarder end to end on the embedded local stack (no AWS, no Rokt account)"
@@ -42,6 +42,7 @@ help:
 	@echo "make build        sam build (with python3.13 on PATH)"
 	@echo "make bench        CPU, cold start, memory vs the mParticle SDK (BENCH_ARGS=--help; docs/benchmarks.md)"
 	@echo "make bench-rate   5/20/50 containers at the API's rate limit (BENCH_ARGS=\"--containers 5 --seconds 20\")"
+	@echo "make version [VERSION=x.y.z]  check the version's copies agree, or set a new version everywhere"
 
 $(STAMP): requirements-dev.txt layers/forwarder/requirements.txt
 	@if [ -z "$(PYTHON313)" ]; then echo "error: Python 3.13 not found (install it, e.g. 'pyenv install 3.13', or run make PYTHON313=/path/to/python3.13)" >&2; exit 1; fi
@@ -119,6 +120,12 @@ check-credentials: $(STAMP)
 
 send-test: $(STAMP)
 	$(ACCOUNT_ENV) $(BIN)/python -m devstack.send_test --config-env $(ENV) $(ARGS)
+
+# The version's one source is rokt_forwarder.__version__; this checks its copies, or with VERSION=x.y.z
+# writes it everywhere and turns CHANGELOG.md's Unreleased section into that version's.
+VERSION ?=
+version: $(STAMP)
+	$(BIN)/python -m devstack.version $(VERSION)
 
 # Not part of `make test`: they take minutes and their numbers depend on the machine (docs/benchmarks.md).
 bench: $(STAMP)

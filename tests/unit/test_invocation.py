@@ -6,6 +6,7 @@ from typing import Any
 import pytest
 from fakes import FIFO_QUEUE, QUEUE, Edges, FakeApi, FakeClock, record
 
+import rokt_forwarder
 from rokt_forwarder import outcome, pii
 from rokt_forwarder.batch import request_id
 from rokt_forwarder.errors import CredentialsError
@@ -358,3 +359,9 @@ def test_while_the_api_is_down_an_invocation_costs_one_probe() -> None:
     assert len(edges([record(VALID) for _ in range(50)])) == 50
     assert len(api.calls) - first == 1
     assert clock.now < 2.0
+
+
+def test_the_done_line_says_which_version_ran(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level("INFO"):
+        Edges(FakeApi())([record(VALID, mid="m")])
+    assert done_line(caplog).version == rokt_forwarder.__version__
