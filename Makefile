@@ -43,6 +43,7 @@ help:
 	@echo "make bench        CPU, cold start, memory vs the mParticle SDK (BENCH_ARGS=--help; docs/benchmarks.md)"
 	@echo "make bench-rate   5/20/50 containers at the API's rate limit (BENCH_ARGS=\"--containers 5 --seconds 20\")"
 	@echo "make version [VERSION=x.y.z]  check the version's copies agree, or set a new version everywhere"
+	@echo "make release S3_BUCKET=...     the packaged template and artefacts of this version, ready to upload"
 
 $(STAMP): requirements-dev.txt layers/forwarder/requirements.txt
 	@if [ -z "$(PYTHON313)" ]; then echo "error: Python 3.13 not found (install it, e.g. 'pyenv install 3.13', or run make PYTHON313=/path/to/python3.13)" >&2; exit 1; fi
@@ -127,6 +128,15 @@ VERSION ?=
 version: $(STAMP)
 	$(BIN)/python -m devstack.version $(VERSION)
 
+# The packaged template and the artefacts of this version in dist/rokt-event-forwarder-<version>/,
+# for S3_BUCKET; refuses a dirty tree or a released version (README: Releases). Needs no AWS account.
+S3_BUCKET ?=
+S3_PREFIX ?= rokt-event-forwarder
+SOURCE_URL ?=
+release: $(STAMP)
+	@if [ -z "$(S3_BUCKET)" ]; then echo "error: name the bucket the artefacts will be uploaded to: make release S3_BUCKET=..." >&2; exit 1; fi
+	$(BIN)/python -m devstack.release --s3-bucket "$(S3_BUCKET)" --s3-prefix "$(S3_PREFIX)" --python "$(PYTHON313)" $(if $(SOURCE_URL),--source-url "$(SOURCE_URL)")
+
 # Not part of `make test`: they take minutes and their numbers depend on the machine (docs/benchmarks.md).
 bench: $(STAMP)
 	$(BIN)/python -m devstack.bench $(BENCH_ARGS)
@@ -135,4 +145,4 @@ bench-rate: $(STAMP)
 	$(BIN)/python -m devstack.bench rate $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) $(CHECKOV_VENV) .aws-sam .bench .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(CHECKOV_VENV) .aws-sam .bench dist .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from devstack.dlq import SQS_REDRIVEN
+from devstack.release import next_steps
 from devstack.template import load_template
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -106,3 +107,12 @@ def test_deleting_the_stack_says_how_to_delete_the_retained_queues_and_move_what
     assert move
     assert "redrive --reason" in move.group(1)
     assert f"'{SQS_REDRIVEN}'" in move.group(1)
+
+
+def test_releases_shows_the_steps_make_release_prints() -> None:
+    steps = section("Releases")
+    assert "make version VERSION=0.2.0" in steps
+    assert "make release S3_BUCKET=my-releases" in steps
+    for step in next_steps("dist/rokt-event-forwarder-0.2.0", "my-releases", "0.2.0"):
+        assert f"\n{step}\n" in steps, step
+    assert "serverlessrepo.amazonaws.com" in steps
