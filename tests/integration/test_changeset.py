@@ -281,3 +281,9 @@ def test_make_deploy_stops_sam_at_the_change_set_then_refuses_it(
         == f"REFUSED: this change set would remove ConversionsQueue (2 messages, deleted with it). {DRAIN}"
     )
 
+
+def test_the_refusal_points_to_the_upgrade_notes() -> None:
+    operations = (ROOT / "docs" / "operations.md").read_text()
+    assert "\n## Upgrades\n" in operations
+    assert changeset.ALLOW_FLAG in operations
+    assert f"ARGS={changeset.ALLOW_FLAG}" in (ROOT / "README.md").read_text()
