@@ -36,7 +36,7 @@ help:
 	@echo "On your AWS account (ENV=prod for production; ARGS=--help for options):"
 	@echo "make dlq ARGS=... report / redrive dead letters, validate a JSON Lines feed"
 	@echo "make check-credentials ARGS=\"--pod us1 --secret-id ...\"  does Rokt accept the key/secret?"
-	@echo "make deploy       check prerequisites, sam build, sam deploy (guided the first time)"
+	@echo "make deploy       check prerequisites, sam build, sam deploy up to the change set, read it, run it"
 	@echo "make send-test    send test conversions to the deployed queue and see each one's outcome"
 	@echo "make logs         tail the deployed function's logs"
 	@echo "make build        sam build (with python3.13 on PATH)"
