@@ -26,7 +26,7 @@ ARGS ?=
 ACCOUNT_ENV := $(if $(filter file,$(origin AWS_DEFAULT_REGION)),env -u AWS_DEFAULT_REGION)
 
 .PHONY: help venv lint typecheck template unit integration e2e test demo sandbox local-stack bench bench-rate clean
-.PHONY: security dlq build deploy logs check-credentials send-test
+.PHONY: security dlq build deploy logs check-credentials send-test version release
 
 help:
 	@echo "make demo   run the forwarder end to end on the embedded local stack (no AWS, no Rokt account)"
@@ -36,12 +36,14 @@ help:
 	@echo "On your AWS account (ENV=prod for production; ARGS=--help for options):"
 	@echo "make dlq ARGS=... report / redrive dead letters, validate a JSON Lines feed"
 	@echo "make check-credentials ARGS=\"--pod us1 --secret-id ...\"  does Rokt accept the key/secret?"
-	@echo "make deploy       check prerequisites, sam build, sam deploy (guided the first time)"
+	@echo "make deploy       check prerequisites, sam build, sam deploy up to the change set, read it, run it"
 	@echo "make send-test    send test conversions to the deployed queue and see each one's outcome"
 	@echo "make logs         tail the deployed function's logs"
 	@echo "make build        sam build (with python3.13 on PATH)"
 	@echo "make bench        CPU, cold start, memory vs the mParticle SDK (BENCH_ARGS=--help; docs/benchmarks.md)"
 	@echo "make bench-rate   5/20/50 containers at the API's rate limit (BENCH_ARGS=\"--containers 5 --seconds 20\")"
+	@echo "make version [VERSION=x.y.z]  check the version's copies agree, or set a new version everywhere"
+	@echo "make release S3_BUCKET=...     the packaged template and artefacts of this version, ready to upload"
 
 $(STAMP): requirements-dev.txt layers/forwarder/requirements.txt
 	@if [ -z "$(PYTHON313)" ]; then echo "error: Python 3.13 not found (install it, e.g. 'pyenv install 3.13', or run make PYTHON313=/path/to/python3.13)" >&2; exit 1; fi
@@ -120,6 +122,21 @@ check-credentials: $(STAMP)
 send-test: $(STAMP)
 	$(ACCOUNT_ENV) $(BIN)/python -m devstack.send_test --config-env $(ENV) $(ARGS)
 
+# The version's one source is rokt_forwarder.__version__; this checks its copies, or with VERSION=x.y.z
+# writes it everywhere and turns CHANGELOG.md's Unreleased section into that version's.
+VERSION ?=
+version: $(STAMP)
+	$(BIN)/python -m devstack.version $(VERSION)
+
+# The packaged template and the artefacts of this version in dist/rokt-event-forwarder-<version>/,
+# for S3_BUCKET; refuses a dirty tree or a released version (README: Releases). Needs no AWS account.
+S3_BUCKET ?=
+S3_PREFIX ?= rokt-event-forwarder
+SOURCE_URL ?=
+release: $(STAMP)
+	@if [ -z "$(S3_BUCKET)" ]; then echo "error: name the bucket the artefacts will be uploaded to: make release S3_BUCKET=..." >&2; exit 1; fi
+	$(BIN)/python -m devstack.release --s3-bucket "$(S3_BUCKET)" --s3-prefix "$(S3_PREFIX)" --python "$(PYTHON313)" $(if $(SOURCE_URL),--source-url "$(SOURCE_URL)")
+
 # Not part of `make test`: they take minutes and their numbers depend on the machine (docs/benchmarks.md).
 bench: $(STAMP)
 	$(BIN)/python -m devstack.bench $(BENCH_ARGS)
@@ -128,4 +145,4 @@ bench-rate: $(STAMP)
 	$(BIN)/python -m devstack.bench rate $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) $(CHECKOV_VENV) .aws-sam .bench .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(CHECKOV_VENV) .aws-sam .bench dist .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,8 +1,11 @@
 """`make deploy` and `make logs`: the SAM CLI with what it needs checked first, one line each.
 
 deploy  checks python3.13 (sam build needs it on PATH), the SAM CLI, AWS credentials, the region and
-        the stack name; then runs `sam build` and `sam deploy --config-env ENV`, guided while
-        samconfig.toml holds no RoktSecretArn for ENV (the first deploy), plain after.
+        the stack name; then runs `sam build` and `sam deploy --config-env ENV --no-execute-changeset`,
+        guided while samconfig.toml holds no RoktSecretArn for ENV (the first deploy), plain after.
+        It reads the change set before running it, and refuses one that would replace or remove a
+        queue holding messages (devstack/changeset.py; --allow-queue-replacement goes ahead); then it
+        asks to confirm (confirm_changeset), executes the change set and shows the stack's events.
 logs    `sam logs --tail` of the stack's function log group.
 
 ENV is a samconfig.toml environment: `default` (RoktEnvironment=development) or `prod`
@@ -14,13 +17,16 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
+from devstack import changeset
 from devstack.logs import log_group_name
 from devstack.samconfig import (
     CLIENT_CONFIG,
@@ -33,6 +39,10 @@ from devstack.samconfig import (
     stack_name_problem,
     tool_parser,
 )
+
+if TYPE_CHECKING:
+    from mypy_boto3_cloudformation import CloudFormationClient
+    from mypy_boto3_sqs import SQSClient
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,12 +118,48 @@ def guided(config: SamConfig) -> bool:
 
 
 def commands(config: SamConfig, region: str, samconfig: Path, sam: Path) -> list[list[str]]:
+    """sam build, and sam deploy up to a change set: apply() reads it before it runs."""
     config_file = [] if samconfig == SAMCONFIG else ["--config-file", str(samconfig)]
     deploy = [str(sam), "deploy", *(["--guided"] if guided(config) else [])]
+    review = ["--no-execute-changeset", "--no-fail-on-empty-changeset"]
     return [
         [str(sam), "build", *config_file],
-        [*deploy, "--config-env", config.env, *config_file, "--region", region],
+        [*deploy, "--config-env", config.env, *config_file, "--region", region, *review],
     ]
+
+
+def apply(
+    cloudformation: "CloudFormationClient",
+    sqs: "SQSClient",
+    stack: str,
+    since: datetime,
+    *,
+    allowed: bool,
+    confirm: bool,
+    ask: Callable[[str], str] = input,
+) -> int:
+    """Find the change set sam deploy made, refuse it if it endangers queued messages, else run it."""
+    change_set = changeset.latest_change_set(cloudformation, stack, since)
+    if change_set is None:
+        print(f"No change to deploy: stack {stack} is up to date.")
+        return 0
+    print("Reading the change set: does it replace or remove a queue that holds messages?")
+    line = changeset.review(cloudformation, sqs, change_set, allowed=allowed)
+    if line and not allowed:
+        cloudformation.delete_change_set(ChangeSetName=change_set)  # so nobody runs it by mistake
+        print(line)
+        return 1
+    print(line or "  ok    no queue that holds messages is replaced or removed")
+    if confirm and ask("Deploy this change set? [y/N]: ").strip().lower() not in ("y", "yes"):
+        cloudformation.delete_change_set(ChangeSetName=change_set)
+        print("Not deployed: the change set is deleted.")
+        return 0
+    print(f"Executing the change set on {stack}:", flush=True)
+    if not changeset.execute(cloudformation, change_set, stack):
+        return 1
+    for output in cloudformation.describe_stacks(StackName=stack)["Stacks"][0].get("Outputs", []):
+        print(f"  {output.get('OutputKey', ''):<20} {output.get('OutputValue', '')}")
+    return 0
 
 
 def shown(command: Sequence[str]) -> str:
@@ -145,11 +191,25 @@ def deploy(args: argparse.Namespace, config: SamConfig, sam: Path) -> int:
     steps = commands(config, region, args.samconfig, sam)
     # sam build looks for python3.13 on PATH.
     env = {**os.environ, "PATH": f"{Path(args.python).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    since = datetime.now(UTC)
     for command in steps:
         print(shown(command), flush=True)
         if not args.check_only and subprocess.run(command, cwd=ROOT, env=env, check=False).returncode:  # noqa: S603
             return 1
-    return 0
+    if args.check_only:
+        return 0
+    saved = SamConfig.load(config.env, args.samconfig)  # a guided deploy saves the stack name
+    if not saved.stack_name:
+        print(f"ERROR: samconfig.toml's {config.env} names no stack: save the guided answers, deploy again")
+        return 1
+    return apply(
+        session.client("cloudformation", region_name=region, config=CLIENT_CONFIG),
+        session.client("sqs", region_name=region, config=CLIENT_CONFIG),
+        saved.stack_name,
+        since,
+        allowed=args.allow_queue_replacement,
+        confirm=saved.confirm_changeset,
+    )
 
 
 def logs(args: argparse.Namespace, config: SamConfig, sam: Path) -> int:
@@ -181,6 +241,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--python", default=shutil.which("python3.13"), help="the python3.13 for sam build")
     parser.add_argument("--samconfig", type=Path, default=SAMCONFIG, help=argparse.SUPPRESS)
     parser.add_argument("--check-only", action="store_true", help="check and print the commands; run nothing")
+    parser.add_argument(
+        changeset.ALLOW_FLAG,
+        action="store_true",
+        help="run a change set even if it replaces or removes a queue holding messages",
+    )
     args = parser.parse_args(argv)
     config = SamConfig.load(args.config_env, args.samconfig)
     sam = Path(sys.executable).parent / "sam"

@@ -45,6 +45,7 @@ class SamConfig:
     stack_name: str | None = None
     region: str | None = None
     parameters: Mapping[str, str] = field(default_factory=dict)
+    confirm_changeset: bool = False
 
     @classmethod
     def load(cls, env: str = DEFAULT_ENV, path: Path = SAMCONFIG) -> Self:
@@ -58,6 +59,7 @@ class SamConfig:
             stack_name=merged.get("stack_name"),
             region=merged.get("region"),
             parameters=parse_overrides(str(merged.get("parameter_overrides", ""))),
+            confirm_changeset=merged.get("confirm_changeset") is True,
         )
 
     def session(self, region: str | None = None) -> boto3.Session:

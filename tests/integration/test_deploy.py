@@ -18,6 +18,8 @@ from devstack.samconfig import parse_overrides
 from devstack.template import StackSettings
 
 PYTHON = sys.executable  # the virtualenv's python3.13
+# sam deploy stops at the change set: make deploy reads it before running it (test_changeset.py).
+REVIEW = " --no-execute-changeset --no-fail-on-empty-changeset"
 AWS_VARIABLES = (
     "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_DEFAULT_PROFILE",
     "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
@@ -85,7 +87,8 @@ def test_the_first_deploy_is_guided(account: EmbeddedAws, capsys: pytest.Capture
     assert lines[3] == "  ok    AWS credentials  account 123456789012 as arn:aws:sts::123456789012:user/moto"
     assert lines[4] == "  ok    AWS region       us-east-1 (from AWS_REGION)"
     assert lines[-3].startswith("First deploy of default: `sam deploy --guided` asks for RoktSecretArn")
-    assert lines[-2:] == ["$ sam build", "$ sam deploy --guided --config-env default --region us-east-1"]
+    deploy = "$ sam deploy --guided --config-env default --region us-east-1" + REVIEW
+    assert lines[-2:] == ["$ sam build", deploy]
 
 
 def test_production_is_its_own_config_env(account: EmbeddedAws, capsys: pytest.CaptureFixture[str]) -> None:
@@ -93,7 +96,7 @@ def test_production_is_its_own_config_env(account: EmbeddedAws, capsys: pytest.C
     assert status == 0
     assert lines[0] == "Checking what `sam deploy --config-env prod` needs..."
     assert "  ok    stack name       rokt-event-forwarder-prod" in lines
-    assert lines[-1] == "$ sam deploy --guided --config-env prod --region us-east-1"
+    assert lines[-1] == "$ sam deploy --guided --config-env prod --region us-east-1" + REVIEW
 
 
 def test_once_the_answers_are_saved_the_deploy_is_plain_in_the_saved_region(
@@ -120,7 +123,7 @@ def test_once_the_answers_are_saved_the_deploy_is_plain_in_the_saved_region(
     assert "  ok    AWS region       eu-west-1 (from samconfig.toml)" in lines
     assert lines[-2:] == [
         f"$ sam build --config-file {saved}",
-        f"$ sam deploy --config-env prod --config-file {saved} --region eu-west-1",
+        f"$ sam deploy --config-env prod --config-file {saved} --region eu-west-1" + REVIEW,
     ]
 
 

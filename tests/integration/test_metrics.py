@@ -6,6 +6,7 @@ from typing import Any
 import pytest
 from support import API_KEY, API_SECRET, invoke, lambda_handler, receive_event, send, send_and_invoke
 
+import rokt_forwarder
 from devstack.aws import EmbeddedAws
 from devstack.function import METRICS_NAMESPACE, SERVICE_NAME
 from devstack.sandbox import Sandbox, SandboxConfig
@@ -118,3 +119,13 @@ def test_an_unreadable_secret_is_logged_at_error_without_the_secret(
     logged = output + json.dumps([r.__dict__ for r in caplog.records], default=str)
     for secret in (API_KEY, API_SECRET, "jane@example.com"):
         assert secret not in logged
+
+
+def test_every_metrics_line_says_which_version_ran_without_a_dimension_for_it(
+    aws: EmbeddedAws, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    send_and_invoke(aws, [VALID])
+    (document,) = emf_lines(capsys.readouterr().out)
+    metric_values(document)  # one dimension still: the service
+    assert document["version"] == rokt_forwarder.__version__

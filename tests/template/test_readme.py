@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 
+from devstack.dlq import SQS_REDRIVEN
+from devstack.release import next_steps
 from devstack.template import load_template
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -91,3 +93,27 @@ def json_blocks(text: str) -> list[Any]:
 def test_the_message_example_has_no_fixed_timestamp(example: dict[str, Any]) -> None:
     # A fixed timestamp is dead-lettered as too old 30 days after it was written.
     assert "timestamp" not in example
+
+
+def test_deleting_the_stack_says_how_to_delete_the_retained_queues_and_move_what_they_hold() -> None:
+    steps = section("Delete the stack")
+    template = load_template(ROOT / "template.yaml")
+    for queue in ("ConversionsQueue", "DeadLetterQueue"):
+        assert template["Resources"][queue]["DeletionPolicy"] == "Retain"
+        assert f"<stack name>-{queue}-<suffix>" in steps
+    assert "aws sqs delete-queue --queue-url <QueueUrl>" in steps
+    assert "aws sqs delete-queue --queue-url <DeadLetterQueueUrl>" in steps
+    # The move command, as one line: the reason it names is the one that selects messages without one.
+    move = re.search(r'make dlq ARGS="(.+?)"', " ".join(steps.split()))
+    assert move
+    assert "redrive --reason" in move.group(1)
+    assert f"'{SQS_REDRIVEN}'" in move.group(1)
+
+
+def test_releases_shows_the_steps_make_release_prints() -> None:
+    steps = section("Releases")
+    assert "make version VERSION=0.2.0" in steps
+    assert "make release S3_BUCKET=my-releases" in steps
+    for step in next_steps("dist/rokt-event-forwarder-0.2.0", "my-releases", "0.2.0"):
+        assert f"\n{step}\n" in steps, step
+    assert "serverlessrepo.amazonaws.com" in steps

@@ -147,22 +147,37 @@ def test_queues_are_encrypted_with_sse_sqs_or_the_given_key(
         }
 
 
+def conditional_policies(resources: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The role's inline policies that exist only under a condition, by that condition."""
+    found = resources["ForwarderRole"]["Properties"]["Policies"]
+    conditional = [p["Fn::If"] for p in found if "Fn::If" in p]
+    assert all(otherwise == ref("AWS::NoValue") for _, _, otherwise in conditional)
+    return {condition: policy for condition, policy, _ in conditional}
+
+
 def test_the_role_may_use_the_queue_key_only_when_one_is_given(resources: dict[str, Any]) -> None:
-    policy = resources["ForwarderQueueKeyPolicy"]
-    assert policy["Type"] == "AWS::IAM::RolePolicy"
-    assert policy["Condition"] == "UseQueueKey"
-    assert policy["Properties"]["RoleName"] == ref("ForwarderRole")
-    (statement,) = statements(policy["Properties"]["PolicyDocument"])
+    policy = conditional_policies(resources)["UseQueueKey"]
+    (statement,) = statements(policy["PolicyDocument"])
     assert statement["Effect"] == "Allow"
     assert sorted(statement["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey"]
     assert statement["Resource"] == ref("KmsKeyArn")
     kms = [
-        name
-        for name, resource in resources.items()
+        statement
+        for resource in resources.values()
         for statement in (s for d in policy_documents(resource) for s in statements(d))
         if any(str(action).startswith("kms:") for action in statement["Action"])
     ]
-    assert kms == ["ForwarderQueueKeyPolicy"], "no other kms: grant"
+    assert kms == [statement], "no other kms: grant"
+
+
+def test_conditional_policies_do_not_reuse_the_names_an_upgrade_deletes(resources: dict[str, Any]) -> None:
+    # Stacks from before 0.1.0 hold AWS::IAM::RolePolicy resources named queue-key and xray on the same
+    # role. An upgrade adds the inline policies first and deletes those resources last: a policy of the
+    # same name would be deleted with them, and the function would lose its key or X-Ray access.
+    names = [p["PolicyName"] for p in conditional_policies(resources).values()]
+    assert sorted(names) == ["queue-key-access", "xray-traces"]
+    assert not {"queue-key", "xray"} & set(names)
+    assert not [r for r in resources.values() if r["Type"] == "AWS::IAM::RolePolicy"]
 
 
 def test_layer_is_built_for_python313(resources: dict[str, Any], function: dict[str, Any]) -> None:
@@ -208,7 +223,7 @@ def test_role_has_no_managed_policies(resources: dict[str, Any]) -> None:
 
 
 def test_each_role_statement_targets_one_resource(role: dict[str, Any]) -> None:
-    (policy,) = role["Policies"]
+    (policy,) = [p for p in role["Policies"] if "Fn::If" not in p]  # the unconditional one
     granted: dict[str, list[str]] = {}
     for statement in statements(policy["PolicyDocument"]):
         assert statement["Effect"] == "Allow"
@@ -242,7 +257,7 @@ def test_the_role_reads_the_mapping_parameter_only_when_one_is_named(
     assert template["Conditions"]["ReadMappingParameter"] == {
         "Fn::Not": [{"Fn::Equals": [ref("MappingParameterName"), ""]}]
     }
-    (policy,) = role["Policies"]
+    policy = next(p for p in role["Policies"] if isinstance(p, dict) and p.get("PolicyName") == "forwarder")
     conditional = [s["Fn::If"] for s in policy["PolicyDocument"]["Statement"] if "Fn::If" in s]
     assert conditional == [
         [
@@ -291,7 +306,9 @@ def test_log_group_is_the_function_log_group(resources: dict[str, Any], function
 def policy_documents(resource: dict[str, Any]) -> list[dict[str, Any]]:
     properties = resource.get("Properties", {})
     documents = [properties["PolicyDocument"]] if "PolicyDocument" in properties else []
-    inline = [p["PolicyDocument"] for p in properties.get("Policies", []) if isinstance(p, dict)]
+    # A conditional inline policy (Fn::If) counts as the one it adds when its condition holds.
+    policies = [p["Fn::If"][1] if "Fn::If" in p else p for p in properties.get("Policies", [])]
+    inline = [p["PolicyDocument"] for p in policies if isinstance(p, dict)]
     return documents + [document for document in inline if document]
 
 
@@ -304,7 +321,7 @@ def test_no_wildcard_resource_statements(resources: dict[str, Any]) -> None:
     for name, resource in resources.items():
         for statement in (s for document in policy_documents(resource) for s in statements(document)):
             assert "NotResource" not in statement, name
-            if name == "ForwarderTracingPolicy" and sorted(statement["Action"]) == XRAY_WRITE:
+            if statement.get("Sid") == "WriteTraces" and sorted(statement["Action"]) == XRAY_WRITE:
                 continue
             targets = statement["Resource"]
             for target in targets if isinstance(targets, list) else [targets]:
@@ -789,9 +806,8 @@ def test_tracing_is_opt_in_and_loads_its_sdk_layer_only_when_on(
         "Fn::If": ["TracingEnabled", "false", "true"]
     }
     assert function["Layers"][2] == {"Fn::If": ["TracingEnabled", ref("TracingLayer"), ref("AWS::NoValue")]}
-    for name in ("TracingLayer", "ForwarderTracingPolicy"):
-        assert resources[name]["Condition"] == "TracingEnabled", name
-    (statement,) = statements(resources["ForwarderTracingPolicy"]["Properties"]["PolicyDocument"])
+    assert resources["TracingLayer"]["Condition"] == "TracingEnabled"
+    (statement,) = statements(conditional_policies(resources)["TracingEnabled"]["PolicyDocument"])
     assert sorted(statement["Action"]) == XRAY_WRITE
 
 

@@ -6,6 +6,7 @@ from typing import Any
 import pytest
 from fakes import FIFO_QUEUE, QUEUE, Edges, FakeApi, FakeClock, record
 
+import rokt_forwarder
 from rokt_forwarder import invocation, outcome, pii
 from rokt_forwarder.errors import CredentialsError
 from rokt_forwarder.outage import Outage
@@ -407,3 +408,9 @@ def test_sending_stops_the_safety_margin_before_lambda_s_deadline(
     assert max(ends) <= stop, "no request outlasts the margin"
     assert max(ends) >= stop - 0.5, "sending went on until a request and its wait no longer fit"
     assert clock.now <= stop, "nor does a wait"
+
+
+def test_the_done_line_says_which_version_ran(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level("INFO"):
+        Edges(FakeApi())([record(VALID, mid="m")])
+    assert done_line(caplog).version == rokt_forwarder.__version__

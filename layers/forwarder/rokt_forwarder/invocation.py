@@ -26,7 +26,7 @@ from typing import Any, assert_never
 
 from aws_lambda_powertools import Logger
 
-from rokt_forwarder import outcome
+from rokt_forwarder import __version__, outcome
 from rokt_forwarder.batch import prepare
 from rokt_forwarder.config import Settings
 from rokt_forwarder.delivery import Delivery
@@ -142,6 +142,7 @@ class Forwarder:
             "invocation done",
             extra={
                 **({"traced": {mid: outcome.describe(outcomes[mid]) for mid in traced}} if traced else {}),
+                "version": __version__,
                 "records": len(records),
                 "duplicates": len(event["Records"]) - len(records),
                 **outcome.summary(outcomes.values()),

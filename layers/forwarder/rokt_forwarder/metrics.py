@@ -13,6 +13,7 @@ from typing import Final
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
+from rokt_forwarder import __version__
 from rokt_forwarder.delivery import DeliveryStats
 from rokt_forwarder.outcome import DeadLettered, Delivered, Failed, Outcome, Skipped
 from rokt_forwarder.record import Record
@@ -64,6 +65,9 @@ def publish(
         if sent := [record.sent_ms for record in records if record.sent_ms is not None]:
             age = max(0, now_ms - min(sent)) / 1000
             metrics.add_metric(name=OLDEST_RECORD_AGE, unit=MetricUnit.Seconds, value=age)
+        # A property of the line, not a dimension: a dimension would start new series at each release
+        # and the alarms, which watch the service dimension alone, would stop seeing them.
+        metrics.add_metadata(key="version", value=__version__)
         metrics.flush_metrics()
     except Exception as error:
         logger.warning("metrics not published", extra={"error": type(error).__name__})
