@@ -25,7 +25,7 @@ ENV := default
 ARGS ?=
 ACCOUNT_ENV := $(if $(filter file,$(origin AWS_DEFAULT_REGION)),env -u AWS_DEFAULT_REGION)
 
-.PHONY: help venv lint typecheck template unit integration e2e test demo sandbox local-stack bench bench-rate clean
+.PHONY: help venv lint typecheck template unit integration e2e test demo sandbox local-stack bench bench-rate bench-outage clean
 .PHONY: security dlq build deploy logs check-credentials send-test version release
 
 help:
@@ -41,7 +41,8 @@ help:
 	@echo "make logs         tail the deployed function's logs"
 	@echo "make build        sam build (with python3.13 on PATH)"
 	@echo "make bench        CPU, cold start, memory vs the mParticle SDK (BENCH_ARGS=--help; docs/benchmarks.md)"
-	@echo "make bench-rate   5/20/50 containers at the API's rate limit (BENCH_ARGS=\"--containers 5 --seconds 20\")"
+	@echo "make bench-rate   containers at the API's rate limit on each model of it, and a plot (BENCH_ARGS=\"--rows 1,3\")"
+	@echo "make bench-outage an Event API outage of hours, in simulated time (BENCH_ARGS=\"--hours 1,24\")"
 	@echo "make version [VERSION=x.y.z]  check the version's copies agree, or set a new version everywhere"
 	@echo "make release S3_BUCKET=...     the packaged template and artefacts of this version, ready to upload"
 
@@ -143,6 +144,9 @@ bench: $(STAMP)
 
 bench-rate: $(STAMP)
 	$(BIN)/python -m devstack.bench rate $(BENCH_ARGS)
+
+bench-outage: $(STAMP)
+	$(BIN)/python -m devstack.bench outage $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) .aws-sam .bench dist .pytest_cache .mypy_cache .ruff_cache .hypothesis
