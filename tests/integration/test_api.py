@@ -1,11 +1,13 @@
 """api.HttpTransport over real HTTP to a misbehaving server: what goes back to the connection pool."""
 
 import json
+import socket
 import time
 
 import pytest
 import urllib3
 from hostile import Hostile, burst_then_pause, gzip_bomb, huge_body, reply, trickle_body
+from urllib3.connection import HTTPConnection
 
 from devstack.sandbox import Sandbox, SandboxConfig
 from rokt_forwarder.api import MAX_RESPONSE_BYTES, HttpTransport, new_pool
@@ -104,3 +106,33 @@ def test_the_share_of_the_rate_limit_the_sandbox_reports_is_read_from_each_accep
         second = api.post("/events", json.dumps({**batch, "source_request_id": "b"}).encode(), timeout=5)
     assert (first.status, first.used_percent) == (202, 25.0), "one batch of 4 a second"
     assert (second.status, second.used_percent) == (202, 50.0)
+
+
+def test_a_name_with_several_unreachable_addresses_is_given_up_at_the_request_deadline(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 15, item 3: five addresses whose connect hangs (a listener with a full backlog); urllib3
+    alone gives each the 3.05 s connect timeout, 15 s in all, against a 2 s request."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = listener.getsockname()[1]
+    filler = socket.create_connection(("127.0.0.1", port))  # the backlog is full from here on
+    address = (socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", ("127.0.0.1", port))
+    monkeypatch.setattr(socket, "getaddrinfo", lambda *args, **kwargs: [address] * 5)
+    api = transport(f"http://hanging.example:{port}/v2", new_pool())
+    started = time.monotonic()
+    try:
+        with pytest.raises(TransportError):
+            api.post("/events", b"{}", timeout=2.0)
+        assert time.monotonic() - started < 2.5
+    finally:
+        filler.close()
+        listener.close()
+
+
+def test_the_urllib3_hook_the_connect_deadline_needs_is_still_there() -> None:
+    """api.py overrides HTTPConnection._new_conn (urllib3 2.x, private): if an upgrade renames it,
+    the connect would silently lose its deadline. This fails first, with the reason."""
+    assert callable(getattr(HTTPConnection, "_new_conn", None)), "urllib3 no longer has _new_conn"
+    assert urllib3.__version__.startswith("2."), "api.py's connect hook was written for urllib3 2.x"

@@ -327,3 +327,22 @@ def test_a_bad_data_plan_names_the_variable(env: dict[str, str], error: str) -> 
     with pytest.raises(ConfigError) as refused:
         settings(**env)
     assert str(refused.value).startswith(error)
+
+
+@pytest.mark.parametrize("rate", ["5e-324", "0.5"])
+def test_a_rate_limit_too_small_to_share_fails_the_cold_start(rate: str) -> None:
+    """Issue 15, item 10: 5e-324 passed the cold start, then every share rounded to nothing."""
+    with pytest.raises(ConfigError, match=r"ROKT_MAX_BATCHES_PER_SECOND=.* must be 0 .* or at least 1"):
+        settings(ROKT_MAX_BATCHES_PER_SECOND=rate)
+
+
+@pytest.mark.parametrize("url", ["https://127.0.0.1:99999/v2", "https://api.example:0/v2", "https://h:x/v2"])
+def test_an_api_url_with_an_impossible_port_fails_the_cold_start(url: str) -> None:
+    """Issue 15, item 10: the port passed the cold start, then every POST failed to parse it."""
+    with pytest.raises(ConfigError, match="must have a port from 1 to 65535"):
+        settings(ROKT_API_URL=url)
+
+
+@pytest.mark.parametrize("url", ["https://[::1]/v2", "https://[::1]:8443/v2", "https://h:443/v2"])
+def test_an_api_url_with_a_good_port_or_none_is_taken(url: str) -> None:
+    assert settings(ROKT_API_URL=url).api_url == url

@@ -1,6 +1,7 @@
 """The whole invocation with the API and SQS replaced at the edges: outcomes, DLQ, FIFO, response."""
 
 import json
+import random
 from typing import Any
 
 import pytest
@@ -10,6 +11,7 @@ import rokt_forwarder
 from rokt_forwarder import invocation, outcome, pii
 from rokt_forwarder.errors import CredentialsError
 from rokt_forwarder.outage import Outage
+from rokt_forwarder.pacing import Pacer
 from rokt_forwarder.ports import Response
 
 VALID = {"email": "jane@example.com", "amount": 19.99, "currency": "USD"}
@@ -414,3 +416,19 @@ def test_the_done_line_says_which_version_ran(caplog: pytest.LogCaptureFixture) 
     with caplog.at_level("INFO"):
         Edges(FakeApi())([record(VALID, mid="m")])
     assert done_line(caplog).version == rokt_forwarder.__version__
+
+
+def test_a_long_retry_after_brings_the_records_back_after_it_not_five_receives_sooner() -> None:
+    """Issue 15, item 6: a 429 with Retry-After 7200 held the pacing 2 h while each delay was capped
+    at 15 min, so the record burnt a receive every 15 min without a request."""
+    clock = FakeClock()
+    api = FakeApi([Response(429, retry_after=7200.0)], clock=clock)
+    edges = Edges(api)
+    edges.forward.pacer = Pacer(270, 5, clock, random.Random(1))
+    assert edges([record(VALID, mid="a")]) == ["a"]
+    assert edges.delays[-1].seconds == 7200
+    clock.now += 900  # SQS brought it back early anyway (a receive after a visibility change failed)
+    requests = len(api.calls)
+    assert edges([record(VALID, mid="a", receives=2)]) == ["a"]
+    assert len(api.calls) == requests, "held: no request"
+    assert edges.delays[-1].seconds == pytest.approx(7200 - 900, abs=1)

@@ -4,6 +4,7 @@ import contextlib
 import math
 import socket
 import threading
+import time
 from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any
@@ -11,7 +12,15 @@ from typing import Any
 import urllib3
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
-from urllib3.exceptions import HTTPError, InvalidHeader, ReadTimeoutError
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    HTTPError,
+    InvalidHeader,
+    NameResolutionError,
+    NewConnectionError,
+    ReadTimeoutError,
+)
+from urllib3.util.connection import allowed_gai_family
 from urllib3.util.retry import Retry
 
 from rokt_forwarder.errors import CredentialsError, TransportError
@@ -37,6 +46,7 @@ class _Watchdog:
     """
 
     def __init__(self, seconds: float) -> None:
+        self.deadline = time.monotonic() + seconds
         self._lock = threading.Lock()
         self._sockets: list[socket.socket] = []
         self._stopped = False
@@ -82,13 +92,25 @@ class _WatchedHTTPConnection(HTTPConnection):
 
     Watched three times: the TCP socket as soon as it connects (the TLS handshake is bounded too),
     the TLS socket that replaces it, and a pooled socket a request reuses. Before that, the connect
-    has urllib3's connect timeout (per address tried) and the name lookup the resolver's own.
+    tries the name's addresses within the request's deadline (`_connect_within`); the name lookup
+    has the resolver's own timeout. `_new_conn` is urllib3 2.x's hook (a test pins its shape).
     """
 
     def _new_conn(self) -> socket.socket:
-        sock = super()._new_conn()
-        if watchdog := _WATCHDOG.get():
-            watchdog.watch(sock)
+        watchdog = _WATCHDOG.get()
+        if watchdog is None:
+            return super()._new_conn()
+        try:
+            sock = _connect_within(
+                (self._dns_host, self.port), self.timeout, watchdog.deadline, self.socket_options
+            )
+        except socket.gaierror as error:
+            raise NameResolutionError(self.host, self, error) from error
+        except TimeoutError as error:
+            raise ConnectTimeoutError(self, f"Connection to {self.host} timed out") from error
+        except OSError as error:
+            raise NewConnectionError(self, f"Failed to establish a new connection: {error}") from error
+        watchdog.watch(sock)
         return sock
 
     def connect(self) -> None:
@@ -100,6 +122,36 @@ class _WatchedHTTPConnection(HTTPConnection):
         if (watchdog := _WATCHDOG.get()) and self.sock is not None:  # a pooled, connected socket
             watchdog.watch(self.sock)
         super().request(*args, **kwargs)
+
+
+def _connect_within(
+    address: tuple[str, int], per_address: Any, deadline: float, options: Any
+) -> socket.socket:
+    """A connected socket to the first address of the name that answers, all tries before `deadline`.
+
+    urllib3's create_connection gives each address the whole connect timeout, so a name with five
+    unreachable addresses takes five times it, past any deadline; this shares one deadline instead.
+    """
+    host, port = address
+    error: OSError = TimeoutError("no time left to connect")
+    for family, kind, proto, _, where in socket.getaddrinfo(
+        host.strip("[]"), port, allowed_gai_family(), socket.SOCK_STREAM
+    ):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("the request's deadline passed while connecting")
+        sock = socket.socket(family, kind, proto)
+        try:
+            for option in options or ():
+                sock.setsockopt(*option)
+            sock.settimeout(min(left, per_address) if isinstance(per_address, (int, float)) else left)
+            sock.connect(where)
+        except OSError as failed:
+            sock.close()
+            error = failed
+            continue
+        return sock
+    raise error
 
 
 class _WatchedHTTPSConnection(_WatchedHTTPConnection, HTTPSConnection):

@@ -98,9 +98,7 @@ class Settings:
                 least=MIN_REQUEST_SECONDS,
                 unit="number of seconds",
             ),
-            max_batches_per_second=_number(
-                env, "ROKT_MAX_BATCHES_PER_SECOND", limits.BATCHES_PER_SECOND, least=0
-            ),
+            max_batches_per_second=_rate(env),
             concurrency=int(
                 _number(env, "ROKT_CONCURRENCY", DEFAULT_CONCURRENCY, least=1, unit="whole number")
             ),
@@ -126,6 +124,15 @@ def _choice(
     return value
 
 
+def _rate(env: Mapping[str, str]) -> float:
+    """0 (no pacing) or at least 1 batch a second: a smaller share would round to nothing."""
+    name = "ROKT_MAX_BATCHES_PER_SECOND"
+    rate = _number(env, name, limits.BATCHES_PER_SECOND, least=0)
+    if 0 < rate < 1:
+        raise ConfigError(f"{name}={env[name].strip()!r} must be 0 (no pacing) or at least 1")
+    return rate
+
+
 def _api_url(env: Mapping[str, str]) -> str:
     """The pod's URL, or ROKT_API_URL: https (plain http only to loopback or with ROKT_ALLOW_HTTP=true).
 
@@ -146,6 +153,8 @@ def _api_url(env: Mapping[str, str]) -> str:
         raise ConfigError(f"ROKT_API_URL={shown!r} must not have a query or fragment")
     if parts.scheme not in ("http", "https") or not parts.hostname or not parts.path.endswith("/v2"):
         raise ConfigError(f"ROKT_API_URL={shown!r} must be an http(s) URL ending in /v2")
+    if ":" in parts.netloc.rsplit("]", 1)[-1] and not _port(parts):
+        raise ConfigError(f"ROKT_API_URL={shown!r} must have a port from 1 to 65535, or none")
     if parts.scheme == "http" and not (_is_loopback(parts.hostname) or _flag(env, "ROKT_ALLOW_HTTP")):
         raise ConfigError(
             f"ROKT_API_URL={shown!r} would send the key/secret in clear: use https, "
