@@ -23,13 +23,12 @@ import orjson
 
 from devstack.bench.contenders import ROOT
 from devstack.bench.events import bodies
-from devstack.bench.simulate import quiet_invocations
+from devstack.bench.simulate import quiet_invocations, simulated_settings
 from devstack.bench.suite import Table
 from devstack.ratelimit import Limiter, Usage
 from devstack.template import StackSettings
 from devstack.virtual_time import VirtualTime
 from rokt_forwarder.api import CONNECT_TIMEOUT_SECONDS
-from rokt_forwarder.config import Settings
 from rokt_forwarder.errors import TransportError
 from rokt_forwarder.invocation import Forwarder
 from rokt_forwarder.outage import Outage
@@ -167,14 +166,8 @@ def _run(hours: float, kind: str, *, messages: int, settings: StackSettings, see
     for n, body in enumerate(bodies(messages, seed=seed)):
         queue.messages[f"m{n}"] = Message(f"m{n}", body, sent=0.0)
     api, sqs = _Api(clock, up_at, kind), _Sqs(queue, clock)
-    config = Settings(
-        secret_id="simulated",  # noqa: S106 - no secret is read: the transport is a model
-        api_url="https://sim/v2",
-        environment="development",
-        dlq_url="https://sqs/dlq",
-        hash_pii=False,
-        concurrency=settings.max_concurrency,
-        max_receive_count=settings.max_receive_count,
+    config = simulated_settings(
+        concurrency=settings.max_concurrency, max_receive_count=settings.max_receive_count
     )
     during: list[float] = []
     receives_during = [0]

@@ -141,6 +141,20 @@ class _Context:
         return max(0, int((self._deadline - self._clock.monotonic()) * 1000))
 
 
+def simulated_settings(**settings: Any) -> Settings:
+    """A Forwarder's settings for a model API and model queues: nothing is read, nothing is real."""
+    return Settings(
+        **{
+            "secret_id": "simulated",  # no secret is read: the transport is a model
+            "api_url": "https://sim/v2",
+            "environment": "development",
+            "dlq_url": "https://sqs/dlq",
+            "hash_pii": False,
+            **settings,
+        }
+    )
+
+
 @contextlib.contextmanager
 def quiet_invocations() -> Iterator[None]:
     """No "invocation done" line per simulated invocation; the level is the process's again after."""
@@ -171,14 +185,8 @@ def _run(scenario: Scenario) -> Run:
     )
     api = _Api(limiter, clock, scenario.latency, result)
     pool = bodies(200, seed=scenario.seed)
-    settings = Settings(
-        secret_id="simulated",  # noqa: S106 - no secret is read: the transport is a model
-        api_url="https://sim/v2",
-        environment="development",
-        dlq_url="https://sqs/dlq",
-        hash_pii=False,
-        max_batches_per_second=scenario.rate,
-        concurrency=scenario.concurrency or scenario.containers,
+    settings = simulated_settings(
+        max_batches_per_second=scenario.rate, concurrency=scenario.concurrency or scenario.containers
     )
 
     def container(seed: int) -> None:
