@@ -42,6 +42,7 @@ class Scenario:
     acceleration: float = 0.0
     other_share: float = 0.0  # of the rate, sent by another sender of the account
     latency: float = 0.05
+    spurious_429: float = 0.0  # of requests answered 429 whatever the limiter says (a fault, not the limit)
     records: int = 100
     seconds: float = 60.0
     warmup: float = 30.0  # a steady drain is measured after the start from idle
@@ -103,8 +104,11 @@ class Run:
 class _Api:
     """`ports.Transport` answering from the limiter after the latency, on the simulated clock."""
 
-    def __init__(self, limiter: Limiter, clock: VirtualTime, latency: float, run: Run) -> None:
+    def __init__(
+        self, limiter: Limiter, clock: VirtualTime, latency: float, run: Run, rng: random.Random
+    ) -> None:
         self._limiter, self._clock, self._latency, self._run = limiter, clock, latency, run
+        self._rng = rng
 
     def authorize(self, refresh: bool, time_left: float) -> None:
         pass
@@ -112,9 +116,13 @@ class _Api:
     def post(self, path: str, body: bytes, timeout: float) -> Response:
         batches = 1 if path == "/events" else len(orjson.loads(body))
         self._clock.sleep(self._latency / 2)
-        verdict = self._limiter.admit(batches)
         second = self._run.seconds[int(self._clock.monotonic())]
         second.requests += 1
+        if self._rng.random() < self._run.scenario.spurious_429:
+            self._clock.sleep(self._latency / 2)
+            second.throttled += 1
+            return Response(429, retry_after=1)
+        verdict = self._limiter.admit(batches)
         self._clock.sleep(self._latency / 2)
         if verdict.admitted:
             second.accepted += batches
@@ -183,7 +191,7 @@ def _run(scenario: Scenario) -> Run:
         acceleration=scenario.acceleration,
         clock=clock.monotonic,
     )
-    api = _Api(limiter, clock, scenario.latency, result)
+    api = _Api(limiter, clock, scenario.latency, result, random.Random(scenario.seed))
     pool = bodies(200, seed=scenario.seed)
     settings = simulated_settings(
         max_batches_per_second=scenario.rate, concurrency=scenario.concurrency or scenario.containers
@@ -257,5 +265,6 @@ if __name__ == "__main__":
             other_share=float(parts.get("other", 0)),
             acceleration=float(parts.get("accel", 0)),
             seconds=float(parts.get("s", 60)),
+            spurious_429=float(parts.get("p429", 0)),
         )
         print(describe(run(scenario)), flush=True)

@@ -103,6 +103,48 @@ def test_a_429_cuts_to_a_share_of_what_the_api_took_and_sets_the_ceiling() -> No
     assert rate.ceiling == pytest.approx(pacing.CEILING * took)
 
 
+def test_a_429_just_after_the_api_read_far_below_its_limit_keeps_the_rate() -> None:
+    clock = FakeClock()
+    rate = Rate(270, FAIR, clock.now)
+    sending(rate, clock, 5, used=pacing.FAR_BELOW - 1)
+    before = rate.value
+    rate.throttled(clock.now + 1, "account")
+    assert rate.value == before and rate.ceiling is None
+
+
+def test_a_second_429_in_a_row_cuts_whatever_the_reading_said() -> None:
+    clock = FakeClock()
+    rate = Rate(270, FAIR, clock.now)
+    sending(rate, clock, 5, used=10.0)
+    before = rate.value
+    rate.throttled(clock.now, "account")
+    rate.throttled(clock.now + 0.5, "account")
+    assert rate.value < before and rate.ceiling is not None
+
+
+def test_a_429_after_a_stale_low_reading_or_naming_acceleration_cuts() -> None:
+    clock = FakeClock()
+    rate = Rate(270, FAIR, clock.now)
+    sending(rate, clock, 5, used=10.0)
+    before = rate.value
+    rate.throttled(clock.now + pacing.READING_SECONDS + 0.5, "account")
+    assert rate.value < before
+    clock.now += pacing.READING_SECONDS + 0.5
+    sending(rate, clock, 5, used=10.0)
+    before = rate.value
+    rate.throttled(clock.now, pacing.ACCELERATION)
+    assert rate.value < before
+
+
+def test_a_429_just_after_a_high_reading_cuts() -> None:
+    clock = FakeClock()
+    rate = Rate(270, FAIR, clock.now)
+    sending(rate, clock, 5, used=pacing.FAR_BELOW)
+    before = rate.value
+    rate.throttled(clock.now, "account")
+    assert rate.value < before
+
+
 def test_the_429s_of_one_overshoot_cut_once_per_reaction_time() -> None:
     clock = FakeClock()
     rate = Rate(270, FAIR, clock.now)

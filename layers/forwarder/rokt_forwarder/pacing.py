@@ -8,7 +8,13 @@ the same under every model of it (docs/architecture.md, "Pacing"):
 
 - a 429 is the truth: the rate drops at once to BACK_OFF of what the API actually took from this
   container lately (the rate may be far above that), its Retry-After holds the container, and the
-  first 429 of an overshoot sets a ceiling the rate returns to quickly and then passes slowly;
+  first 429 of an overshoot sets a ceiling the rate returns to quickly and then passes slowly. One
+  exception: a 429 that comes right after an answer whose usage header read below FAR_BELOW percent
+  is taken for a fault (its Retry-After still holds, the rate stays): a reading that low leaves half
+  a second of the limit unspent on every model, so the limit cannot speak within READING_SECONDS
+  unless the account's traffic doubled at once. Only one such 429 in a row is excused, so a header
+  that reads low for another reason cannot hide an overshoot. Without the exception, sporadic 429s
+  ratchet the rate down to nothing;
 - the usage header is a brake, never an accelerator: from HOLD_AT percent the rate stops growing,
   from EASE_AT it eases off. A low reading says nothing (a token bucket with burst capacity reads
   low while nearly spent), so no growth depends on it;
@@ -46,6 +52,8 @@ QUIET_GROWTH = 0.02  # to this share of the rate per second
 HOLD_AT = 99.0  # percent used, as the header says (smoothed): stop growing from here
 EASE_AT = 105.0  # and ease off from here
 EASE = 0.95
+FAR_BELOW = 50.0  # percent used, as the latest reading says: a 429 now is not the rate limit
+READING_SECONDS = 2.0  # a reading older than this says nothing about a 429
 SMOOTHING = 0.15  # weight of the latest reading: one second's count of lumpy requests swings widely
 TOOK_SECONDS = 5.0  # what the API took from the container is measured over this long
 REACTION_SECONDS = 2.0  # at most one cut per this long: the 429s of one overshoot come together
@@ -67,6 +75,7 @@ class Rate:
         self.ceiling: float | None = None
         self._took: deque[tuple[float, int]] = deque()  # (when, batches) the API accepted
         self._usage: float | None = None  # the usage header, smoothed
+        self._reading: tuple[float, float] | None = None  # (when, percent) of the latest header
         self._start(now)
         self._grown_at = self._braked_at = now
         self._cut_at = now - REACTION_SECONDS
@@ -89,6 +98,7 @@ class Rate:
         seconds = min(now - self._grown_at, MAX_GROWTH_SECONDS)
         self._grown_at = now
         if used_percent is not None:
+            self._reading = (now, used_percent)
             last = self._usage if self._usage is not None else used_percent
             self._usage = last + SMOOTHING * (used_percent - last)
             if self._usage >= HOLD_AT:
@@ -116,6 +126,10 @@ class Rate:
 
     def throttled(self, now: float, limit_exceeded: str | None) -> None:
         """A 429; `limit_exceeded` is its X-mp-rate-limit-exceeded."""
+        excused = limit_exceeded != ACCELERATION and self._far_below_limit(now)
+        self._reading = None  # so the next 429 in a row is the limit's, whatever came before
+        if excused:
+            return
         first = now - self._last_429 >= EPISODE_SECONDS  # of an overshoot
         self._last_429 = self._braked_at = now
         if now - self._cut_at < REACTION_SECONDS:
@@ -132,6 +146,13 @@ class Rate:
             self.ceiling = CEILING * took
         self._slow_start = False
         self._set(BACK_OFF * took)
+
+    def _far_below_limit(self, now: float) -> bool:
+        """The latest usage header, if fresh, put the account far below its rate limit."""
+        if self._reading is None:
+            return False
+        when, percent = self._reading
+        return now - when <= READING_SECONDS and percent < FAR_BELOW
 
     def _took_lately(self, now: float) -> float | None:
         """Batches per second the API accepted from this container over the last TOOK_SECONDS."""
