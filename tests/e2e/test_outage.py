@@ -43,7 +43,11 @@ def test_a_day_long_outage_dead_letters_nothing_and_everything_arrives_once(
     receives = report.mapping.receive_counts
     assert report.sent == MESSAGES
     assert report.dead_lettered == {} and report.unexpected_dead_letters == [], "nothing in the DLQ"
-    assert report.undelivered == [] and report.delivered == MESSAGES
+    # The traffic mixes in Shopify and Stripe events that are not conversions: skipped, never sent.
+    assert report.valid + report.skipped == MESSAGES and report.valid > 0.5 * MESSAGES
+    assert report.undelivered == [] and report.delivered == report.valid
+    assert report.unexpected_deliveries == []
+    assert report.ok
     assert report.left_in_queues == 0
     assert report.api is not None
     # Counted once by the API; a few sent twice (a delete moto lost, SQS's at-least-once) are its dedup's.
