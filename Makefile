@@ -60,15 +60,20 @@ help:
 	@echo "make bench-rate   containers at the API's rate limit on each model of it, and a plot (BENCH_ARGS=\"--rows 1,3\")"
 	@echo "make bench-outage an Event API outage of hours, in simulated time (BENCH_ARGS=\"--hours 1,24\")"
 	@echo "Housekeeping:"
-	@echo "make venv         build .venv from the requirement files"
+	@echo "make venv         build .venv from the requirement files, with this project installed editable"
 	@echo "make clean        remove .venv, .venv-checkov, build output and caches"
 
+# The venv: the pinned requirements, then this project itself, editable (pyproject.toml), so that
+# `python -m ops.dlq` and `python -m devstack.sandbox` work in the activated venv without make's
+# PYTHONPATH. setuptools comes pinned from requirements-dev.txt: no build isolation, no download.
+# (PYTHONWARNINGS: setuptools warns that folders named like the packages may shadow them; they are them.)
 $(STAMP): requirements-dev.txt layers/forwarder/requirements.txt
 	@if [ -z "$(PYTHON313)" ]; then echo "error: Python 3.13 not found (install it, e.g. 'pyenv install 3.13', or run make PYTHON313=/path/to/python3.13)" >&2; exit 1; fi
 	rm -rf $(VENV)
 	$(PYTHON313) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	PYTHONWARNINGS=ignore $(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
 venv: $(STAMP)
