@@ -9,6 +9,8 @@ works on its own pod only.
 
 The secret and pod default to samconfig.toml's RoktSecretArn and RoktPod for --config-env. The region
 is the secret ARN's, else --region, samconfig.toml's or your AWS configuration's.
+
+Exit status: 0 OK; 1 any other answer; 2 no region or a wrong argument; 130 interrupted (ops/cli.py).
 """
 
 import sys
@@ -19,7 +21,6 @@ from http import HTTPStatus
 from aws_lambda_powertools.utilities import parameters
 
 from ops import cli
-from ops.cli import NO_REGION
 from ops.samconfig import SamConfig
 from rokt_forwarder import limits
 from rokt_forwarder.api import HttpTransport
@@ -183,10 +184,7 @@ def main(argv: Sequence[str] | None = None, pods: Mapping[str, Api] | None = Non
             api, others = pods[pod], [p for name, p in pods.items() if name != pod]
     except ConfigError as error:
         parser.error(str(error))
-    session = config.session(secret_region(secret_id) or args.region)
-    if not session.region_name:
-        print(f"SECRET: {NO_REGION}", file=sys.stderr)
-        return cli.PROBLEM
+    session = cli.session(config, secret_region(secret_id) or args.region)
     provider = parameters.SecretsProvider(boto_config=client_config(), boto3_session=session)
     verdict = check(SecretsManagerReader(secret_id, provider), api, other_pods=others, timeout=args.timeout)
     print(verdict.line)
