@@ -67,7 +67,7 @@ def tool_parser(prog: str, doc: str | None, *, config_env: bool = True) -> argpa
     parser = argparse.ArgumentParser(prog=prog, description=doc, formatter_class=HelpFormatter)
     if config_env:
         parser.add_argument(
-            "--config-env", default=DEFAULT_ENV, help="samconfig.toml environment (make ENV=)"
+            "--config-env", default=DEFAULT_ENV, help="samconfig.toml environment (make ENV=prod)"
         )
     return parser
 

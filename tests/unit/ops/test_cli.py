@@ -86,7 +86,7 @@ def test_ctrl_c_in_a_redrive_shows_what_moved_then_one_line(
     ("tool", "argv", "default"),
     [
         (send_test.main, ["--help"], "seconds to follow (default: 120.0)"),
-        (dlq.main, ["--help"], "samconfig.toml environment (make ENV=) (default: default)"),
+        (dlq.main, ["--help"], "samconfig.toml environment (make ENV=prod) (default: default)"),
         (dlq.main, ["validate", "--help"], "RoktEnvironment (default: development)"),
     ],
 )
