@@ -17,7 +17,7 @@ PYTEST_ARGS ?=
 BENCH_ARGS ?=
 export PYTHONPATH := $(CURDIR):$(CURDIR)/layers/forwarder:$(CURDIR)/functions/forwarder
 
-# The AWS account targets (deploy, logs, check-credentials, send-test, dlq): ENV is a samconfig.toml
+# The AWS account targets (deploy, logs, check-credentials, send-test, dlq: the ops/ package): ENV is a samconfig.toml
 # environment (default or prod), ARGS more options (ARGS=--help lists them). They must not inherit the
 # us-east-1 exported above for the local stack: unless you set AWS_DEFAULT_REGION yourself, they run
 # without it, so samconfig.toml's region, AWS_REGION or your profile's applies.
@@ -26,32 +26,54 @@ ARGS ?=
 ACCOUNT_ENV := $(if $(filter file,$(origin AWS_DEFAULT_REGION)),env -u AWS_DEFAULT_REGION)
 
 .PHONY: help venv lint typecheck template unit integration e2e test demo sandbox local-stack bench bench-rate bench-outage clean
-.PHONY: security dlq build deploy logs check-credentials send-test version release
+.PHONY: security dlq validate build deploy logs check-credentials send-test version release
 
 help:
 	@echo "make demo   run the forwarder end to end on the embedded local stack (no AWS, no Rokt account)"
 	@echo "make test   lint, type-check, template checks + security scan, unit + integration + end-to-end tests"
+	@echo "The local stack (devstack/):"
 	@echo "make sandbox      run the local Rokt Event API sandbox on :8765 (SANDBOX_ARGS=--help)"
 	@echo "make local-stack  moto on :5000 + sandbox on :8765, for sam local (STACK_ARGS=--host 0.0.0.0)"
-	@echo "On your AWS account (ENV=prod for production; ARGS=--help for options):"
-	@echo "make dlq ARGS=... report / redrive dead letters, validate a JSON Lines feed"
-	@echo "make check-credentials ARGS=\"--pod us1 --secret-id ...\"  does Rokt accept the key/secret?"
+	@echo "On your AWS account (ops/; ENV=prod for production; ARGS=--help for options):"
 	@echo "make deploy       check prerequisites, sam build, sam deploy up to the change set, read it, run it"
-	@echo "make send-test    send test conversions to the deployed queue and see each one's outcome"
 	@echo "make logs         tail the deployed function's logs"
+	@echo "make check-credentials ARGS=\"--pod us1 --secret-id ...\"  does Rokt accept the key/secret?"
+	@echo "make send-test    send test conversions to the deployed queue and see each one's outcome"
+	@echo "make dlq ARGS=... report / redrive dead letters (ARGS=\"validate FILE\" is make validate)"
+	@echo "make validate FILE=feed.jsonl [ARGS=...]  check a JSON Lines feed offline, as the forwarder would"
+	@echo "  Each tool exits 0 ok, 1 problem found, 2 cannot run, 130 interrupted; make itself exits 2 when"
+	@echo "  a tool does not exit 0 (run .venv/bin/python -m ops.<tool> for the tool's own status)."
+	@echo "Building and releasing:"
 	@echo "make build        sam build (with python3.13 on PATH)"
+	@echo "make version [VERSION=x.y.z]  check the version's copies agree, or set a new version everywhere"
+	@echo "make release S3_BUCKET=...     the packaged template and artefacts of this version, ready to upload"
+	@echo "Checks, one at a time (make test runs them all):"
+	@echo "make lint         ruff check and ruff format --check"
+	@echo "make typecheck    mypy --strict over the runtime, the function, devstack/ and ops/"
+	@echo "make template     cfn-lint and sam validate --lint over template.yaml"
+	@echo "make security     checkov over template.yaml (its own .venv-checkov)"
+	@echo "make unit         unit and template tests (PYTEST_ARGS=... for pytest)"
+	@echo "make integration  integration tests on the embedded stack"
+	@echo "make e2e          end-to-end tests (minutes)"
+	@echo "Benchmarks (minutes; docs/benchmarks.md):"
 	@echo "make bench        CPU, cold start, memory vs the mParticle SDK (BENCH_ARGS=--help; docs/benchmarks.md)"
 	@echo "make bench-rate   containers at the API's rate limit on each model of it, and a plot (BENCH_ARGS=\"--rows 1,3\")"
 	@echo "make bench-outage an Event API outage of hours, in simulated time (BENCH_ARGS=\"--hours 1,24\")"
-	@echo "make version [VERSION=x.y.z]  check the version's copies agree, or set a new version everywhere"
-	@echo "make release S3_BUCKET=...     the packaged template and artefacts of this version, ready to upload"
+	@echo "Housekeeping:"
+	@echo "make venv         build .venv from the requirement files, with this project installed editable"
+	@echo "make clean        remove .venv, .venv-checkov, build output and caches"
 
+# The venv: the pinned requirements, then this project itself, editable (pyproject.toml), so that
+# `python -m ops.dlq` and `python -m devstack.sandbox` work in the activated venv without make's
+# PYTHONPATH. setuptools comes pinned from requirements-dev.txt: no build isolation, no download.
+# (PYTHONWARNINGS: setuptools warns that folders named like the packages may shadow them; they are them.)
 $(STAMP): requirements-dev.txt layers/forwarder/requirements.txt
 	@if [ -z "$(PYTHON313)" ]; then echo "error: Python 3.13 not found (install it, e.g. 'pyenv install 3.13', or run make PYTHON313=/path/to/python3.13)" >&2; exit 1; fi
 	rm -rf $(VENV)
 	$(PYTHON313) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	PYTHONWARNINGS=ignore $(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
 venv: $(STAMP)
@@ -61,7 +83,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy layers/forwarder/rokt_forwarder functions/forwarder devstack
+	$(BIN)/mypy layers/forwarder/rokt_forwarder functions/forwarder devstack ops
 
 # `sam build` runs in tests/template/test_artifacts.py, which checks what the artifacts hold.
 template: $(STAMP)
@@ -105,23 +127,29 @@ local-stack: $(STAMP)
 	$(BIN)/python -m devstack.stack $(STACK_ARGS)
 
 dlq: $(STAMP)
-	$(ACCOUNT_ENV) $(BIN)/python -m devstack.dlq --config-env $(ENV) $(ARGS)
+	$(ACCOUNT_ENV) $(BIN)/python -m ops.dlq --config-env $(ENV) $(ARGS)
+
+# Offline: no AWS account. FILE is the JSON Lines feed (- for standard input), ARGS more options.
+FILE ?=
+validate: $(STAMP)
+	@if [ -z "$(FILE)" ]; then echo "error: name the feed: make validate FILE=conversions.jsonl" >&2; exit 1; fi
+	$(BIN)/python -m ops.validate "$(FILE)" $(ARGS)
 
 build: $(STAMP)
 	@if [ -z "$(PYTHON313)" ]; then echo "error: sam build needs Python 3.13 (pyenv install 3.13, or make build PYTHON313=/path/to/python3.13)" >&2; exit 1; fi
 	PATH="$(SAM_PATH)" $(BIN)/sam build
 
 deploy: $(STAMP)
-	$(ACCOUNT_ENV) $(BIN)/python -m devstack.deploy deploy --config-env $(ENV) --python "$(PYTHON313)" $(ARGS)
+	$(ACCOUNT_ENV) $(BIN)/python -m ops.deploy --config-env $(ENV) --python "$(PYTHON313)" $(ARGS)
 
 logs: $(STAMP)
-	$(ACCOUNT_ENV) $(BIN)/python -m devstack.deploy logs --config-env $(ENV) $(ARGS)
+	$(ACCOUNT_ENV) $(BIN)/python -m ops.logs --config-env $(ENV) $(ARGS)
 
 check-credentials: $(STAMP)
-	$(ACCOUNT_ENV) $(BIN)/python -m devstack.check_credentials --config-env $(ENV) $(ARGS)
+	$(ACCOUNT_ENV) $(BIN)/python -m ops.check_credentials --config-env $(ENV) $(ARGS)
 
 send-test: $(STAMP)
-	$(ACCOUNT_ENV) $(BIN)/python -m devstack.send_test --config-env $(ENV) $(ARGS)
+	$(ACCOUNT_ENV) $(BIN)/python -m ops.send_test --config-env $(ENV) $(ARGS)
 
 # The version's one source is rokt_forwarder.__version__; this checks its copies, or with VERSION=x.y.z
 # writes it everywhere and turns CHANGELOG.md's Unreleased section into that version's.
@@ -149,4 +177,4 @@ bench-outage: $(STAMP)
 	$(BIN)/python -m devstack.bench outage $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) $(CHECKOV_VENV) .aws-sam .bench dist .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(CHECKOV_VENV) .aws-sam .bench dist .pytest_cache .mypy_cache .ruff_cache .hypothesis *.egg-info build

@@ -16,8 +16,8 @@ from moto.server import ThreadedMotoServer
 from moto.sqs import models as moto_sqs
 
 from devstack.service import Service
-from devstack.sqs_tools import drain, queue_arn
 from devstack.template import StackSettings
+from ops.queues import drain, queue_arn
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudformation import CloudFormationClient

@@ -19,13 +19,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from devstack.aws import EmbeddedAws
-from devstack.dlq import message_id_of, print_by_reason, reason_of
 from devstack.function import containers
 from devstack.runner import EventSourceMapping, MappingStats
 from devstack.sandbox import Sandbox, SandboxConfig, parse_outage
-from devstack.sqs_tools import MAX_MESSAGES_PER_CALL, drain, queue_depth, wait_until_drained
 from devstack.template import StackSettings
 from devstack.traffic import Message, generate
+from ops import cli
+from ops.dlq import message_id_of, print_by_reason, reason_of
+from ops.queues import MAX_MESSAGES_PER_CALL, drain, queue_depth, wait_until_drained
 from rokt_forwarder import producers
 from rokt_forwarder.batch import prepare
 
@@ -327,6 +328,7 @@ def print_report(report: Report, out: Any = sys.stdout) -> None:
     print(f"\n{verdict}", file=out)
 
 
+@cli.interruptible  # Ctrl-C: "interrupted", 130, no traceback
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="make demo DEMO_ARGS=...",

@@ -40,7 +40,7 @@ import yaml
 from moto.server import ThreadedMotoServer
 
 from devstack import version
-from devstack.samconfig import ROOT
+from ops.samconfig import ROOT
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any, Self
 from devstack.context import LocalContext
 from devstack.function import Handler
 from devstack.service import Service
-from devstack.sqs_tools import MAX_MESSAGES_PER_CALL, delete_messages
 from devstack.template import StackSettings
+from ops.queues import MAX_MESSAGES_PER_CALL, delete_messages
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient

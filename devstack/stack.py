@@ -17,12 +17,13 @@ from pathlib import Path
 
 from devstack.aws import EmbeddedAws
 from devstack.function import containers
-from devstack.logs import FunctionLogs, log_group_name
+from devstack.function_logs import FunctionLogs
 from devstack.runner import EventSourceMapping
-from devstack.samconfig import ROOT, SamConfig, function_name
 from devstack.sandbox import Sandbox, SandboxConfig
 from devstack.secrets_extension import SecretsExtension
 from devstack.template import StackSettings
+from ops.logs import log_group_name
+from ops.samconfig import ROOT, SamConfig, function_name
 from rokt_forwarder.errors import ConfigError
 
 

@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from devstack.samconfig import ROOT
+from ops.samconfig import ROOT
 
 SEMVER = re.compile(r"(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)")
 _VERSION = r"(?P<version>[0-9A-Za-z.+-]+)"

@@ -84,7 +84,7 @@ def test_dlq_validate_judges_the_backtracking_line_without_hanging(tmp_path: Any
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "layers" / "forwarder")])}
     # Generous: the old pattern took minutes on this line; linear code takes milliseconds.
     done = subprocess.run(
-        [sys.executable, "-m", "devstack.dlq", "validate", str(feed)],
+        [sys.executable, "-m", "ops.dlq", "validate", str(feed)],
         capture_output=True,
         text=True,
         timeout=60,

@@ -19,8 +19,8 @@ import pytest
 
 from devstack.aws import EmbeddedAws
 from devstack.runner import EventSourceMapping, InvalidBatchResponse, failed_message_ids
-from devstack.sqs_tools import drain, queue_depth, wait_until_drained
 from devstack.template import StackSettings
+from ops.queues import drain, queue_depth, wait_until_drained
 
 SETTINGS = StackSettings(
     queue_visibility_timeout=1,

@@ -6,7 +6,7 @@ from collections import Counter
 from sqs_limits import Recorder
 
 from devstack.aws import EmbeddedAws
-from devstack.sqs_tools import MAX_MESSAGES_PER_CALL, drain, queue_depth
+from ops.queues import MAX_MESSAGES_PER_CALL, drain, queue_depth
 from rokt_forwarder.ports import DeadLetter, Delay
 from rokt_forwarder.sqs import MAX_ATTRIBUTE_CHARS, REASON, SOURCE_MESSAGE_ID, Sqs
 

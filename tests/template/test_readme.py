@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from devstack.dlq import SQS_REDRIVEN
 from devstack.release import next_steps
 from devstack.template import load_template
+from ops.dlq import SQS_REDRIVEN
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text()

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from devstack.function import METRICS_NAMESPACE, SERVICE_NAME
-from devstack.samconfig import SamConfig, stack_name_problem
 from devstack.template import load_template
+from ops.samconfig import SamConfig, stack_name_problem
 from rokt_forwarder import metrics, outcome, sqs
 
 ROOT = Path(__file__).resolve().parents[2]

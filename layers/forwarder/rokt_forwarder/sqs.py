@@ -21,7 +21,7 @@ SQS_BATCH = 10
 MAX_MESSAGE_BYTES = 256 * 1024
 MAX_SEND_BATCH_BYTES = MAX_MESSAGE_BYTES
 MAX_ATTRIBUTE_CHARS = 1024
-# The message attributes of every dead letter: why, and where it came from (devstack/dlq.py reads them).
+# The message attributes of every dead letter: why, and where it came from (ops/dlq.py reads them).
 REASON, SOURCE_MESSAGE_ID, SOURCE_QUEUE = "reason", "source_message_id", "source_queue"
 _STRING = "String"
 

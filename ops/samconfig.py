@@ -4,7 +4,6 @@ The account tools (deploy, logs, send-test, check-credentials, dlq) read it so t
 the same stack and region to each of them as to `sam deploy --config-env prod`.
 """
 
-import argparse
 import os
 import re
 import tomllib
@@ -14,29 +13,15 @@ from pathlib import Path
 from typing import Any, Self
 
 import boto3
-from botocore.config import Config
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMCONFIG = ROOT / "samconfig.toml"
 DEFAULT_ENV = "default"
-# The account tools' AWS calls: a quick answer or a clear error, never a minute's silent retrying.
-CLIENT_CONFIG = Config(connect_timeout=5, read_timeout=10, retries={"mode": "standard", "max_attempts": 3})
 # CloudFormation stack names; the function is "{stack}-forwarder" and Lambda names are <= 64 characters.
 MAX_STACK_NAME = 54
 _STACK_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]*")
 # SAM writes parameter_overrides as space-separated Name="value" pairs.
 _OVERRIDE = re.compile(r'(\w+)=(?:"((?:[^"\\]|\\.)*)"|(\S+))')
-
-
-def tool_parser(prog: str, doc: str | None) -> argparse.ArgumentParser:
-    """The account tools' command line, with the --config-env they all read samconfig.toml by."""
-    parser = argparse.ArgumentParser(
-        prog=prog, description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument(
-        "--config-env", default=DEFAULT_ENV, help="samconfig.toml environment (make ENV=prod)"
-    )
-    return parser
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,10 +54,6 @@ class SamConfig:
         CLI and SAM CLI read), so that is added here.
         """
         return boto3.Session(region_name=region or self.region or os.environ.get("AWS_REGION") or None)
-
-
-NO_CREDENTIALS = "no AWS credentials found: run `aws configure` or `aws sso login`, or set AWS_PROFILE"
-NO_REGION = "no AWS region: set AWS_REGION, give your profile one (aws configure), or add ARGS=--region=…"
 
 
 def function_name(stack_name: str) -> str:

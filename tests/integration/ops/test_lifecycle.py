@@ -14,10 +14,10 @@ import pytest
 from queue_stack import change_set, queue_template, queue_urls
 from support import API_KEY, API_SECRET, ROOT
 
-from devstack import deploy, dlq
 from devstack.aws import EmbeddedAws
-from devstack.sqs_tools import queue_depth
 from devstack.template import StackSettings
+from ops import deploy, dlq
+from ops.queues import queue_depth
 
 STACK = "rokt-event-forwarder"
 

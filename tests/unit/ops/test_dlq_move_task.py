@@ -7,7 +7,7 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
-from devstack import dlq
+from ops import dlq
 
 QUEUE = "https://sqs.us-east-1.amazonaws.com/123456789012/rokt-conversions"
 DLQ = QUEUE + "-dlq"

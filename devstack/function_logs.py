@@ -2,7 +2,7 @@
 
 Lambda ships what a function writes to /aws/lambda/{FunctionName}; the local stack runs the handler in
 this process, so this handler does the shipping. Tools that read a deployed function's logs
-(`make send-test`) then read the local function's the same way, through the same API.
+(`make send-test`, `make logs`: ops/) then read the local function's the same way, through the same API.
 """
 
 import logging
@@ -14,14 +14,10 @@ from typing import TYPE_CHECKING
 
 from devstack.function import SERVICE_NAME
 from devstack.service import Service
+from ops.logs import log_group_name
 
 if TYPE_CHECKING:
     from mypy_boto3_logs import CloudWatchLogsClient
-
-
-def log_group_name(function_name: str) -> str:
-    """Lambda's default log group of a function (the template's ForwarderLogGroup has this name)."""
-    return f"/aws/lambda/{function_name}"
 
 
 class FunctionLogs(Service):

@@ -1,12 +1,11 @@
-"""`make deploy` and `make logs`: the SAM CLI with what it needs checked first, one line each.
+"""`make deploy`: the SAM CLI with what it needs checked first, one line each.
 
-deploy  checks python3.13 (sam build needs it on PATH), the SAM CLI, AWS credentials, the region and
-        the stack name; then runs `sam build` and `sam deploy --config-env ENV --no-execute-changeset`,
-        guided while samconfig.toml holds no RoktSecretArn for ENV (the first deploy), plain after.
-        It reads the change set before running it, and refuses one that would replace or remove a
-        queue holding messages (devstack/changeset.py; --allow-queue-replacement goes ahead); then it
-        asks to confirm (confirm_changeset), executes the change set and shows the stack's events.
-logs    `sam logs --tail` of the stack's function log group.
+It checks python3.13 (sam build needs it on PATH), the SAM CLI, AWS credentials, the region and the
+stack name; then runs `sam build` and `sam deploy --config-env ENV --no-execute-changeset`, guided
+while samconfig.toml holds no RoktSecretArn for ENV (the first deploy), plain after. It reads the
+change set before running it, and refuses one that would replace or remove a queue holding messages
+(ops/changeset.py; --allow-queue-replacement goes ahead); then it asks to confirm
+(confirm_changeset), executes the change set and shows the stack's events.
 
 ENV is a samconfig.toml environment: `default` (RoktEnvironment=development) or `prod`
 (RoktEnvironment=production), each its own stack.
@@ -26,19 +25,10 @@ from typing import TYPE_CHECKING
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
-from devstack import changeset
-from devstack.logs import log_group_name
-from devstack.samconfig import (
-    CLIENT_CONFIG,
-    NO_CREDENTIALS,
-    NO_REGION,
-    ROOT,
-    SAMCONFIG,
-    SamConfig,
-    function_name,
-    stack_name_problem,
-    tool_parser,
-)
+from ops import changeset, cli
+from ops.cli import CLIENT_CONFIG, NO_CREDENTIALS, NO_REGION
+from ops.logs import sam_cli, shown
+from ops.samconfig import ROOT, SAMCONFIG, SamConfig, stack_name_problem
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudformation import CloudFormationClient
@@ -162,10 +152,6 @@ def apply(
     return 0
 
 
-def shown(command: Sequence[str]) -> str:
-    return "$ " + " ".join(["sam", *command[1:]])
-
-
 def deploy(args: argparse.Namespace, config: SamConfig, sam: Path) -> int:
     session = config.session(args.region)
     print(f"Checking what `sam deploy --config-env {config.env}` needs...")
@@ -212,32 +198,10 @@ def deploy(args: argparse.Namespace, config: SamConfig, sam: Path) -> int:
     )
 
 
-def logs(args: argparse.Namespace, config: SamConfig, sam: Path) -> int:
-    session = config.session(args.region)
-    if not session.region_name:
-        print(f"ERROR: {NO_REGION}", file=sys.stderr)
-        return 1
-    if not config.stack_name:
-        print(
-            f"ERROR: samconfig.toml's {config.env} names no stack: deploy first (make deploy)",
-            file=sys.stderr,
-        )
-        return 1
-    # The log group by name: it is known from the stack name, and needs no stack lookup.
-    group = log_group_name(function_name(config.stack_name))
-    command = [str(sam), "logs", "--cw-log-group", group, "--region", session.region_name, "--tail"]
-    print(shown(command), flush=True)
-    if args.check_only:
-        return 0
-    return subprocess.run(command, cwd=ROOT, check=False).returncode  # noqa: S603
-
-
+@cli.entry
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = tool_parser("python -m devstack.deploy", __doc__)
-    parser.add_argument("action", choices=("deploy", "logs"))
-    parser.add_argument(
-        "--region", help="AWS region (default: samconfig.toml's, else your AWS configuration)"
-    )
+    parser = cli.tool_parser("make deploy ARGS=...", __doc__)
+    cli.add_region(parser)
     parser.add_argument("--python", default=shutil.which("python3.13"), help="the python3.13 for sam build")
     parser.add_argument("--samconfig", type=Path, default=SAMCONFIG, help=argparse.SUPPRESS)
     parser.add_argument("--check-only", action="store_true", help="check and print the commands; run nothing")
@@ -248,8 +212,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     config = SamConfig.load(args.config_env, args.samconfig)
-    sam = Path(sys.executable).parent / "sam"
-    return deploy(args, config, sam) if args.action == "deploy" else logs(args, config, sam)
+    return deploy(args, config, sam_cli())
 
 
 if __name__ == "__main__":

@@ -1,8 +1,8 @@
-"""`make dlq ARGS=...`: the dead-letter queue and message feeds, for the people who run the forwarder.
+"""`make dlq ARGS=...`: the dead-letter queue, for the people who run the forwarder.
 
-    python -m devstack.dlq --stack rokt-event-forwarder report
-    python -m devstack.dlq --stack rokt-event-forwarder redrive [--reason "REASON"] [--dry-run]
-    python -m devstack.dlq validate conversions.jsonl
+    python -m ops.dlq --stack rokt-event-forwarder report
+    python -m ops.dlq --stack rokt-event-forwarder redrive [--reason "REASON"] [--dry-run]
+    python -m ops.dlq validate conversions.jsonl     (the same as python -m ops.validate)
 
 report   dead letters counted by reason, with their message ids; never a body. It only looks: each
          message is visible again at once.
@@ -10,16 +10,18 @@ redrive  send dead letters back to the conversions queue: all of them with SQS's
          where the service offers it, else (or with --reason) by receive, send, then delete, in one
          pass over what the DLQ held when it started: a message is deleted from the DLQ only once the
          queue has it, so none is lost, and one sent but not yet deleted is noted in a journal, so the
-         next run deletes it without sending it again: none is duplicated.
-validate check a JSON Lines file of message bodies offline with the forwarder's own parser and
-         rules, and print each invalid line's reason (exit 1 if any). Shopify and Stripe events are
-         judged by their presets, and a line that is not a conversion is listed as skipped;
-         --mapping FILE adds your own mapping, as ROKT_MAPPING_FILE does.
+         next run deletes it without sending it again: none is duplicated. It prints a line of
+         progress every 100 letters moved (PROGRESS_EVERY); Ctrl-C stops it once the letters in hand are
+         in one queue.
+validate check a JSON Lines file of message bodies offline (ops/validate.py, its own command too).
 
 Queues are named by --stack (its outputs QueueUrl and DeadLetterQueueUrl; default: samconfig.toml's
 stack for --config-env, so `make dlq ENV=prod` means the production stack) or by --queue-url and
 --dlq-url. AWS credentials and endpoint come from boto3's usual settings (AWS_PROFILE, AWS_ENDPOINT_URL
 for the local stack) or --endpoint-url; the region from --region, samconfig.toml or AWS_REGION.
+
+Exit status (ops/cli.py): 0 done; 1 dead letters left that should have moved, or not reached; 2 no
+region, no credentials, AWS refused, or the queues cannot be named; 130 interrupted.
 """
 
 import argparse
@@ -32,17 +34,18 @@ import sys
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+from botocore.exceptions import BotoCoreError, ClientError
 
-from devstack.samconfig import CLIENT_CONFIG, NO_CREDENTIALS, NO_REGION, SamConfig, tool_parser
-from devstack.sqs_tools import (
+from ops import cli, validate
+from ops.cli import CLIENT_CONFIG
+from ops.queues import (
     delete_messages,
     queue_arn,
     queue_depth,
@@ -50,11 +53,7 @@ from devstack.sqs_tools import (
     receive_all,
     release,
 )
-from rokt_forwarder import limits, producers
-from rokt_forwarder.batch import prepare
-from rokt_forwarder.config import ProducerSettings
-from rokt_forwarder.errors import ConfigError, RefusedError, SkippedError
-from rokt_forwarder.mapping import Mappings
+from ops.samconfig import SamConfig
 from rokt_forwarder.sqs import REASON, SOURCE_MESSAGE_ID, SOURCE_QUEUE, chunks, message_bytes
 
 if TYPE_CHECKING:
@@ -66,6 +65,8 @@ DEAD_LETTER_ATTRIBUTES = frozenset({REASON, SOURCE_MESSAGE_ID, SOURCE_QUEUE})
 SQS_REDRIVEN = "(no reason: SQS moved it after MaxReceiveCount failed receives)"
 # How long a message received to be looked at or moved stays hidden from others.
 HOLD_SECONDS = 120
+# redrive prints a line of progress each time this many more letters are moved.
+PROGRESS_EVERY = 100
 # Error codes meaning "this endpoint has no StartMessageMoveTask" (moto answers a bare 500).
 _UNSUPPORTED = frozenset({"UnsupportedOperation", "InvalidAction", "NotImplemented", "UnknownOperation"})
 
@@ -164,7 +165,8 @@ class Moved:
     undeleted: int = 0  # sent, but the DLQ refused the delete: in both queues until the next run
     at_start: int = 0  # the DLQ's approximate depth when the run started
     task: str | None = None
-    error: str | None = None  # why the run stopped early (AWS refused or could not be reached, Ctrl-C)
+    error: str | None = None  # why the run stopped early: AWS refused or could not be reached
+    interrupted: bool = False  # Ctrl-C stopped it; every letter handled so far is in one queue
 
     @property
     def left(self) -> int:
@@ -256,6 +258,7 @@ def redrive(
     limit: int | None = None,
     dry_run: bool = False,
     move_task_client: "SQSClient | None" = None,
+    progress: Callable[[Moved], None] = lambda _: None,
 ) -> Moved:
     """Dead letters back to the conversions queue; `reason` selects those with that reason only.
 
@@ -265,7 +268,7 @@ def redrive(
     Otherwise one pass over what the DLQ held when the run started: a letter sent to the DLQ after
     that (by SQS's clock), or one this run moved that came back (refused again under the message id
     this run gave it), is left for the next run. Without that, letters still invalid would go round
-    for ever.
+    for ever. `progress` sees the counts each time PROGRESS_EVERY more letters are moved.
     """
     destination = queue_arn(sqs, queues.queue_url)
     if reason is None and limit is None and not dry_run:
@@ -296,17 +299,27 @@ def redrive(
                     result.skipped += 1
                 else:
                     chosen.append(message)
+            before = result.moved
             if dry_run:
                 result.moved += len(chosen)
-                continue
-            with _uninterrupted():
-                _move(
-                    sqs, queues, chosen, fifo=fifo, result=result, journal=journal, moved=moved_ids, held=held
-                )
+            else:
+                with _uninterrupted():
+                    _move(
+                        sqs,
+                        queues,
+                        chosen,
+                        fifo=fifo,
+                        result=result,
+                        journal=journal,
+                        moved=moved_ids,
+                        held=held,
+                    )
+            if result.moved // PROGRESS_EVERY > before // PROGRESS_EVERY:
+                progress(result)
     except (BotoCoreError, ClientError) as error:
         result.error = f"{type(error).__name__}: {error}"
     except KeyboardInterrupt:
-        result.error = "interrupted (Ctrl-C); every letter handled so far is in one queue"
+        result.interrupted = True
     finally:
         _release(sqs, queues.dlq_url, list(held))  # only now: released earlier, they would come back
     return result
@@ -410,54 +423,17 @@ def _send(
         yield [(messages[int(entry["Id"])], entry["MessageId"]) for entry in response.get("Successful", [])]
 
 
-@dataclass(frozen=True)
-class Invalid:
-    line: int
-    reason: str
-    skipped: bool = False  # not invalid: a producer's event that is not a conversion (the reason says so)
-
-
-def validate(
-    lines: Iterable[str],
-    *,
-    environment: str = "development",
-    hash_pii: bool = False,
-    mappings: Mappings | None = None,
-) -> tuple[int, list[Invalid]]:
-    """How many message bodies were read, and those the forwarder would not send, with its reason.
-
-    The forwarder's own step (batch.prepare): the envelope, a producer's mapping (the presets unless
-    `mappings`), the message, every rule of the batch. Blank lines are skipped.
-    """
-    mappings = producers.presets() if mappings is None else mappings
-    now_ms = time.time_ns() // 1_000_000
-    read, invalid = 0, []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        read += 1
-        try:
-            prepare(line, environment=environment, hash_pii=hash_pii, now_ms=now_ms, mappings=mappings)
-        except RefusedError as error:
-            invalid.append(Invalid(number, error.reason))
-        except SkippedError as error:
-            invalid.append(Invalid(number, error.reason, skipped=True))
-        except Exception as error:  # the forwarder would fail (retry) such a record, not refuse it
-            invalid.append(Invalid(number, f"unexpected {type(error).__name__}"))
-    return read, invalid
-
-
 def resolve(args: argparse.Namespace, session: boto3.session.Session) -> Queues:
     if args.queue_url and args.dlq_url:
         return Queues(args.queue_url, args.dlq_url)
     if not args.stack:
-        raise SystemExit("name the queues: --stack NAME, or --queue-url and --dlq-url")
+        raise cli.Stop("name the queues: --stack NAME, or --queue-url and --dlq-url")
     cloudformation = session.client("cloudformation", endpoint_url=args.endpoint_url, config=CLIENT_CONFIG)
     (stack,) = cloudformation.describe_stacks(StackName=args.stack)["Stacks"]
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
     missing = {"QueueUrl", "DeadLetterQueueUrl"} - set(outputs)
     if missing:
-        raise SystemExit(f"stack {args.stack} has no output {', '.join(sorted(missing))}")
+        raise cli.Stop(f"stack {args.stack} has no output {', '.join(sorted(missing))}")
     return Queues(args.queue_url or outputs["QueueUrl"], args.dlq_url or outputs["DeadLetterQueueUrl"])
 
 
@@ -468,18 +444,24 @@ def _sqs(session: boto3.session.Session, endpoint_url: str | None, retries: int 
     return session.client("sqs", endpoint_url=endpoint_url, config=config)
 
 
-def main(argv: Sequence[str] | None = None, out: IO[str] = sys.stdout) -> int:
-    parser = tool_parser("make dlq ARGS=...", __doc__)
+@cli.entry
+def main(argv: Sequence[str] | None = None, out: IO[str] | None = None) -> int:
+    out = out or sys.stdout
+    parser = cli.tool_parser("make dlq ARGS=...", __doc__)
     parser.add_argument("--stack", help="stack whose outputs name the queues (default: samconfig.toml's)")
     parser.add_argument("--queue-url", help="the conversions queue (overrides the stack's)")
     parser.add_argument("--dlq-url", help="the dead-letter queue (overrides the stack's)")
-    parser.add_argument("--region", help="AWS region (default: samconfig.toml's, else your AWS config)")
+    cli.add_region(parser)
     parser.add_argument("--endpoint-url", help="AWS endpoint, e.g. the local stack's http://127.0.0.1:5000")
     commands = parser.add_subparsers(dest="command", required=True)
-    report_args = commands.add_parser("report", help="dead letters counted by reason, with message ids")
+    report_args = commands.add_parser(
+        "report", help="dead letters counted by reason, with message ids", formatter_class=cli.HelpFormatter
+    )
     report_args.add_argument("--ids", type=int, help="show at most this many ids per reason")
     report_args.add_argument("--json", action="store_true", help="reason → message ids, as JSON")
-    redrive_args = commands.add_parser("redrive", help="send dead letters back to the conversions queue")
+    redrive_args = commands.add_parser(
+        "redrive", help="send dead letters back to the conversions queue", formatter_class=cli.HelpFormatter
+    )
     redrive_args.add_argument(
         "--reason", help="only dead letters with exactly this reason (as report prints it)"
     )
@@ -490,48 +472,18 @@ def main(argv: Sequence[str] | None = None, out: IO[str] = sys.stdout) -> int:
         type=Path,
         help="where a run notes letters sent but not yet deleted (default: one per DLQ in ~/.cache)",
     )
-    validate_args = commands.add_parser("validate", help="check a JSON Lines file of message bodies offline")
-    validate_args.add_argument("file", help="one message body per line; - reads standard input")
-    validate_args.add_argument("--environment", choices=sorted(limits.ENVIRONMENTS), default="development")
-    validate_args.add_argument("--hash-pii", action="store_true", help="as the forwarder with HASH_PII=true")
-    validate_args.add_argument("--mapping", help="your JSON mapping of your own events, as ROKT_MAPPING_FILE")
+    validate_args = commands.add_parser(
+        "validate",
+        help="check a JSON Lines file of message bodies offline (python -m ops.validate)",
+        formatter_class=cli.HelpFormatter,
+    )
+    validate.add_arguments(validate_args)
     args = parser.parse_args(argv)
-
     if args.command == "validate":
-        try:
-            mappings = producers.load(ProducerSettings(mapping_file=args.mapping))
-            stream = sys.stdin if args.file == "-" else Path(args.file).open(encoding="utf-8")  # noqa: SIM115
-            with stream:
-                read, found = validate(
-                    stream, environment=args.environment, hash_pii=args.hash_pii, mappings=mappings
-                )
-        except ConfigError as error:
-            print(f"ERROR: {error}", file=sys.stderr)
-            return 2
-        except (OSError, UnicodeDecodeError) as error:
-            print(f"ERROR: cannot read {args.file}: {error}", file=sys.stderr)
-            return 2
-        for item in found:
-            print(f"line {item.line}: {'skipped: ' if item.skipped else ''}{item.reason}", file=out)
-        invalid = [item for item in found if not item.skipped]
-        skipped = len(found) - len(invalid)
-        but = f", {skipped} skipped (not conversions)" if skipped else ""
-        print(f"{read} messages: {read - len(found)} valid, {len(invalid)} invalid{but}", file=out)
-        return 1 if invalid else 0
-
+        return validate.run(args, out)
     config = SamConfig.load(args.config_env)
     args.stack = args.stack or config.stack_name
-    session = config.session(args.region)
-    if not session.region_name:
-        print(f"ERROR: {NO_REGION}", file=sys.stderr)
-        return 2
-    try:
-        return _on_queues(args, session, out)
-    except NoCredentialsError:
-        print(f"ERROR: {NO_CREDENTIALS}", file=sys.stderr)
-    except (BotoCoreError, ClientError) as error:
-        print(f"ERROR: AWS refused or could not be reached: {error}", file=sys.stderr)
-    return 2
+    return _on_queues(args, cli.session(config, args.region), out)
 
 
 def _on_queues(args: argparse.Namespace, session: boto3.session.Session, out: IO[str]) -> int:
@@ -558,11 +510,17 @@ def _on_queues(args: argparse.Namespace, session: boto3.session.Session, out: IO
         limit=args.limit,
         dry_run=args.dry_run,
         move_task_client=once,
+        progress=lambda so_far: print(
+            f"  {'would move' if args.dry_run else 'moved'} {so_far.moved} so far "
+            f"(of about {so_far.at_start} in the DLQ at the start)",
+            file=sys.stderr,
+            flush=True,
+        ),
     )
     if moved.task:
         print(f"SQS is moving the dead letters to {queues.queue_url} (task {moved.task});", file=out)
         print("follow it with: aws sqs list-message-move-tasks --source-arn <DeadLetterQueueArn>", file=out)
-        return 0
+        return cli.OK
     verb = "would move" if args.dry_run else "moved"
     print(f"{verb} {moved.moved} to {queues.queue_url}; left {moved.skipped} not selected", file=out)
     if moved.later:
@@ -579,11 +537,13 @@ def _on_queues(args: argparse.Namespace, session: boto3.session.Session, out: IO
             f"there without sending them again (noted in {journal.path})",
             file=out,
         )
+    if moved.interrupted:  # after the counts: each letter handled so far is in one queue
+        raise KeyboardInterrupt
     if moved.error:
         print(f"ERROR: stopped early: {moved.error}", file=sys.stderr)
-        return 2
+        return cli.CANNOT
     missed = _unreached(moved.unreached, "redrive")
-    return 1 if moved.unsent or moved.undeleted or missed else 0
+    return cli.PROBLEM if moved.unsent or moved.undeleted or missed else cli.OK
 
 
 def _unreached(missed: int, command: str) -> int:
@@ -594,7 +554,7 @@ def _unreached(missed: int, command: str) -> int:
             f"group's held letters): run {command} again",
             file=sys.stderr,
         )
-    return 1 if missed else 0
+    return cli.PROBLEM if missed else cli.OK
 
 
 if __name__ == "__main__":

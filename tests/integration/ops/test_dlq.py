@@ -1,4 +1,6 @@
-"""The DLQ tool (devstack/dlq.py) against moto in server mode: report, redrive (all, by reason), validate."""
+"""The DLQ tool (ops/dlq.py) against moto in server mode: report, redrive (all, by reason).
+
+validate, which needs no AWS, is tests/unit/ops/test_validate.py."""
 
 import io
 import json
@@ -8,7 +10,6 @@ import threading
 import time
 from collections import Counter
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,12 +19,12 @@ from botocore.exceptions import ClientError
 from sqs_limits import Recorder
 from support import API_KEY, API_SECRET, ROOT, invoke, lambda_handler, receive_event, send
 
-from devstack import dlq, platforms
 from devstack.aws import CREDENTIALS, EmbeddedAws
 from devstack.function import containers
 from devstack.runner import EventSourceMapping
 from devstack.sandbox import Sandbox, SandboxConfig
-from devstack.sqs_tools import drain, queue_depth, wait_until_drained
+from ops import dlq
+from ops.queues import drain, queue_depth, wait_until_drained
 from rokt_forwarder.ports import DeadLetter
 from rokt_forwarder.sqs import Sqs
 
@@ -126,6 +127,21 @@ def test_redrive_without_a_move_task_moves_each_message_exactly_once(
     assert queue_depth(aws.client("sqs"), aws.dlq_url) == 0
 
 
+def test_redrive_prints_its_progress_every_so_many_letters(
+    aws: EmbeddedAws,
+    letters: dict[str, str],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(dlq, "PROGRESS_EVERY", 2)
+    code, out = run(aws, "redrive")
+    assert code == 0
+    progress = [line for line in capsys.readouterr().err.splitlines() if "so far" in line]
+    # Letters move a receive (up to ten) at a time: a line each time a multiple of 2 is passed.
+    assert progress and progress[-1] == "  moved 4 so far (of about 4 in the DLQ at the start)"
+    assert out == f"moved 4 to {aws.queue_url}; left 0 not selected\n"
+
+
 def test_redriven_messages_lose_the_dead_letter_attributes(aws: EmbeddedAws, letters: dict[str, str]) -> None:
     run(aws, "redrive", "--reason", CURRENCY)
     (message,) = drain(aws.client("sqs"), aws.queue_url)
@@ -187,37 +203,6 @@ def test_aws_errors_are_one_line_not_a_traceback(
     assert capsys.readouterr().err.startswith("ERROR: AWS refused or could not be reached: ")
 
 
-def test_validate_prints_each_invalid_line_with_the_forwarder_s_reason(tmp_path: Path) -> None:
-    feed = tmp_path / "feed.jsonl"
-    sns = {"Type": "Notification", "TopicArn": "arn:aws:sns:us-east-1:1:t", "Message": '{"customerid": "c"}'}
-    lines = [
-        json.dumps({"email": "jane@example.com", "amount": 19.99, "currency": "USD"}),
-        json.dumps({"email": "jane.doe@", "amount": 1}),
-        "",
-        "not json",
-        json.dumps(sns),
-        json.dumps({"emial": "x@example.com"}),
-    ]
-    feed.write_text("\n".join(lines) + "\n")
-    out = io.StringIO()
-    assert dlq.main(["validate", str(feed)], out=out) == 1
-    assert out.getvalue().splitlines() == [
-        f"line 2: {EMAIL}",
-        "line 4: body: not valid JSON",
-        "line 6: emial: unknown field",
-        "5 messages: 2 valid, 3 invalid",
-    ]
-    assert "jane.doe@" not in out.getvalue()
-
-
-def test_validate_a_clean_feed_exits_zero(tmp_path: Path) -> None:
-    feed = tmp_path / "feed.jsonl"
-    feed.write_text(json.dumps({"customerid": "c-1", "amount": "5.00", "currency": "EUR"}) + "\n")
-    out = io.StringIO()
-    assert dlq.main(["validate", str(feed)], out=out) == 0
-    assert out.getvalue() == "1 messages: 1 valid, 0 invalid\n"
-
-
 def test_redrive_sends_large_letters_in_calls_sqs_accepts(local_aws: EmbeddedAws) -> None:
     """Three 200 KB letters are over one SendMessageBatch call's limit (256 KiB in all)."""
     aws = local_aws
@@ -265,13 +250,6 @@ def test_letters_a_run_could_not_reach_are_reported(
     assert "1 dead letters were not reached" in capsys.readouterr().err
     assert run(aws, "redrive")[0] == 1
     assert "1 dead letters were not reached" in capsys.readouterr().err
-
-
-def test_validate_of_a_file_it_cannot_read_is_one_line(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    assert dlq.main(["validate", str(tmp_path / "missing.jsonl")]) == 2
-    assert capsys.readouterr().err.startswith(f"ERROR: cannot read {tmp_path / 'missing.jsonl'}: ")
 
 
 def dead_lettered_by_sqs(aws: EmbeddedAws, receipt_handle: str) -> None:
@@ -403,7 +381,7 @@ def test_ctrl_c_stops_a_redrive_only_once_the_letters_in_hand_are_in_one_queue(
     tool.meta.events.register("provide-client-params.sqs", limits.hook())
     moved = dlq.redrive(tool, dlq.Queues(aws.queue_url, aws.dlq_url), journal=journal(aws), reason=EMAIL)
     assert limits.violations == []
-    assert moved.error is not None and moved.error.startswith("interrupted")
+    assert moved.interrupted and moved.error is None
     assert 0 < moved.moved < 15 and moved.undeleted == 0
     queued, dead = in_queue(aws, aws.queue_url), in_queue(aws, aws.dlq_url)
     assert queued + dead == Counter(bodies), "every letter in exactly one queue"
@@ -429,43 +407,3 @@ def test_a_letter_dead_lettered_after_the_run_started_is_left_for_the_next_run(
     assert (moved.moved, moved.later, moved.error) == (2, 1, None)
     assert in_queue(aws, aws.queue_url) == Counter([letters["m-1"], letters["m-2"]])
     assert in_queue(aws, aws.dlq_url)[new] == 1, "left, and visible again at once"
-
-
-def test_validate_judges_shopify_and_stripe_events_by_their_presets(tmp_path: Path) -> None:
-    now = datetime.now(UTC) - timedelta(minutes=1)
-    lines = [
-        platforms.shopify_order_event(now),
-        platforms.shopify_order_event(now, topic="orders/updated"),
-        platforms.stripe_event(now),
-        platforms.shopify_order_event(now, order={"email": "jon.at.example.com"}),
-    ]
-    feed = tmp_path / "feed.jsonl"
-    feed.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
-    out = io.StringIO()
-    assert dlq.main(["validate", str(feed)], out=out) == 1
-    assert out.getvalue().splitlines() == [
-        "line 2: skipped: shopify: orders/updated does not meet the mapping's convert",
-        f"line 4: {EMAIL}",
-        "4 messages: 2 valid, 1 invalid, 1 skipped (not conversions)",
-    ]
-
-
-def test_validate_with_the_users_mapping(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    mapping = tmp_path / "mapping.json"
-    mapping.write_text(
-        json.dumps({"name": "mine", "match": "order != null", "fields": {"email": "order.buyer"}})
-    )
-    feed = tmp_path / "feed.jsonl"
-    feed.write_text(json.dumps({"order": {"buyer": "jane@example.com"}}) + "\n")
-    out = io.StringIO()
-    assert dlq.main(["validate", str(feed), "--mapping", str(mapping)], out=out) == 0
-    assert out.getvalue() == "1 messages: 1 valid, 0 invalid\n"
-    assert dlq.main(["validate", str(feed)], out=io.StringIO()) == 1  # without it: "order: unknown field"
-
-    mapping.write_text(
-        json.dumps({"name": "mine", "match": "order != null", "fields": {"e-mail": "order.buyer"}})
-    )
-    assert dlq.main(["validate", str(feed), "--mapping", str(mapping)]) == 2
-    assert capsys.readouterr().err.startswith(
-        f"ERROR: ROKT_MAPPING_FILE={mapping}: fields.e-mail: not a field"
-    )

@@ -9,6 +9,8 @@ works on its own pod only.
 
 The secret and pod default to samconfig.toml's RoktSecretArn and RoktPod for --config-env. The region
 is the secret ARN's, else --region, samconfig.toml's or your AWS configuration's.
+
+Exit status: 0 OK; 1 any other answer; 2 no region or a wrong argument; 130 interrupted (ops/cli.py).
 """
 
 import sys
@@ -18,7 +20,8 @@ from http import HTTPStatus
 
 from aws_lambda_powertools.utilities import parameters
 
-from devstack.samconfig import NO_REGION, SamConfig, tool_parser
+from ops import cli
+from ops.samconfig import SamConfig
 from rokt_forwarder import limits
 from rokt_forwarder.api import HttpTransport
 from rokt_forwarder.aws import client_config
@@ -153,9 +156,10 @@ def secret_region(secret_id: str) -> str | None:
     return parts[3] if len(parts) > 6 and parts[0] == "arn" and parts[2] == "secretsmanager" else None
 
 
+@cli.entry
 def main(argv: Sequence[str] | None = None, pods: Mapping[str, Api] | None = None) -> int:
     """`pods` replaces the real pods' URLs (tests point them at sandboxes)."""
-    parser = tool_parser("make check-credentials ARGS=...", __doc__)
+    parser = cli.tool_parser("make check-credentials ARGS=...", __doc__)
     parser.add_argument(
         "--secret-id", help="Secrets Manager name or ARN (default: samconfig's RoktSecretArn)"
     )
@@ -163,7 +167,9 @@ def main(argv: Sequence[str] | None = None, pods: Mapping[str, Api] | None = Non
     target.add_argument("--pod", choices=limits.PODS, help="your Rokt pod (default: samconfig's RoktPod)")
     target.add_argument("--api-url", help="an Event API base URL ending in /v2 instead of a pod")
     parser.add_argument("--region", help="AWS region of the secret when --secret-id is not an ARN")
-    parser.add_argument("--timeout", type=float, default=DEFAULT_REQUEST_TIMEOUT_SECONDS, help="per request")
+    parser.add_argument(
+        "--timeout", type=float, default=DEFAULT_REQUEST_TIMEOUT_SECONDS, help="seconds per request"
+    )
     args = parser.parse_args(argv)
     config = SamConfig.load(args.config_env)
     secret_id = args.secret_id or config.parameters.get("RoktSecretArn")
@@ -178,14 +184,11 @@ def main(argv: Sequence[str] | None = None, pods: Mapping[str, Api] | None = Non
             api, others = pods[pod], [p for name, p in pods.items() if name != pod]
     except ConfigError as error:
         parser.error(str(error))
-    session = config.session(secret_region(secret_id) or args.region)
-    if not session.region_name:
-        print(f"SECRET: {NO_REGION}", file=sys.stderr)
-        return 1
+    session = cli.session(config, secret_region(secret_id) or args.region)
     provider = parameters.SecretsProvider(boto_config=client_config(), boto3_session=session)
     verdict = check(SecretsManagerReader(secret_id, provider), api, other_pods=others, timeout=args.timeout)
     print(verdict.line)
-    return 0 if verdict.ok else 1
+    return cli.OK if verdict.ok else cli.PROBLEM
 
 
 if __name__ == "__main__":

@@ -6,16 +6,16 @@ AWS credentials are checked for real: with none at all, and against moto's STS. 
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from support import API_KEY, API_SECRET, ROOT
 
-from devstack import deploy, send_test
 from devstack.aws import EmbeddedAws
-from devstack.samconfig import parse_overrides
 from devstack.template import StackSettings
+from ops import deploy, logs, send_test
+from ops.samconfig import parse_overrides
 
 PYTHON = sys.executable  # the virtualenv's python3.13
 # sam deploy stops at the change set: make deploy reads it before running it (test_changeset.py).
@@ -52,15 +52,17 @@ def samconfig(tmp_path: Path, extra: str) -> Path:
     return path
 
 
-def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, list[str]]:
-    status = deploy.main(argv)
+def run(
+    argv: list[str], capsys: pytest.CaptureFixture[str], tool: Callable[[list[str]], int] = deploy.main
+) -> tuple[int, list[str]]:
+    status = tool(argv)
     return status, capsys.readouterr().out.splitlines()
 
 
 def test_without_credentials_or_region_each_missing_piece_is_one_line(
     no_aws: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    status, lines = run(["deploy", "--python", PYTHON, "--check-only"], capsys)
+    status, lines = run(["--python", PYTHON, "--check-only"], capsys)
     assert status == 1
     assert lines == [
         "Checking what `sam deploy --config-env default` needs...",
@@ -76,13 +78,13 @@ def test_without_credentials_or_region_each_missing_piece_is_one_line(
 
 
 def test_a_missing_python313_is_named(account: EmbeddedAws, capsys: pytest.CaptureFixture[str]) -> None:
-    status, lines = run(["deploy", "--python", "/nonexistent/python3.13", "--check-only"], capsys)
+    status, lines = run(["--python", "/nonexistent/python3.13", "--check-only"], capsys)
     assert status == 1
     assert lines[1].startswith("  FAIL  python3.13       not found: `sam build` needs it on PATH")
 
 
 def test_the_first_deploy_is_guided(account: EmbeddedAws, capsys: pytest.CaptureFixture[str]) -> None:
-    status, lines = run(["deploy", "--python", PYTHON, "--check-only"], capsys)
+    status, lines = run(["--python", PYTHON, "--check-only"], capsys)
     assert status == 0
     assert lines[3] == "  ok    AWS credentials  account 123456789012 as arn:aws:sts::123456789012:user/moto"
     assert lines[4] == "  ok    AWS region       us-east-1 (from AWS_REGION)"
@@ -92,7 +94,7 @@ def test_the_first_deploy_is_guided(account: EmbeddedAws, capsys: pytest.Capture
 
 
 def test_production_is_its_own_config_env(account: EmbeddedAws, capsys: pytest.CaptureFixture[str]) -> None:
-    status, lines = run(["deploy", "--config-env", "prod", "--python", PYTHON, "--check-only"], capsys)
+    status, lines = run(["--config-env", "prod", "--python", PYTHON, "--check-only"], capsys)
     assert status == 0
     assert lines[0] == "Checking what `sam deploy --config-env prod` needs..."
     assert "  ok    stack name       rokt-event-forwarder-prod" in lines
@@ -117,7 +119,7 @@ def test_once_the_answers_are_saved_the_deploy_is_plain_in_the_saved_region(
         )
     )
     saved.write_text(text)
-    argv = ["deploy", "--config-env", "prod", "--python", PYTHON, "--samconfig", str(saved), "--check-only"]
+    argv = ["--config-env", "prod", "--python", PYTHON, "--samconfig", str(saved), "--check-only"]
     status, lines = run(argv, capsys)
     assert status == 0
     assert "  ok    AWS region       eu-west-1 (from samconfig.toml)" in lines
@@ -133,7 +135,7 @@ def test_a_stack_name_too_long_for_the_function_name_is_refused(
     name = "rokt-event-forwarder-" + "x" * 34  # 55 characters
     saved = samconfig(tmp_path, "")
     saved.write_text(saved.read_text().replace('"rokt-event-forwarder"', f'"{name}"', 1))
-    status, lines = run(["deploy", "--python", PYTHON, "--samconfig", str(saved), "--check-only"], capsys)
+    status, lines = run(["--python", PYTHON, "--samconfig", str(saved), "--check-only"], capsys)
     assert status == 1
     assert (
         f"  FAIL  stack name       stack name {name!r} is 55 characters: at most 54, because the function is "
@@ -149,7 +151,7 @@ def test_send_test_without_credentials_says_so(no_aws: None, capsys: pytest.Capt
 
 
 def test_logs_tail_the_stack_function(account: EmbeddedAws, capsys: pytest.CaptureFixture[str]) -> None:
-    status, lines = run(["logs", "--config-env", "prod", "--check-only"], capsys)
+    status, lines = run(["--config-env", "prod", "--check-only"], capsys, logs.main)
     assert status == 0
     assert lines == [
         "$ sam logs --cw-log-group /aws/lambda/rokt-event-forwarder-prod-forwarder --region us-east-1 --tail"

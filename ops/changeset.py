@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from devstack.sqs_tools import queue_depth
+from ops.queues import queue_depth
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudformation import CloudFormationClient

@@ -20,10 +20,10 @@ from botocore.exceptions import ClientError
 from queue_stack import change_set, queue_template, queue_urls, renamed
 from support import API_KEY, API_SECRET, ROOT
 
-from devstack import changeset, deploy
 from devstack.aws import EmbeddedAws
-from devstack.sqs_tools import drain, queue_depth
 from devstack.template import StackSettings
+from ops import changeset, deploy
+from ops.queues import drain, queue_depth
 
 FIXTURES = Path(__file__).parent / "fixtures" / "changesets"
 STACK = "rokt-event-forwarder"
@@ -272,7 +272,7 @@ def test_make_deploy_stops_sam_at_the_change_set_then_refuses_it(
     monkeypatch.setattr(deploy.subprocess, "run", sam)
     send(aws, deployed["ConversionsQueue"], 2)
     capsys.readouterr()
-    assert deploy.main(["deploy", "--python", sys.executable, "--samconfig", str(saved)]) == 1
+    assert deploy.main(["--python", sys.executable, "--samconfig", str(saved)]) == 1
     assert [command[1] for command in ran] == ["build", "deploy"]
     assert ran[1][-2:] == ["--no-execute-changeset", "--no-fail-on-empty-changeset"]
     lines = capsys.readouterr().out.splitlines()

@@ -15,7 +15,6 @@ The queue and function come from the stack's outputs (`--stack-name`, default: s
 usual ones (environment, profile); `--region` or the region samconfig.toml saved win.
 """
 
-import contextlib
 import hashlib
 import json
 import sys
@@ -27,12 +26,14 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TextIO
 
 import boto3
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+from botocore.exceptions import ClientError
 
 from devstack import platforms
-from devstack.logs import log_group_name
-from devstack.samconfig import CLIENT_CONFIG, NO_CREDENTIALS, NO_REGION, SamConfig, tool_parser
 from devstack.traffic import eventbridge_event
+from ops import cli
+from ops.cli import CLIENT_CONFIG
+from ops.logs import log_group_name
+from ops.samconfig import SamConfig
 from rokt_forwarder.outcome import DeadLettered, Delivered, Failed, Skipped
 from rokt_forwarder.record import TRACE_ATTRIBUTE
 
@@ -297,8 +298,8 @@ def run(
             then = "  (SQS delivers it again after a backoff; waiting)"
         print(f"  {item.sample.kind:<{width}} {item.message_id}  {outcome}{then}", file=out, flush=True)
 
-    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C stops following; the verdict still shows
-        follow(logs, target.log_group, followed, since_ms=since_ms, timeout=timeout, on_outcome=show)
+    # Ctrl-C ends the run here: "interrupted" (cli.entry), not a verdict on outcomes it stopped waiting for.
+    follow(logs, target.log_group, followed, since_ms=since_ms, timeout=timeout, on_outcome=show)
     print(file=out)
     for item in followed:
         if not item.ok:
@@ -322,12 +323,13 @@ def run(
     return followed
 
 
+@cli.entry
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = tool_parser("make send-test ARGS=...", __doc__)
+    parser = cli.tool_parser("make send-test ARGS=...", __doc__)
     parser.add_argument("--stack-name", help="the deployed stack (default: samconfig.toml's)")
     parser.add_argument("--queue-url", help="send here instead of a stack's queue (needs --function-name)")
     parser.add_argument("--function-name", help="the function consuming --queue-url")
-    parser.add_argument("--region", help="AWS region (default: samconfig.toml's, else your AWS config)")
+    cli.add_region(parser)
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_SECONDS, help="seconds to follow")
     parser.add_argument(
         "--with-invalid",
@@ -345,13 +347,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if bool(args.queue_url) != bool(args.function_name):
         parser.error("--queue-url and --function-name go together")
     config = SamConfig.load(args.config_env)
-    session = config.session(args.region)
-    if not session.region_name:
-        print(f"ERROR: {NO_REGION}", file=sys.stderr)
-        return 2
+    session = cli.session(config, args.region)
+    region = session.region_name or ""  # cli.session made sure of one
     try:
         if args.queue_url:
-            target = Target(args.queue_url, args.function_name, f"queue ({session.region_name})")
+            target = Target(args.queue_url, args.function_name, f"queue ({region})")
         else:
             stack_name = args.stack_name or config.stack_name
             if not stack_name:
@@ -359,7 +359,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     f"no stack name: pass --stack-name (samconfig.toml's {args.config_env} has none)"
                 )
             cfn = session.client("cloudformation", config=CLIENT_CONFIG)
-            target = stack_target(cfn, stack_name, session.region_name)
+            target = stack_target(cfn, stack_name, region)
         followed = run(
             session,
             target,
@@ -368,15 +368,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             shapes=args.shape or ["flat"],
         )
     except TargetError as error:
-        print(f"ERROR: {error}", file=sys.stderr)
-        return 2
-    except NoCredentialsError:
-        print(f"ERROR: {NO_CREDENTIALS}", file=sys.stderr)
-        return 2
-    except (BotoCoreError, ClientError) as error:
-        print(f"ERROR: AWS refused or could not be reached: {error}", file=sys.stderr)
-        return 2
-    return 0 if all(item.ok for item in followed) else 1
+        raise cli.Stop(str(error)) from None
+    return cli.OK if all(item.ok for item in followed) else cli.PROBLEM
 
 
 if __name__ == "__main__":

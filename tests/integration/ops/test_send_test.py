@@ -10,12 +10,12 @@ import boto3
 import pytest
 from support import API_KEY, API_SECRET, ROOT, dead_letters
 
-from devstack import send_test
 from devstack.aws import EmbeddedAws
-from devstack.samconfig import function_name
 from devstack.sandbox import Sandbox, SandboxConfig
 from devstack.stack import running_forwarder
 from devstack.template import StackSettings
+from ops import send_test
+from ops.samconfig import function_name
 
 STACK = "rokt-event-forwarder"  # samconfig.toml's default stack name, which send-test falls back to
 PLACEHOLDER_SECRET = "arn:aws:secretsmanager:us-east-1:123456789012:secret:rokt-event-api-XXXXXX"

@@ -10,11 +10,11 @@ import pytest
 from hostile import Hostile, refusing_port, reply
 from support import API_KEY, API_SECRET, ROOT
 
-from devstack import check_credentials
 from devstack.aws import EmbeddedAws
-from devstack.check_credentials import Api
 from devstack.sandbox import Sandbox, SandboxConfig
 from devstack.template import StackSettings
+from ops import check_credentials
+from ops.check_credentials import Api
 
 MISSING_SECRET = "arn:aws:secretsmanager:us-east-1:123456789012:secret:rokt-event-api-XXXXXX"
 
