@@ -114,8 +114,11 @@ $(CHECKOV_STAMP): requirements-checkov.txt
 security: $(CHECKOV_STAMP)
 	$(CHECKOV_VENV)/bin/checkov --quiet --compact --skip-download --framework cloudformation -f template.yaml
 
+# Unit, template and integration tests on every core (each picks its ports at 0 and builds in its
+# own temp dir); then the e2e runs alone, as they measure a whole stack against its deadlines.
 test: lint typecheck template security
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n auto -m "not e2e" $(PYTEST_ARGS)
+	$(BIN)/pytest -m e2e $(PYTEST_ARGS)
 
 demo: $(STAMP)
 	$(BIN)/python -m devstack.demo $(DEMO_ARGS)

@@ -1,6 +1,6 @@
 """The real handler against a hostile network and hostile input: deadlines, bounded reads, privacy.
 
-Each test names the hardening item it covers. The Event API is a misbehaving local HTTP server
+Each test's name says what it holds. The Event API is a misbehaving local HTTP server
 (tests/hostile.py) or the sandbox; AWS is moto in server mode, or a silent server where AWS hangs.
 """
 
@@ -51,27 +51,27 @@ def forward(aws: EmbeddedAws, api_url: str, bodies: list[Any], timeout: float = 
         return invoke_timed(handler, receive_event(aws, len(ids)), timeout)
 
 
-# --- 1: every HTTP phase ends by the deadline --------------------------------------------------------
+# --- every HTTP phase ends by the deadline --------------------------------------------------------
 
 
-def test_1_headers_trickled_forever_cannot_hold_the_invocation_past_its_deadline(aws: EmbeddedAws) -> None:
+def test_headers_trickled_forever_cannot_hold_the_invocation_past_its_deadline(aws: EmbeddedAws) -> None:
     with Hostile([trickle_headers(every=0.5)]) as api:
         result = forward(aws, api.url + "/v2", [VALID, VALID], timeout=6)
     assert len(result.failed) == 2
     assert result.seconds_left > 0, "returned before Lambda's deadline"
 
 
-def test_1_a_body_trickled_slower_than_the_deadline_is_abandoned_in_time(aws: EmbeddedAws) -> None:
+def test_a_body_trickled_slower_than_the_deadline_is_abandoned_in_time(aws: EmbeddedAws) -> None:
     with Hostile([trickle_body(every=2.0)]) as api:
         result = forward(aws, api.url + "/v2", [VALID], timeout=6)
     assert len(result.failed) == 1
     assert result.seconds_left > 0
 
 
-# --- 15: a half-read connection never goes back to the pool -----------------------------------------
+# --- a half-read connection never goes back to the pool -----------------------------------------
 
 
-def test_15_after_an_abandoned_answer_the_next_request_on_the_pool_succeeds(aws: EmbeddedAws) -> None:
+def test_after_an_abandoned_answer_the_next_request_on_the_pool_succeeds(aws: EmbeddedAws) -> None:
     ids = send(aws, [VALID, VALID])
     with Hostile([trickle_body(every=2.0), reply(202)]) as api, handler_for(aws, api.url + "/v2") as handler:
         first = invoke_timed(handler, receive_event(aws, 1), timeout_seconds=6)
@@ -81,10 +81,10 @@ def test_15_after_an_abandoned_answer_the_next_request_on_the_pool_succeeds(aws:
     assert set(ids) >= first.failed
 
 
-# --- 8: reading an answer is bounded --------------------------------------------------------------
+# --- reading an answer is bounded --------------------------------------------------------------
 
 
-def test_8_a_huge_answer_is_not_read_whole_and_its_202_still_counts(aws: EmbeddedAws) -> None:
+def test_a_huge_answer_is_not_read_whole_and_its_202_still_counts(aws: EmbeddedAws) -> None:
     with Hostile([huge_body(400 * MiB)]) as api:
         result = forward(aws, api.url + "/v2", [VALID])
         sent = api.bytes_sent
@@ -92,7 +92,7 @@ def test_8_a_huge_answer_is_not_read_whole_and_its_202_still_counts(aws: Embedde
     assert sent < 32 * MiB, f"the client read {sent / MiB:.0f} MiB of a 400 MiB answer"
 
 
-def test_8_a_compressed_answer_is_never_inflated(aws: EmbeddedAws) -> None:
+def test_a_compressed_answer_is_never_inflated(aws: EmbeddedAws) -> None:
     with Hostile([gzip_bomb(inflated=64 * MiB)]) as api:
         ids = send(aws, [VALID])
         with handler_for(aws, api.url + "/v2") as handler:
@@ -107,10 +107,10 @@ def test_8_a_compressed_answer_is_never_inflated(aws: EmbeddedAws) -> None:
     assert peak < 16 * MiB
 
 
-# --- 14: the API's Retry-After reaches the send loop --------------------------------------------------
+# --- the API's Retry-After reaches the send loop --------------------------------------------------
 
 
-def test_14_retry_after_from_the_api_is_honoured(aws: EmbeddedAws) -> None:
+def test_retry_after_from_the_api_is_honoured(aws: EmbeddedAws) -> None:
     with Hostile([reply(429, {}, {"Retry-After": "3600"})]) as api:
         result = forward(aws, api.url + "/v2", [VALID])
         requests = len(api.requests)
@@ -118,7 +118,7 @@ def test_14_retry_after_from_the_api_is_honoured(aws: EmbeddedAws) -> None:
     assert requests == 1, "an hour's Retry-After: nothing more is sent in this invocation"
 
 
-# --- 6 and 7: reasons never carry a value or a producer's key --------------------------------------
+# --- reasons never carry a value or a producer's key --------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -133,7 +133,7 @@ def test_14_retry_after_from_the_api_is_honoured(aws: EmbeddedAws) -> None:
     ],
     ids=["inner-quotes", "apostrophe", "short-number"],
 )
-def test_6_api_error_texts_reach_the_dlq_and_log_without_values(
+def test_api_error_texts_reach_the_dlq_and_log_without_values(
     aws: EmbeddedAws, caplog: pytest.LogCaptureFixture, message: str, secrets: list[str]
 ) -> None:
     with Hostile([reply(400, {"errors": [{"code": "BAD_REQUEST", "message": message}]})]) as api:
@@ -148,7 +148,7 @@ def test_6_api_error_texts_reach_the_dlq_and_log_without_values(
         assert secret not in logged
 
 
-def test_7_unknown_keys_that_are_not_identifiers_are_withheld(
+def test_unknown_keys_that_are_not_identifiers_are_withheld(
     aws: EmbeddedAws, caplog: pytest.LogCaptureFixture
 ) -> None:
     full_batch = {
@@ -164,10 +164,10 @@ def test_7_unknown_keys_that_are_not_identifiers_are_withheld(
     assert "zqxj" not in logged and "zq.person" not in logged
 
 
-# --- 5: hashing never crashes on bad text ---------------------------------------------------------
+# --- hashing never crashes on bad text ---------------------------------------------------------
 
 
-def test_5_a_lone_surrogate_with_hash_pii_is_dead_lettered_with_its_reason(aws: EmbeddedAws) -> None:
+def test_a_lone_surrogate_with_hash_pii_is_dead_lettered_with_its_reason(aws: EmbeddedAws) -> None:
     body = json.dumps({"customerid": "c", "firstname": "Ja\ud800ne"})
     with Sandbox(SandboxConfig(api_key=API_KEY, api_secret=API_SECRET)) as api:
         result = forward(aws, api.url, [body], HASH_PII="true")
@@ -176,10 +176,10 @@ def test_5_a_lone_surrogate_with_hash_pii_is_dead_lettered_with_its_reason(aws: 
     assert letter["reason"] == "text must be valid Unicode (it holds a lone surrogate)"
 
 
-# --- 9: the log line stays readable -----------------------------------------------------------------
+# --- the log line stays readable -----------------------------------------------------------------
 
 
-def test_9_the_invocation_log_line_is_bounded_and_keeps_its_counts(
+def test_the_invocation_log_line_is_bounded_and_keeps_its_counts(
     aws: EmbeddedAws, caplog: pytest.LogCaptureFixture
 ) -> None:
     bodies = [{"customerid": str(n), **{f"k{n}x{k}": 1 for k in range(9000)}} for n in range(10)]
@@ -191,10 +191,10 @@ def test_9_the_invocation_log_line_is_bounded_and_keeps_its_counts(
     assert (logged["records"], logged["dead_lettered"], logged["failed"]) == (10, 10, 0)
 
 
-# --- 2 and 3: AWS calls are one attempt each, and never run past the deadline ----------------------
+# --- AWS calls are one attempt each, and never run past the deadline ----------------------
 
 
-def test_2_one_sqs_call_is_one_attempt() -> None:
+def test_one_sqs_call_is_one_attempt() -> None:
     with Hostile([silence]) as sqs:
         client = boto3.client(
             "sqs",
@@ -209,7 +209,7 @@ def test_2_one_sqs_call_is_one_attempt() -> None:
         assert len(sqs.requests) == 1
 
 
-def test_2_a_hung_sqs_endpoint_cannot_hold_the_invocation_past_its_deadline(aws: EmbeddedAws) -> None:
+def test_a_hung_sqs_endpoint_cannot_hold_the_invocation_past_its_deadline(aws: EmbeddedAws) -> None:
     invalid = [{"amount": n} for n in range(25)]
     with Hostile([silence]) as sqs:
         result = forward(aws, "http://127.0.0.1:9/v2", invalid, timeout=12, AWS_ENDPOINT_URL_SQS=sqs.url)
@@ -217,7 +217,7 @@ def test_2_a_hung_sqs_endpoint_cannot_hold_the_invocation_past_its_deadline(aws:
     assert result.seconds_left > 0
 
 
-def test_3_a_hung_secret_re_read_after_403_cannot_hold_the_invocation_past_its_deadline(
+def test_a_hung_secret_re_read_after_403_cannot_hold_the_invocation_past_its_deadline(
     aws: EmbeddedAws,
 ) -> None:
     secret = {"ARN": aws.secret_arn, "Name": "rokt-event-api", "VersionId": "v1"}
@@ -233,10 +233,10 @@ def test_3_a_hung_secret_re_read_after_403_cannot_hold_the_invocation_past_its_d
     assert reads == 2, "the cold-start read, then one re-read after the 403"
 
 
-# --- 10, 12, 13: dead letters as SQS counts and orders them ---------------------------------------
+# --- dead letters as SQS counts and orders them ---------------------------------------
 
 
-def test_10_a_body_near_the_size_limit_is_dead_lettered_whole(aws: EmbeddedAws) -> None:
+def test_a_body_near_the_size_limit_is_dead_lettered_whole(aws: EmbeddedAws) -> None:
     body = json.dumps({"amount": 1, "padding": "x" * (256 * 1024 - 100)})[: 256 * 1024 - 1]
     with Sandbox(SandboxConfig(api_key=API_KEY, api_secret=API_SECRET)) as api:
         result = forward(aws, api.url, [body])
@@ -245,7 +245,7 @@ def test_10_a_body_near_the_size_limit_is_dead_lettered_whole(aws: EmbeddedAws) 
     assert letter["body"] == body
 
 
-def test_12_a_message_twice_in_one_event_is_posted_and_dead_lettered_once(aws: EmbeddedAws) -> None:
+def test_a_message_twice_in_one_event_is_posted_and_dead_lettered_once(aws: EmbeddedAws) -> None:
     ids = send(aws, [VALID, {"amount": 1}])
     event = receive_event(aws, 2)
     event["Records"] += [dict(record) for record in event["Records"]]
@@ -260,7 +260,7 @@ def test_12_a_message_twice_in_one_event_is_posted_and_dead_lettered_once(aws: E
     assert list(dead_letters(aws)) == [ids[1]]
 
 
-def test_13_dead_letters_to_a_fifo_dlq_keep_their_message_group() -> None:
+def test_dead_letters_to_a_fifo_dlq_keep_their_message_group() -> None:
     settings = replace(StackSettings.from_template(ROOT / "template.yaml"), fifo=True)
     with (
         EmbeddedAws(settings, API_KEY, API_SECRET) as aws,
