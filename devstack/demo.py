@@ -26,7 +26,7 @@ from devstack.sandbox import Sandbox, SandboxConfig, parse_outage
 from devstack.sqs_tools import MAX_MESSAGES_PER_CALL, drain, queue_depth, wait_until_drained
 from devstack.template import StackSettings
 from devstack.traffic import Message, generate
-from rokt_forwarder import producers
+from rokt_forwarder.adapters import producers
 from rokt_forwarder.batch import prepare
 
 if TYPE_CHECKING:

@@ -50,12 +50,14 @@ from devstack.sqs_tools import (
     receive_all,
     release,
 )
-from rokt_forwarder import limits, producers
+from rokt_forwarder import limits
+from rokt_forwarder.adapters import producers
+from rokt_forwarder.adapters.sqs import chunks, message_bytes
 from rokt_forwarder.batch import prepare
 from rokt_forwarder.config import ProducerSettings
 from rokt_forwarder.errors import ConfigError, RefusedError, SkippedError
 from rokt_forwarder.mapping import Mappings
-from rokt_forwarder.sqs import REASON, SOURCE_MESSAGE_ID, SOURCE_QUEUE, chunks, message_bytes
+from rokt_forwarder.ports import REASON, SOURCE_MESSAGE_ID, SOURCE_QUEUE
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient

@@ -10,9 +10,9 @@ from hostile import Hostile, burst_then_pause, gzip_bomb, huge_body, reply, tric
 from urllib3.connection import HTTPConnection
 
 from devstack.sandbox import Sandbox, SandboxConfig
-from rokt_forwarder.api import MAX_RESPONSE_BYTES, HttpTransport, new_pool
+from rokt_forwarder.adapters.api import MAX_RESPONSE_BYTES, HttpTransport, new_pool
 from rokt_forwarder.errors import TransportError
-from rokt_forwarder.secret import Credentials
+from rokt_forwarder.ports import Credentials
 
 
 def transport(url: str, pool: urllib3.PoolManager) -> HttpTransport:

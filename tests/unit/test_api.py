@@ -11,9 +11,9 @@ import pytest
 import urllib3
 from hostile import Hostile, burst_then_pause, refusing_port, reply
 
-from rokt_forwarder.api import MAX_RESPONSE_BYTES, HttpTransport, new_pool
+from rokt_forwarder.adapters.api import MAX_RESPONSE_BYTES, HttpTransport, new_pool
 from rokt_forwarder.errors import CredentialsError, TransportError
-from rokt_forwarder.secret import Credentials
+from rokt_forwarder.ports import Credentials
 
 USAGE = "X-mp-rate-limit-percentage-used"
 

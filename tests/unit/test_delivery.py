@@ -8,7 +8,7 @@ import pytest
 from fakes import FakeApi, FakeClock
 
 from rokt_forwarder import limits, wire
-from rokt_forwarder.api import parse_retry_after
+from rokt_forwarder.adapters.api import parse_retry_after
 from rokt_forwarder.delivery import API_DOWN, DEADLINE_REACHED, NO_SHARE, Delivery, DeliveryStats
 from rokt_forwarder.errors import CredentialsError, DeadlineError, TransportError
 from rokt_forwarder.outage import FAILURES_TO_OPEN, PROBE_SECONDS, Outage

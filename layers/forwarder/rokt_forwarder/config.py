@@ -1,11 +1,10 @@
-"""Settings from the environment, checked once at cold start.
+"""Settings from the environment, checked once at cold start (runtime.py passes it in: pure here).
 
 A bad setting raises ConfigError naming the variable, so the function fails to initialise with one
 clear line instead of failing every record.
 """
 
 import math
-import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -44,7 +43,7 @@ class ProducerSettings:
         return plan
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] = os.environ) -> "ProducerSettings":
+    def from_env(cls, env: Mapping[str, str]) -> "ProducerSettings":
         mapping_file = env.get("ROKT_MAPPING_FILE", "").strip() or None
         mapping_parameter = env.get("ROKT_MAPPING_PARAMETER", "").strip() or None
         if mapping_file and mapping_parameter:
@@ -84,7 +83,7 @@ class Settings:
         return self.producers.data_plan
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] = os.environ) -> "Settings":
+    def from_env(cls, env: Mapping[str, str]) -> "Settings":
         return cls(
             secret_id=_required(env, "ROKT_SECRET_ID"),
             api_url=_api_url(env),

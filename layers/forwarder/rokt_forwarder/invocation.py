@@ -33,7 +33,6 @@ from rokt_forwarder.delivery import Delivery
 from rokt_forwarder.errors import RefusedError, SkippedError
 from rokt_forwarder.fifo import Waves
 from rokt_forwarder.mapping import NO_MAPPINGS, Mappings
-from rokt_forwarder.metrics import Publish
 from rokt_forwarder.outage import Outage
 from rokt_forwarder.outcome import (
     NOT_SETTLED,
@@ -52,6 +51,7 @@ from rokt_forwarder.ports import (
     DeadLetterQueue,
     Delay,
     LambdaContext,
+    Publish,
     SystemClock,
     TimeLeft,
     Transport,
@@ -87,7 +87,7 @@ class Forwarder:
     outage: Outage | None = None  # shared by the container's invocations too: fail fast while down
     # Stop sending this long before Lambda's deadline: dead-lettering and the response still need time.
     safety_margin: float = 5.0
-    metrics: Publish | None = None  # metrics.publish when deployed; tests may leave it out
+    metrics: Publish | None = None  # adapters.metrics.publish when deployed; tests may leave it out
     # Producers' own events (Shopify, Stripe, a user's mapping): producers.load() when deployed.
     mappings: Mappings = NO_MAPPINGS
 

@@ -8,9 +8,9 @@ import threading
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from rokt_forwarder import aws
-from rokt_forwarder.aws import CALL_SECONDS
-from rokt_forwarder.ports import DeadLetter, Delay, TimeLeft
+from rokt_forwarder.adapters import aws
+from rokt_forwarder.adapters.aws import CALL_SECONDS
+from rokt_forwarder.ports import REASON, SOURCE_MESSAGE_ID, SOURCE_QUEUE, DeadLetter, Delay, TimeLeft
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -21,8 +21,6 @@ SQS_BATCH = 10
 MAX_MESSAGE_BYTES = 256 * 1024
 MAX_SEND_BATCH_BYTES = MAX_MESSAGE_BYTES
 MAX_ATTRIBUTE_CHARS = 1024
-# The message attributes of every dead letter: why, and where it came from (devstack/dlq.py reads them).
-REASON, SOURCE_MESSAGE_ID, SOURCE_QUEUE = "reason", "source_message_id", "source_queue"
 _STRING = "String"
 
 

@@ -5,7 +5,6 @@ import math
 import socket
 import threading
 import time
-from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any
 
@@ -24,8 +23,7 @@ from urllib3.util.connection import allowed_gai_family
 from urllib3.util.retry import Retry
 
 from rokt_forwarder.errors import CredentialsError, TransportError
-from rokt_forwarder.ports import Response
-from rokt_forwarder.secret import Credentials
+from rokt_forwarder.ports import Response, SecretReader
 
 CONNECT_TIMEOUT_SECONDS = 3.05
 READ_CHUNK_BYTES = 16 * 1024
@@ -182,7 +180,7 @@ class HttpTransport:
     def __init__(
         self,
         base_url: str,
-        credentials: Callable[[bool, float], Credentials],
+        credentials: SecretReader,
         pool: urllib3.PoolManager = _POOL,
     ) -> None:
         self._base_url = base_url.rstrip("/")
