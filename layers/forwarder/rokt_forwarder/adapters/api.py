@@ -91,9 +91,10 @@ class _WatchedHTTPConnection(HTTPConnection):
     Watched three times: the TCP socket as soon as it connects (the TLS handshake is bounded too),
     the TLS socket that replaces it, and a pooled socket a request reuses. Before that, the connect
     tries the name's addresses within the request's deadline (`_connect_within`); the name lookup
-    has the resolver's own timeout. `_new_conn` is urllib3 2.x's hook (a test pins its shape).
+    has the resolver's own timeout.
     """
 
+    # urllib3's private hook, safe at the pinned version only: tests/unit/test_urllib3_pin.py guards it.
     def _new_conn(self) -> socket.socket:
         watchdog = _WATCHDOG.get()
         if watchdog is None:
