@@ -112,10 +112,10 @@ def test_a_longer_body_cut_at_the_cap_never_goes_back_to_the_pool(come: int) -> 
         assert api.post("/events", b"{}", timeout=5).status == 202
 
 
-def test_a_refused_connection_is_a_transport_error_naming_its_kind() -> None:
+def test_a_refused_connection_is_a_transport_error_naming_its_kind_and_the_host() -> None:
     with refusing_port() as port:
-        api = ready(f"http://127.0.0.1:{port}")
-        with pytest.raises(TransportError, match=r"^NewConnectionError$"):
+        api = ready(f"http://127.0.0.1:{port}/v2")
+        with pytest.raises(TransportError, match=rf"^NewConnectionError to 127\.0\.0\.1:{port}$"):
             api.post("/events", b"{}", timeout=2)
 
 

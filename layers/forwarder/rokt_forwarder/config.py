@@ -79,6 +79,10 @@ class Settings:
     producers: ProducerSettings = field(default_factory=ProducerSettings)
 
     @property
+    def api_host(self) -> str:
+        return endpoint(self.api_url)
+
+    @property
     def data_plan(self) -> dict[str, Any] | None:
         return self.producers.data_plan
 
@@ -160,6 +164,15 @@ def _api_url(env: Mapping[str, str]) -> str:
             "or set ROKT_ALLOW_HTTP=true for a trusted local endpoint"
         )
     return override
+
+
+def endpoint(url: str) -> str:
+    """The host (and a port the URL gives) that failures and the outage warning name: never a user,
+    password or path, so never a credential, whatever the URL holds."""
+    parts = urlsplit(url)
+    host = parts.hostname or "?"
+    host = f"[{host}]" if ":" in host else host
+    return f"{host}:{port}" if (port := _port(parts)) else host
 
 
 def _shown(parts: SplitResult) -> str:

@@ -33,7 +33,7 @@ from rokt_forwarder.delivery import Delivery
 from rokt_forwarder.errors import RefusedError, SkippedError
 from rokt_forwarder.fifo import Waves
 from rokt_forwarder.mapping import NO_MAPPINGS, Mappings
-from rokt_forwarder.outage import Outage
+from rokt_forwarder.outage import FAILURES_TO_OPEN, Outage
 from rokt_forwarder.outcome import (
     NOT_SETTLED,
     DeadLettered,
@@ -157,6 +157,17 @@ class Forwarder:
                 "api_status": delivery.stats.by_status,
             },
         )
+        if (
+            delivery.stats.outage_began
+        ):  # once per outage of this container: the "invocation done" lines repeat
+            logger.warning(
+                "Event API down: each invocation now sends one probe and fails the rest until it answers",
+                extra={
+                    "host": self.settings.api_host,
+                    "reason": delivery.stats.outage_began,
+                    "failures_in_a_row": FAILURES_TO_OPEN,
+                },
+            )
         if delivery.stats.credentials_failure:  # the reason names the secret or the status, never a value
             logger.error("Event API credentials failed", extra={"reason": delivery.stats.credentials_failure})
         if self.metrics:
