@@ -25,7 +25,7 @@ _PLAN_ID = re.compile(r"[A-Za-z0-9._~-]{1,256}")
 
 @dataclass(frozen=True, slots=True)
 class ProducerSettings:
-    """Where a user's own mapping is (producers.py reads it) and the data plan every batch names."""
+    """Where a user's own mapping is (adapters/producers.py reads it) and the data plan every batch names."""
 
     mapping_file: str | None = None  # ROKT_MAPPING_FILE: JSON shipped with the function
     mapping_parameter: str | None = None  # ROKT_MAPPING_PARAMETER: an SSM parameter holding it

@@ -88,7 +88,7 @@ class Forwarder:
     # Stop sending this long before Lambda's deadline: dead-lettering and the response still need time.
     safety_margin: float = 5.0
     metrics: Publish | None = None  # adapters.metrics.publish when deployed; tests may leave it out
-    # Producers' own events (Shopify, Stripe, a user's mapping): producers.load() when deployed.
+    # Producers' own events (Shopify, Stripe, a user's mapping): adapters.producers.load() when deployed.
     mappings: Mappings = NO_MAPPINGS
 
     def __call__(self, event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
