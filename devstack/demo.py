@@ -27,7 +27,7 @@ from devstack.traffic import Message, generate
 from ops import cli
 from ops.dlq import message_id_of, print_by_reason, reason_of
 from ops.queues import MAX_MESSAGES_PER_CALL, drain, queue_depth, wait_until_drained
-from rokt_forwarder import producers
+from rokt_forwarder.adapters import producers
 from rokt_forwarder.batch import prepare
 
 if TYPE_CHECKING:

@@ -21,14 +21,14 @@ from urllib.parse import parse_qs, urlsplit
 from botocore.exceptions import BotoCoreError, ClientError
 
 from devstack.service import HttpService
-from rokt_forwarder.secret import EXTENSION_PORT_VARIABLE, EXTENSION_TOKEN_HEADER
+from rokt_forwarder.adapters.secret import EXTENSION_PORT_VARIABLE, EXTENSION_TOKEN_HEADER
 
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
 
 PATH: Final = "/secretsmanager/get"
 TOKEN_HEADER: Final = EXTENSION_TOKEN_HEADER
-PORT_VARIABLE: Final = EXTENSION_PORT_VARIABLE  # the forwarder reads it (rokt_forwarder/secret.py)
+PORT_VARIABLE: Final = EXTENSION_PORT_VARIABLE  # the forwarder reads it (rokt_forwarder/adapters/secret.py)
 DEFAULT_TTL_SECONDS: Final = 300.0
 # A stand-in for the session token Lambda gives every execution environment.
 SESSION_TOKEN: Final = "local-session-token"  # noqa: S105 - a fixed local value, not a secret

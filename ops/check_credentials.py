@@ -23,12 +23,12 @@ from aws_lambda_powertools.utilities import parameters
 from ops import cli
 from ops.samconfig import SamConfig
 from rokt_forwarder import limits
-from rokt_forwarder.api import HttpTransport
-from rokt_forwarder.aws import client_config
+from rokt_forwarder.adapters.api import HttpTransport
+from rokt_forwarder.adapters.aws import client_config
+from rokt_forwarder.adapters.secret import SecretsManagerReader
 from rokt_forwarder.config import DEFAULT_REQUEST_TIMEOUT_SECONDS, Settings
 from rokt_forwarder.errors import ConfigError, CredentialsError, TransportError
-from rokt_forwarder.ports import Response
-from rokt_forwarder.secret import Credentials, SecretsManagerReader
+from rokt_forwarder.ports import Credentials, Response
 
 NOTHING_TO_INGEST = b"[]"
 # The control: no account has it, so an API that checks credentials must refuse it.

@@ -54,7 +54,8 @@ from ops.queues import (
     release,
 )
 from ops.samconfig import SamConfig
-from rokt_forwarder.sqs import REASON, SOURCE_MESSAGE_ID, SOURCE_QUEUE, chunks, message_bytes
+from rokt_forwarder.adapters.sqs import chunks, message_bytes
+from rokt_forwarder.ports import REASON, SOURCE_MESSAGE_ID, SOURCE_QUEUE
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient

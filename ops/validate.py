@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import IO
 
 from ops import cli
-from rokt_forwarder import limits, producers
+from rokt_forwarder import limits
+from rokt_forwarder.adapters import producers
 from rokt_forwarder.batch import prepare
 from rokt_forwarder.config import ProducerSettings
 from rokt_forwarder.errors import ConfigError, RefusedError, SkippedError

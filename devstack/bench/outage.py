@@ -28,7 +28,7 @@ from devstack.bench.suite import Table
 from devstack.ratelimit import Limiter, Usage
 from devstack.template import StackSettings
 from devstack.virtual_time import VirtualTime
-from rokt_forwarder.api import CONNECT_TIMEOUT_SECONDS
+from rokt_forwarder.adapters.api import CONNECT_TIMEOUT_SECONDS
 from rokt_forwarder.errors import TransportError
 from rokt_forwarder.invocation import Forwarder
 from rokt_forwarder.outage import Outage

@@ -4,9 +4,9 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
+from rokt_forwarder.adapters.tracing import traced
 from rokt_forwarder.ports import LambdaContext
 from rokt_forwarder.runtime import create
-from rokt_forwarder.tracing import traced
 
 logger = Logger()
 # At cold start: a bad setting fails initialisation once, with a message naming the variable.

@@ -7,12 +7,11 @@ import time
 import pytest
 import urllib3
 from hostile import Hostile, burst_then_pause, gzip_bomb, huge_body, reply, trickle_body
-from urllib3.connection import HTTPConnection
 
 from devstack.sandbox import Sandbox, SandboxConfig
-from rokt_forwarder.api import MAX_RESPONSE_BYTES, HttpTransport, new_pool
+from rokt_forwarder.adapters.api import MAX_RESPONSE_BYTES, HttpTransport, new_pool
 from rokt_forwarder.errors import TransportError
-from rokt_forwarder.secret import Credentials
+from rokt_forwarder.ports import Credentials
 
 
 def transport(url: str, pool: urllib3.PoolManager) -> HttpTransport:
@@ -129,10 +128,3 @@ def test_a_name_with_several_unreachable_addresses_is_given_up_at_the_request_de
     finally:
         filler.close()
         listener.close()
-
-
-def test_the_urllib3_hook_the_connect_deadline_needs_is_still_there() -> None:
-    """api.py overrides HTTPConnection._new_conn (urllib3 2.x, private): if an upgrade renames it,
-    the connect would silently lose its deadline. This fails first, with the reason."""
-    assert callable(getattr(HTTPConnection, "_new_conn", None)), "urllib3 no longer has _new_conn"
-    assert urllib3.__version__.startswith("2."), "api.py's connect hook was written for urllib3 2.x"

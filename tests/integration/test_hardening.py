@@ -32,7 +32,7 @@ from devstack.aws import EmbeddedAws
 from devstack.function import Handler
 from devstack.sandbox import Sandbox, SandboxConfig
 from devstack.template import StackSettings
-from rokt_forwarder.aws import client_config
+from rokt_forwarder.adapters.aws import client_config
 
 VALID = {"email": "jane@example.com", "amount": 19.99, "currency": "USD"}
 MiB = 2**20

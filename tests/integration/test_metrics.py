@@ -10,7 +10,7 @@ import rokt_forwarder
 from devstack.aws import EmbeddedAws
 from devstack.function import METRICS_NAMESPACE, SERVICE_NAME
 from devstack.sandbox import Sandbox, SandboxConfig
-from rokt_forwarder import metrics
+from rokt_forwarder.adapters import metrics
 
 VALID = {"email": "jane@example.com", "amount": 19.99, "currency": "USD"}
 

@@ -13,9 +13,10 @@ from support import API_KEY, API_SECRET, invoke, lambda_handler, receive_event, 
 
 from devstack.aws import EmbeddedAws
 from devstack.sandbox import Sandbox, SandboxConfig
-from rokt_forwarder import secret
+from rokt_forwarder.adapters import secret
+from rokt_forwarder.adapters.secret import ExtensionReader, SecretsManagerReader
 from rokt_forwarder.errors import CredentialsError, DeadlineError
-from rokt_forwarder.secret import Credentials, ExtensionReader, SecretsManagerReader
+from rokt_forwarder.ports import Credentials
 
 SECRET = {"SecretString": json.dumps({"api_key": "k", "api_secret": "s"}), "Name": "rokt-event-api"}
 

@@ -7,8 +7,8 @@ from sqs_limits import Recorder
 
 from devstack.aws import EmbeddedAws
 from ops.queues import MAX_MESSAGES_PER_CALL, drain, queue_depth
-from rokt_forwarder.ports import DeadLetter, Delay
-from rokt_forwarder.sqs import MAX_ATTRIBUTE_CHARS, REASON, SOURCE_MESSAGE_ID, Sqs
+from rokt_forwarder.adapters.sqs import MAX_ATTRIBUTE_CHARS, Sqs
+from rokt_forwarder.ports import REASON, SOURCE_MESSAGE_ID, DeadLetter, Delay
 
 
 def checked(aws: EmbeddedAws) -> tuple[Sqs, Recorder]:

@@ -14,7 +14,7 @@ from ops.dlq import SQS_REDRIVEN
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text()
 CONFIG_PY = (ROOT / "layers/forwarder/rokt_forwarder/config.py").read_text()
-SECRET_PY = (ROOT / "layers/forwarder/rokt_forwarder/secret.py").read_text()
+SECRET_PY = (ROOT / "layers/forwarder/rokt_forwarder/adapters/secret.py").read_text()
 
 
 def section(title: str) -> str:

@@ -14,7 +14,8 @@ import pytest
 from devstack.function import METRICS_NAMESPACE, SERVICE_NAME
 from devstack.template import load_template
 from ops.samconfig import SamConfig, stack_name_problem
-from rokt_forwarder import metrics, outcome, sqs
+from rokt_forwarder import outcome
+from rokt_forwarder.adapters import metrics, sqs
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "events"

@@ -11,9 +11,9 @@ import pytest
 import urllib3
 from hostile import Hostile, burst_then_pause, refusing_port, reply
 
-from rokt_forwarder.api import MAX_RESPONSE_BYTES, HttpTransport, new_pool
+from rokt_forwarder.adapters.api import MAX_RESPONSE_BYTES, HttpTransport, new_pool
 from rokt_forwarder.errors import CredentialsError, TransportError
-from rokt_forwarder.secret import Credentials
+from rokt_forwarder.ports import Credentials
 
 USAGE = "X-mp-rate-limit-percentage-used"
 
@@ -112,10 +112,10 @@ def test_a_longer_body_cut_at_the_cap_never_goes_back_to_the_pool(come: int) -> 
         assert api.post("/events", b"{}", timeout=5).status == 202
 
 
-def test_a_refused_connection_is_a_transport_error_naming_its_kind() -> None:
+def test_a_refused_connection_is_a_transport_error_naming_its_kind_and_the_host() -> None:
     with refusing_port() as port:
-        api = ready(f"http://127.0.0.1:{port}")
-        with pytest.raises(TransportError, match=r"^NewConnectionError$"):
+        api = ready(f"http://127.0.0.1:{port}/v2")
+        with pytest.raises(TransportError, match=rf"^NewConnectionError to 127\.0\.0\.1:{port}$"):
             api.post("/events", b"{}", timeout=2)
 
 

@@ -8,7 +8,7 @@ import pytest
 from fakes import FakeApi, FakeClock
 
 from rokt_forwarder import limits, wire
-from rokt_forwarder.api import parse_retry_after
+from rokt_forwarder.adapters.api import parse_retry_after
 from rokt_forwarder.delivery import API_DOWN, DEADLINE_REACHED, NO_SHARE, Delivery, DeliveryStats
 from rokt_forwarder.errors import CredentialsError, DeadlineError, TransportError
 from rokt_forwarder.outage import FAILURES_TO_OPEN, PROBE_SECONDS, Outage
@@ -432,3 +432,11 @@ def test_a_probe_cut_short_while_the_api_was_answering_gets_the_full_timeout_nex
     api = FakeApi([Response(202)])
     assert deliver(api, [batch(0)], outage=outage).results == [DELIVERED]
     assert api.timeouts == [10.0]
+
+
+def test_an_outage_begins_once_and_again_only_after_an_answer() -> None:
+    outage = Outage()
+    began = [outage.failed(float(t)) for t in range(FAILURES_TO_OPEN + 2)]
+    assert began.index(True) == FAILURES_TO_OPEN - 1 and began.count(True) == 1
+    outage.answered()
+    assert [outage.failed(9.0) for _ in range(FAILURES_TO_OPEN)][-1] is True

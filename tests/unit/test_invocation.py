@@ -1,18 +1,21 @@
 """The whole invocation with the API and SQS replaced at the edges: outcomes, DLQ, FIFO, response."""
 
+import dataclasses
 import json
 import random
 from typing import Any
 
 import pytest
 from fakes import FIFO_QUEUE, QUEUE, Edges, FakeApi, FakeClock, record
+from hostile import refusing_port
 
 import rokt_forwarder
 from rokt_forwarder import invocation, outcome, pii
-from rokt_forwarder.errors import CredentialsError
+from rokt_forwarder.adapters.api import HttpTransport, new_pool
+from rokt_forwarder.errors import CredentialsError, TransportError
 from rokt_forwarder.outage import Outage
 from rokt_forwarder.pacing import Pacer
-from rokt_forwarder.ports import Response
+from rokt_forwarder.ports import Credentials, Response
 
 VALID = {"email": "jane@example.com", "amount": 19.99, "currency": "USD"}
 
@@ -432,3 +435,54 @@ def test_a_long_retry_after_brings_the_records_back_after_it_not_five_receives_s
     assert edges([record(VALID, mid="a", receives=2)]) == ["a"]
     assert len(api.calls) == requests, "held: no request"
     assert edges.delays[-1].seconds == pytest.approx(7200 - 900, abs=1)
+
+
+OUTAGE_WARNING = "Event API down: each invocation now sends one probe and fails the rest until it answers"
+
+
+def test_a_connection_outage_names_the_host_never_the_key_or_secret(caplog: pytest.LogCaptureFixture) -> None:
+    edges = Edges(FakeApi())
+    edges.forward.outage = Outage()
+    with refusing_port() as port, caplog.at_level("INFO"):
+        url = f"http://127.0.0.1:{port}/v2"
+        secret = Credentials("the-api-key-value", "the-api-secret-value")
+        edges.forward.transport = HttpTransport(url, lambda refresh, time_left: secret, pool=new_pool())
+        edges.forward.settings = dataclasses.replace(edges.forward.settings, api_url=url)
+        assert edges([record(VALID, mid="a")]) == ["a"]
+    host = f"127.0.0.1:{port}"
+    (reason,) = done_line(caplog).reasons
+    assert reason.endswith(f"not retried in this invocation: connection: NewConnectionError to {host}")
+    (warning,) = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert (warning.getMessage(), warning.host) == (OUTAGE_WARNING, host)
+    logged = json.dumps([vars(r) for r in caplog.records], default=str)
+    assert host in logged
+    assert "the-api-key-value" not in logged and "the-api-secret-value" not in logged
+
+
+def test_a_sustained_outage_is_logged_once_at_warning_and_again_only_for_the_next(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    up = {"now": False}
+
+    def api(path: str, batches: list) -> Response:
+        if not up["now"]:
+            raise TransportError("NewConnectionError to s2s.us1.mparticle.com")
+        return Response(202)
+
+    edges = Edges(FakeApi([api]))
+    edges.forward.outage = Outage()
+
+    def warnings() -> list[Any]:
+        return [r for r in caplog.records if r.levelname == "WARNING" and r.getMessage() == OUTAGE_WARNING]
+
+    with caplog.at_level("INFO"):
+        for _ in range(4):  # the outage opens in the first invocation; the next three only probe
+            assert len(edges([record(VALID) for _ in range(5)])) == 5
+        (first,) = warnings()
+        assert first.reason == "connection: NewConnectionError to s2s.us1.mparticle.com"
+        assert first.host == "api"  # the configured endpoint (tests' Settings: https://api/v2)
+        up["now"] = True
+        assert edges([record(VALID)]) == []  # the probe is answered: the outage is over
+        up["now"] = False
+        assert len(edges([record(VALID)])) == 1
+    assert len(warnings()) == 2, "one warning per outage, not per invocation"

@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from rokt_forwarder import metrics
+from rokt_forwarder.adapters import metrics
 from rokt_forwarder.delivery import DeliveryStats
 from rokt_forwarder.outcome import DELIVERED, DeadLettered, Failed, Skipped
 from rokt_forwarder.record import Record

@@ -1,4 +1,5 @@
-"""packing.pack: in-order grouping of batches into /bulkevents requests within the count and byte limits."""
+"""packing.pack: in-order grouping of batches into /bulkevents requests within the count and byte limits;
+packing.first_fit, the grouping that pack and sqs.chunks share."""
 
 import itertools
 
@@ -7,7 +8,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from rokt_forwarder import limits, wire
-from rokt_forwarder.packing import pack
+from rokt_forwarder.adapters import sqs
+from rokt_forwarder.packing import first_fit, pack
 
 MAX_ALONE = limits.MAX_REQUEST_BYTES - 2  # a batch this big fills a request: "[" + batch + "]"
 
@@ -91,3 +93,34 @@ def test_two_full_size_batches_need_two_requests() -> None:
 def test_order_is_kept_even_when_a_later_small_batch_would_fit_earlier() -> None:
     big = limits.MAX_REQUEST_BYTES // 2
     assert pack([big, big, 10]) == [[0], [1, 2]]
+
+
+def _old_sqs_chunks(sizes: list[int], most: int, max_bytes: int) -> list[list[int]]:
+    """sqs.chunks as it was written before it shared first_fit: the reference for the test below."""
+    chunks: list[list[int]] = []
+    chunk: list[int] = []
+    size = 0
+    for n in range(len(sizes)):
+        if chunk and (len(chunk) == most or size + sizes[n] > max_bytes):
+            chunks.append(chunk)
+            chunk, size = [], 0
+        chunk.append(n)
+        size += sizes[n]
+    if chunk:
+        chunks.append(chunk)
+    return chunks
+
+
+@given(st.lists(st.integers(min_value=0, max_value=2 * sqs.MAX_SEND_BATCH_BYTES), max_size=60))
+def test_sqs_chunks_group_as_before_with_the_shared_first_fit(sizes: list[int]) -> None:
+    # An entry over the byte limit still goes alone (SQS refuses it; the sender then tries it alone).
+    expected = _old_sqs_chunks(sizes, sqs.SQS_BATCH, sqs.MAX_SEND_BATCH_BYTES)
+    assert sqs.chunks(sizes, sizes) == expected
+    assert first_fit(sizes, sqs.SQS_BATCH, lambda total, _: total <= sqs.MAX_SEND_BATCH_BYTES) == expected
+
+
+def test_first_fit_closes_a_group_on_the_count_or_the_limit_and_never_drops_an_item() -> None:
+    fits = lambda total, count: total <= 10  # noqa: E731 - a one-line limit
+    assert first_fit([], 3, fits) == []
+    assert first_fit([1, 1, 1, 1], 3, fits) == [[0, 1, 2], [3]]
+    assert first_fit([6, 5, 4, 20, 1], 3, fits) == [[0], [1, 2], [3], [4]]

@@ -18,7 +18,8 @@ from typing import Any
 
 import pytest
 
-from rokt_forwarder import batch, producers
+from rokt_forwarder import batch
+from rokt_forwarder.adapters import producers
 from rokt_forwarder.config import ProducerSettings
 from rokt_forwarder.errors import RefusedError, SkippedError
 from rokt_forwarder.mapping import compile_mappings

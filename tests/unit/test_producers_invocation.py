@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from fakes import FIFO_QUEUE, Edges, FakeApi, record
 
-from rokt_forwarder import producers
+from rokt_forwarder.adapters import producers
 from rokt_forwarder.config import ProducerSettings
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "devstack" / "examples"

@@ -6,7 +6,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from rokt_forwarder import message, producers
+from rokt_forwarder import message
+from rokt_forwarder.adapters import producers
 from rokt_forwarder.envelope import open_envelopes
 from rokt_forwarder.errors import RefusedError, SkippedError
 

@@ -13,17 +13,17 @@ import pytest
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 from botocore.exceptions import ClientError
 
-from rokt_forwarder.errors import CredentialsError, DeadlineError
-from rokt_forwarder.secret import (
+from rokt_forwarder.adapters.secret import (
     CACHE_SECONDS,
     EXTENSION_PORT_VARIABLE,
     RETRY_SECONDS,
-    Credentials,
     ExtensionReader,
     Recovering,
     SecretsManagerReader,
     open_secret,
 )
+from rokt_forwarder.errors import CredentialsError, DeadlineError
+from rokt_forwarder.ports import Credentials
 
 GOOD = json.dumps({"api_key": "the-key", "api_secret": "the-secret"})
 

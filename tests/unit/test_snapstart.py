@@ -10,10 +10,11 @@ import pytest
 import urllib3
 from fakes import Edges, FakeApi, FakeClock
 
-from rokt_forwarder import pacing, snapstart
-from rokt_forwarder.api import HttpTransport
+from rokt_forwarder import pacing
+from rokt_forwarder.adapters import snapstart
+from rokt_forwarder.adapters.api import HttpTransport
 from rokt_forwarder.pacing import Pacer
-from rokt_forwarder.secret import Credentials
+from rokt_forwarder.ports import Credentials
 
 
 class Secret:

@@ -5,7 +5,7 @@ from typing import Any
 import pytest
 from sqs_limits import Recorder, message_size
 
-from rokt_forwarder import sqs
+from rokt_forwarder.adapters import sqs
 from rokt_forwarder.ports import DeadLetter, Delay
 
 

@@ -1,11 +1,10 @@
-"""Settings from the environment, checked once at cold start.
+"""Settings from the environment, checked once at cold start (runtime.py passes it in: pure here).
 
 A bad setting raises ConfigError naming the variable, so the function fails to initialise with one
 clear line instead of failing every record.
 """
 
 import math
-import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -26,7 +25,7 @@ _PLAN_ID = re.compile(r"[A-Za-z0-9._~-]{1,256}")
 
 @dataclass(frozen=True, slots=True)
 class ProducerSettings:
-    """Where a user's own mapping is (producers.py reads it) and the data plan every batch names."""
+    """Where a user's own mapping is (adapters/producers.py reads it) and the data plan every batch names."""
 
     mapping_file: str | None = None  # ROKT_MAPPING_FILE: JSON shipped with the function
     mapping_parameter: str | None = None  # ROKT_MAPPING_PARAMETER: an SSM parameter holding it
@@ -44,7 +43,7 @@ class ProducerSettings:
         return plan
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] = os.environ) -> "ProducerSettings":
+    def from_env(cls, env: Mapping[str, str]) -> "ProducerSettings":
         mapping_file = env.get("ROKT_MAPPING_FILE", "").strip() or None
         mapping_parameter = env.get("ROKT_MAPPING_PARAMETER", "").strip() or None
         if mapping_file and mapping_parameter:
@@ -80,11 +79,15 @@ class Settings:
     producers: ProducerSettings = field(default_factory=ProducerSettings)
 
     @property
+    def api_host(self) -> str:
+        return endpoint(self.api_url)
+
+    @property
     def data_plan(self) -> dict[str, Any] | None:
         return self.producers.data_plan
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] = os.environ) -> "Settings":
+    def from_env(cls, env: Mapping[str, str]) -> "Settings":
         return cls(
             secret_id=_required(env, "ROKT_SECRET_ID"),
             api_url=_api_url(env),
@@ -161,6 +164,15 @@ def _api_url(env: Mapping[str, str]) -> str:
             "or set ROKT_ALLOW_HTTP=true for a trusted local endpoint"
         )
     return override
+
+
+def endpoint(url: str) -> str:
+    """The host (and a port the URL gives) that failures and the outage warning name: never a user,
+    password or path, so never a credential, whatever the URL holds."""
+    parts = urlsplit(url)
+    host = parts.hostname or "?"
+    host = f"[{host}]" if ":" in host else host
+    return f"{host}:{port}" if (port := _port(parts)) else host
 
 
 def _shown(parts: SplitResult) -> str:

@@ -39,6 +39,9 @@ class DeliveryStats:
     # names the secret or the status, never a value. None while the credentials work.
     credentials_failure: str | None = None
     api_down: bool = False  # sending stopped early: the API counts as down (outage.py)
+    # The failure that made the API count as down, when it was one of this invocation's: the
+    # container's outage began here, and the invocation logs it once, at WARNING.
+    outage_began: str | None = None
 
     @property
     def throttled(self) -> int:
@@ -199,12 +202,16 @@ class Delivery:
         except TransportError as error:
             if self._pacer is not None:
                 self._pacer.refund(len(request))
-            if self._outage is not None:
-                self._outage.failed(self._clock.monotonic(), answered_late=error.answered_late)
-            return policy.Retry(f"connection: {error}")
+            reason = f"connection: {error}"
+            if self._outage is not None and self._outage.failed(
+                self._clock.monotonic(), answered_late=error.answered_late
+            ):
+                self.stats.outage_began = reason
+            return policy.Retry(reason)
         if self._outage is not None:
             if response.status >= 500 or response.status == 408:
-                self._outage.failed(self._clock.monotonic())
+                if self._outage.failed(self._clock.monotonic()):
+                    self.stats.outage_began = f"HTTP {response.status}"
             else:
                 self._outage.answered()
         if self._pacer is not None:

@@ -33,8 +33,7 @@ from rokt_forwarder.delivery import Delivery
 from rokt_forwarder.errors import RefusedError, SkippedError
 from rokt_forwarder.fifo import Waves
 from rokt_forwarder.mapping import NO_MAPPINGS, Mappings
-from rokt_forwarder.metrics import Publish
-from rokt_forwarder.outage import Outage
+from rokt_forwarder.outage import FAILURES_TO_OPEN, Outage
 from rokt_forwarder.outcome import (
     NOT_SETTLED,
     DeadLettered,
@@ -52,6 +51,7 @@ from rokt_forwarder.ports import (
     DeadLetterQueue,
     Delay,
     LambdaContext,
+    Publish,
     SystemClock,
     TimeLeft,
     Transport,
@@ -87,8 +87,8 @@ class Forwarder:
     outage: Outage | None = None  # shared by the container's invocations too: fail fast while down
     # Stop sending this long before Lambda's deadline: dead-lettering and the response still need time.
     safety_margin: float = 5.0
-    metrics: Publish | None = None  # metrics.publish when deployed; tests may leave it out
-    # Producers' own events (Shopify, Stripe, a user's mapping): producers.load() when deployed.
+    metrics: Publish | None = None  # adapters.metrics.publish when deployed; tests may leave it out
+    # Producers' own events (Shopify, Stripe, a user's mapping): adapters.producers.load() when deployed.
     mappings: Mappings = NO_MAPPINGS
 
     def __call__(self, event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
@@ -157,6 +157,17 @@ class Forwarder:
                 "api_status": delivery.stats.by_status,
             },
         )
+        if (
+            delivery.stats.outage_began
+        ):  # once per outage of this container: the "invocation done" lines repeat
+            logger.warning(
+                "Event API down: each invocation now sends one probe and fails the rest until it answers",
+                extra={
+                    "host": self.settings.api_host,
+                    "reason": delivery.stats.outage_began,
+                    "failures_in_a_row": FAILURES_TO_OPEN,
+                },
+            )
         if delivery.stats.credentials_failure:  # the reason names the secret or the status, never a value
             logger.error("Event API credentials failed", extra={"reason": delivery.stats.credentials_failure})
         if self.metrics:

@@ -10,7 +10,7 @@ presets (presets/*.json) are written in this language, so a user can read and co
 The document is checked whole when it is compiled (at cold start), and the first problem raises a
 ConfigError naming its place in the document. A mapped event then goes through the same parser and
 rules as a flat conversion, so reasons and HASH_PII are exactly theirs. Pure: no I/O here;
-producers.py reads the documents.
+adapters/producers.py reads the documents.
 """
 
 import re

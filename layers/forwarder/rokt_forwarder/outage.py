@@ -26,11 +26,14 @@ class Outage:
     def down(self) -> bool:
         return self.failures >= FAILURES_TO_OPEN
 
-    def failed(self, now: float, *, answered_late: bool = False) -> None:
+    def failed(self, now: float, *, answered_late: bool = False) -> bool:
+        """Count a transient failure; True once per outage: when this one made the API count as down."""
         self.failures += 1
         self.probe_cut_short = answered_late
         if self.down and self.since is None:
             self.since = now
+            return True
+        return False
 
     def answered(self) -> None:
         self.failures = 0

@@ -1,8 +1,31 @@
-"""Pack batches into as few /bulkevents requests as the API's count and size limits allow."""
+"""Pack batches into as few /bulkevents requests as the API's count and size limits allow.
 
-from collections.abc import Sequence
+`first_fit` is the grouping itself, shared with adapters/sqs.py (SendMessageBatch has limits too).
+"""
+
+from collections.abc import Callable, Sequence
 
 from rokt_forwarder import limits, wire
+
+
+def first_fit(sizes: Sequence[int], max_count: int, fits: Callable[[int, int], bool]) -> list[list[int]]:
+    """Indices of `sizes`, in order, in groups of at most `max_count` for which `fits(total, count)`.
+
+    A group is closed only when the next item would break a limit; an item that breaks one alone
+    still gets a group of its own (callers that cannot send it check first).
+    """
+    groups: list[list[int]] = []
+    group: list[int] = []
+    total = 0
+    for index, size in enumerate(sizes):
+        if group and (len(group) == max_count or not fits(total + size, len(group) + 1)):
+            groups.append(group)
+            group, total = [], 0
+        group.append(index)
+        total += size
+    if group:
+        groups.append(group)
+    return groups
 
 
 def pack(
@@ -16,19 +39,7 @@ def pack(
     In-order first-fit keeps FIFO groups' order and is within one request of optimal here,
     because batches are small next to the request limit.
     """
-    requests: list[list[int]] = []
-    current: list[int] = []
-    current_bytes = 0
     for index, size in enumerate(sizes):
         if wire.bulk_size(size, 1) > max_bytes:
             raise ValueError(f"batch {index} ({size} bytes) cannot fit in a request")
-        if current and (
-            len(current) == max_batches or wire.bulk_size(current_bytes + size, len(current) + 1) > max_bytes
-        ):
-            requests.append(current)
-            current, current_bytes = [], 0
-        current.append(index)
-        current_bytes += size
-    if current:
-        requests.append(current)
-    return requests
+    return first_fit(sizes, max_batches, lambda total, count: wire.bulk_size(total, count) <= max_bytes)

@@ -1,13 +1,19 @@
 """The edges of the forwarder as interfaces: the pure core calls these, adapters implement them.
 
-`api.py` implements `Transport`, `sqs.py` implements `DeadLetterQueue` and `VisibilityTimeouts`;
-tests pass fakes. Adapters import this module, never the delivery path.
+The one contract between the core and `adapters/`: `adapters/api.py` implements `Transport`,
+`adapters/secret.py` a `SecretReader`, `adapters/sqs.py` `DeadLetterQueue` and `VisibilityTimeouts`
+(with the dead-letter attributes named here), `adapters/metrics.py` `Publish`; tests pass fakes.
 """
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:  # types of the core that Publish reads; delivery.py imports this module
+    from rokt_forwarder.delivery import DeliveryStats
+    from rokt_forwarder.outcome import Outcome
+    from rokt_forwarder.record import Record
 
 # Seconds left before Lambda stops the invocation; every wait at an edge is cut to it.
 type TimeLeft = Callable[[], float]
@@ -46,6 +52,21 @@ class Response:
     limit_exceeded: str | None = None  # X-mp-rate-limit-exceeded of a 429: which limit (e.g. acceleration)
 
 
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """The Event API key/secret; never printed."""
+
+    api_key: str
+    api_secret: str
+
+    def __repr__(self) -> str:
+        return "Credentials(api_key=***, api_secret=***)"
+
+
+# Reads the key/secret: (refresh, seconds left) -> Credentials; raises CredentialsError or DeadlineError.
+type SecretReader = Callable[[bool, float], Credentials]
+
+
 class Transport(Protocol):
     """Posts request bodies to the Event API; raises TransportError when it may not have arrived."""
 
@@ -58,6 +79,10 @@ class Transport(Protocol):
     def post(self, path: str, body: bytes, timeout: float) -> Response:
         """The answer, within `timeout` seconds once connected (docs/architecture.md, "Time")."""
         ...
+
+
+# The message attributes of every dead letter: why, and where it came from (ops/dlq.py reads them).
+REASON, SOURCE_MESSAGE_ID, SOURCE_QUEUE = "reason", "source_message_id", "source_queue"
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,3 +116,7 @@ class VisibilityTimeouts(Protocol):
     def delay(self, delays: Sequence[Delay], time_left: TimeLeft) -> None:
         """Best effort: a record not delayed comes back after the queue's visibility timeout."""
         ...
+
+
+# Writes one invocation's metrics (records, their outcomes, what sending took, now in ms); never raises.
+type Publish = Callable[[Sequence["Record"], Iterable["Outcome"], "DeliveryStats", int], None]

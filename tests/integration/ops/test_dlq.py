@@ -25,8 +25,8 @@ from devstack.runner import EventSourceMapping
 from devstack.sandbox import Sandbox, SandboxConfig
 from ops import dlq
 from ops.queues import drain, queue_depth, wait_until_drained
+from rokt_forwarder.adapters.sqs import Sqs
 from rokt_forwarder.ports import DeadLetter
-from rokt_forwarder.sqs import Sqs
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient

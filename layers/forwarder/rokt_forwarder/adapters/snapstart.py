@@ -9,7 +9,7 @@ in the managed runtime only); elsewhere registering is a no-op.
 import contextlib
 import random
 
-from rokt_forwarder.api import HttpTransport
+from rokt_forwarder.adapters.api import HttpTransport
 from rokt_forwarder.errors import CredentialsError
 from rokt_forwarder.invocation import Forwarder
 

@@ -5,7 +5,6 @@ import math
 import socket
 import threading
 import time
-from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any
 
@@ -23,9 +22,9 @@ from urllib3.exceptions import (
 from urllib3.util.connection import allowed_gai_family
 from urllib3.util.retry import Retry
 
+from rokt_forwarder.config import endpoint
 from rokt_forwarder.errors import CredentialsError, TransportError
-from rokt_forwarder.ports import Response
-from rokt_forwarder.secret import Credentials
+from rokt_forwarder.ports import Response, SecretReader
 
 CONNECT_TIMEOUT_SECONDS = 3.05
 READ_CHUNK_BYTES = 16 * 1024
@@ -93,9 +92,10 @@ class _WatchedHTTPConnection(HTTPConnection):
     Watched three times: the TCP socket as soon as it connects (the TLS handshake is bounded too),
     the TLS socket that replaces it, and a pooled socket a request reuses. Before that, the connect
     tries the name's addresses within the request's deadline (`_connect_within`); the name lookup
-    has the resolver's own timeout. `_new_conn` is urllib3 2.x's hook (a test pins its shape).
+    has the resolver's own timeout.
     """
 
+    # urllib3's private hook, safe at the pinned version only: tests/unit/test_urllib3_pin.py guards it.
     def _new_conn(self) -> socket.socket:
         watchdog = _WATCHDOG.get()
         if watchdog is None:
@@ -182,16 +182,18 @@ class HttpTransport:
     def __init__(
         self,
         base_url: str,
-        credentials: Callable[[bool, float], Credentials],
+        credentials: SecretReader,
         pool: urllib3.PoolManager = _POOL,
     ) -> None:
         self._base_url = base_url.rstrip("/")
+        self._host = endpoint(self._base_url)  # what a failure names: the operator's first question
         self._credentials = credentials
         self._pool = pool
         self._authorization: str | None = None
 
     def post(self, path: str, body: bytes, timeout: float) -> Response:
-        """The answer, read whole within `timeout` seconds once connected, or TransportError.
+        """The answer, read whole within `timeout` seconds once connected, or TransportError naming
+        the host (never the key/secret, never the path).
 
         The body is read up to MAX_RESPONSE_BYTES and never decompressed: a longer one is cut (and its
         connection dropped), so a huge or garbled answer costs no memory; its status still counts.
@@ -223,7 +225,7 @@ class HttpTransport:
             if response is not None:
                 response.close()  # half-read: it must not go back to the pool
             late = watchdog.fired or isinstance(error, ReadTimeoutError)
-            why = "no complete answer before the request deadline" if watchdog.fired else type(error).__name__
+            why = self._late() if watchdog.fired else f"{type(error).__name__} to {self._host}"
             raise TransportError(why, answered_late=late) from error
         finally:
             _WATCHDOG.reset(token)
@@ -231,7 +233,7 @@ class HttpTransport:
         if cut_short or len(data) > MAX_RESPONSE_BYTES:
             response.close()  # its socket was shut, or its body is not read whole: not for the pool
             if cut_short:  # what arrived may be a fragment (a status line without its headers)
-                raise TransportError("no complete answer before the request deadline", answered_late=True)
+                raise TransportError(self._late(), answered_late=True)
         else:
             response.release_conn()
         return Response(
@@ -241,6 +243,9 @@ class HttpTransport:
             parse_percent(response.headers.get(USAGE_HEADER)),
             _limit_name(response.headers.get(EXCEEDED_HEADER)),
         )
+
+    def _late(self) -> str:
+        return f"no complete answer from {self._host} before the request deadline"
 
     def restart(self) -> None:
         """After a SnapStart restore: the snapshot's connections are dead and its secret may be stale."""

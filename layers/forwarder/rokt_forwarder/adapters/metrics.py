@@ -7,7 +7,7 @@ metric means and which alarm watches it.
 """
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Final
 
 from aws_lambda_powertools import Logger
@@ -38,13 +38,11 @@ NAMES: Final = frozenset(
 )
 _BY_OUTCOME: Final = {Delivered: DELIVERED, DeadLettered: DEAD_LETTERED, Failed: FAILED, Skipped: SKIPPED}
 
-type Publish = Callable[[Sequence[Record], Iterable[Outcome], DeliveryStats, int], None]
-
 
 def publish(
     records: Sequence[Record], outcomes: Iterable[Outcome], stats: DeliveryStats, now_ms: int
 ) -> None:
-    """Write one invocation's metrics; never raises, since metrics must not fail the records."""
+    """`ports.Publish`: one invocation's metrics; never raises, since metrics must not fail the records."""
     try:
         # EphemeralMetrics, not Metrics: Metrics shares one metric set across instances (and threads).
         metrics = EphemeralMetrics()

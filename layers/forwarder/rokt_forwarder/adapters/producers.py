@@ -12,14 +12,14 @@ import os
 from pathlib import Path
 from typing import Any
 
-from rokt_forwarder import aws
+from rokt_forwarder.adapters import aws
 from rokt_forwarder.config import ProducerSettings
 from rokt_forwarder.errors import ConfigError
 from rokt_forwarder.mapping import Mappings, compile_mappings
 
 PRESETS = ("shopify", "stripe")
-# The package is a directory in the layer (not a zip): its files are plain files beside this module.
-PRESETS_DIR = Path(__file__).with_name("presets")
+# The package is a directory in the layer (not a zip): presets/ is a plain folder of rokt_forwarder.
+PRESETS_DIR = Path(__file__).parent.parent / "presets"
 
 
 def presets() -> Mappings:

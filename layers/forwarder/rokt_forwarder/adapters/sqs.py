@@ -5,12 +5,13 @@ The client is created on first use, so an invocation in which everything is deli
 
 import math
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from rokt_forwarder import aws
-from rokt_forwarder.aws import CALL_SECONDS
-from rokt_forwarder.ports import DeadLetter, Delay, TimeLeft
+from rokt_forwarder.adapters import aws
+from rokt_forwarder.adapters.aws import CALL_SECONDS
+from rokt_forwarder.packing import first_fit
+from rokt_forwarder.ports import REASON, SOURCE_MESSAGE_ID, SOURCE_QUEUE, DeadLetter, Delay, TimeLeft
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -21,8 +22,6 @@ SQS_BATCH = 10
 MAX_MESSAGE_BYTES = 256 * 1024
 MAX_SEND_BATCH_BYTES = MAX_MESSAGE_BYTES
 MAX_ATTRIBUTE_CHARS = 1024
-# The message attributes of every dead letter: why, and where it came from (ops/dlq.py reads them).
-REASON, SOURCE_MESSAGE_ID, SOURCE_QUEUE = "reason", "source_message_id", "source_queue"
 _STRING = "String"
 
 
@@ -155,15 +154,9 @@ def _utf8_size(text: str) -> int:
     return len(text.encode("utf-8", "replace"))
 
 
-def chunks(items: Sequence[object], sizes: Sequence[int]) -> Iterator[list[int]]:
-    """Indices of `items` for one batch call each: at most ten, and MAX_SEND_BATCH_BYTES of `sizes`."""
-    chunk: list[int] = []
-    size = 0
-    for n in range(len(items)):
-        if chunk and (len(chunk) == SQS_BATCH or size + sizes[n] > MAX_SEND_BATCH_BYTES):
-            yield chunk
-            chunk, size = [], 0
-        chunk.append(n)
-        size += sizes[n]
-    if chunk:
-        yield chunk
+def chunks(items: Sequence[object], sizes: Sequence[int]) -> list[list[int]]:
+    """Indices of `items` for one batch call each: at most ten, and MAX_SEND_BATCH_BYTES of `sizes`.
+
+    One size per item; an item over the byte limit alone still gets a call of its own.
+    """
+    return first_fit(sizes, SQS_BATCH, lambda total, _: total <= MAX_SEND_BATCH_BYTES)

@@ -16,15 +16,15 @@ import math
 import os
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import urllib3
 from urllib3.exceptions import HTTPError
 
-from rokt_forwarder.aws import CALL_SECONDS, client_config
+from rokt_forwarder.adapters.aws import CALL_SECONDS, client_config
 from rokt_forwarder.errors import CredentialsError, DeadlineError
+from rokt_forwarder.ports import Credentials, SecretReader
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.parameters import SecretsProvider
@@ -40,18 +40,6 @@ EXTENSION_TIMEOUT_SECONDS = 2.0
 # Set by the template when it adds the extension's layer (the extension's own default is 2773).
 EXTENSION_PORT_VARIABLE = "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT"
 EXTENSION_TOKEN_HEADER = "X-Aws-Parameters-Secrets-Token"  # noqa: S105 - a header's name
-
-
-@dataclass(frozen=True, slots=True)
-class Credentials:
-    api_key: str
-    api_secret: str
-
-    def __repr__(self) -> str:
-        return "Credentials(api_key=***, api_secret=***)"
-
-
-type SecretReader = Callable[[bool, float], Credentials]
 
 
 def open_secret(secret_id: str, env: Mapping[str, str] = os.environ) -> "Recovering":
