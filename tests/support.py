@@ -6,10 +6,10 @@ import time
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
+from literals import ROOT
 
 from devstack.aws import EmbeddedAws
 from devstack.context import LocalContext
@@ -18,7 +18,6 @@ from devstack.runner import sqs_record
 from devstack.sandbox import Sandbox, SandboxConfig
 from rokt_forwarder.batch import prepare
 
-ROOT = Path(__file__).parents[1]
 API_KEY, API_SECRET = "test-key", "test-secret"
 
 

@@ -15,6 +15,7 @@ import boto3
 import pytest
 from botocore.exceptions import ReadTimeoutError
 from hostile import Hostile, gzip_bomb, huge_body, reply, silence, trickle_body, trickle_headers
+from literals import VALID
 from support import (
     API_KEY,
     API_SECRET,
@@ -34,7 +35,6 @@ from devstack.sandbox import Sandbox, SandboxConfig
 from devstack.template import StackSettings
 from rokt_forwarder.adapters.aws import client_config
 
-VALID = {"email": "jane@example.com", "amount": 19.99, "currency": "USD"}
 MiB = 2**20
 
 

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from hostile import Hostile, reply
+from literals import VALID
 from support import (
     API_KEY,
     API_SECRET,
@@ -29,7 +30,6 @@ from support import (
 from devstack.aws import EmbeddedAws
 from devstack.sandbox import Sandbox, SandboxConfig
 
-VALID = {"email": "jane@example.com", "amount": 19.99, "currency": "USD"}
 # The email rule's old pattern backtracked quadratically on this (100,000 dots: about 30 s of CPU).
 BACKTRACKING_EMAIL = "a@" + "." * 100_000 + "@"
 

@@ -4,6 +4,7 @@ import json
 from typing import Any
 
 import pytest
+from literals import VALID
 from support import API_KEY, API_SECRET, invoke, lambda_handler, receive_event, send, send_and_invoke
 
 import rokt_forwarder
@@ -11,8 +12,6 @@ from devstack.aws import EmbeddedAws
 from devstack.function import METRICS_NAMESPACE, SERVICE_NAME
 from devstack.sandbox import Sandbox, SandboxConfig
 from rokt_forwarder.adapters import metrics
-
-VALID = {"email": "jane@example.com", "amount": 19.99, "currency": "USD"}
 
 
 def emf_lines(output: str) -> list[dict[str, Any]]:

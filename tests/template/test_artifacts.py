@@ -12,8 +12,8 @@ from pathlib import Path
 
 import boto3
 import pytest
+from literals import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "layers" / "forwarder" / "rokt_forwarder"
 # What the layer may hold besides rokt_forwarder: its requirements and theirs (boto3 is in the runtime).
 DISTRIBUTIONS = {"aws_lambda_powertools", "urllib3", "jmespath", "typing_extensions", "orjson"}

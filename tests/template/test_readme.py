@@ -2,16 +2,15 @@
 
 import json
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
+from literals import ROOT
 
 from devstack.release import next_steps
 from devstack.template import load_template
 from ops.dlq import SQS_REDRIVEN
 
-ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text()
 CONFIG_PY = (ROOT / "layers/forwarder/rokt_forwarder/config.py").read_text()
 SECRET_PY = (ROOT / "layers/forwarder/rokt_forwarder/adapters/secret.py").read_text()

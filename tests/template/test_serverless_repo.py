@@ -7,16 +7,15 @@ it), so the types SAM generates (versions, aliases, event source mappings) are c
 
 import os
 import re
-from pathlib import Path
 from typing import Any
 from unittest import mock
 
 import pytest
+from literals import ROOT
 from samtranslator.translator.transform import transform
 
 from devstack.template import load_template
 
-ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text()
 
 # From https://docs.aws.amazon.com/serverlessrepo/latest/devguide/list-supported-resources.html, the

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from literals import ROOT
 
 from devstack.function import METRICS_NAMESPACE, SERVICE_NAME
 from devstack.template import load_template
@@ -17,7 +18,6 @@ from ops.samconfig import SamConfig, stack_name_problem
 from rokt_forwarder import outcome
 from rokt_forwarder.adapters import metrics, sqs
 
-ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "events"
 SQS_SAMPLES = sorted(p for p in EVENTS.glob("*.json") if p.name != "env.json")
 

@@ -5,12 +5,12 @@ import shutil
 from pathlib import Path
 
 import pytest
+from literals import ROOT
 
 import rokt_forwarder
 from devstack import version
 from devstack.template import load_template
 
-ROOT = Path(__file__).resolve().parents[2]
 FILES = ("layers/forwarder/rokt_forwarder/__init__.py", "template.yaml", "pyproject.toml", "CHANGELOG.md")
 
 

@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from literals import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "layers" / "forwarder" / "rokt_forwarder"
 ADAPTERS = PACKAGE / "adapters"
 APP = ROOT / "functions" / "forwarder" / "app.py"

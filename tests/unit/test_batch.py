@@ -8,13 +8,13 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from literals import NOW_MS
 
 from rokt_forwarder import batch, limits
 from rokt_forwarder.envelope import parse_json
 from rokt_forwarder.errors import RefusedError
 from rokt_forwarder.message import FullBatch, parse_message
 
-NOW_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 HASHED = "7f83b1657ff1fc53b92dc18148a1d65dfc2dc14b1fd9f5b2b1f6f5c2b7a1e6f0"
 
 

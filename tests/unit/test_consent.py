@@ -6,11 +6,11 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from literals import NOW_MS
 
 from rokt_forwarder import batch
 from rokt_forwarder.errors import RefusedError
 
-NOW_MS = 1_767_225_600_000
 MID = "6f1c1a0e-7c55-4d0f-a9d3-0e7b2f4b9c11"
 # The consent management guide's example (https://docs.mparticle.com/guides/consent-management/).
 CONSENT = {

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from fakes import FIFO_QUEUE, QUEUE, Edges, FakeApi, FakeClock, record
 from hostile import refusing_port
+from literals import VALID
 
 import rokt_forwarder
 from rokt_forwarder import invocation, outcome, pii
@@ -16,8 +17,6 @@ from rokt_forwarder.errors import CredentialsError, TransportError
 from rokt_forwarder.outage import Outage
 from rokt_forwarder.pacing import Pacer
 from rokt_forwarder.ports import Credentials, Response
-
-VALID = {"email": "jane@example.com", "amount": 19.99, "currency": "USD"}
 
 
 def test_all_delivered_returns_an_empty_failure_list() -> None:

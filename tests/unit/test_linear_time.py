@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from literals import NOW_MS
 
 from devstack import sandbox
 from rokt_forwarder import envelope, message, pii, policy, reasons, rules
@@ -20,7 +21,6 @@ from rokt_forwarder.errors import RefusedError
 
 MB = 1_000_000
 BOUND_SECONDS = 1.0
-NOW_MS = 1_767_225_600_000
 
 
 def half(unit: str) -> str:

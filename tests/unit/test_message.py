@@ -6,13 +6,13 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from literals import NOW_MS
 
 from rokt_forwarder import limits
 from rokt_forwarder.envelope import parse_json
 from rokt_forwarder.errors import RefusedError
 from rokt_forwarder.message import FIELDS, Conversion, FullBatch, parse_message
 
-NOW_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 HOUR_MS = 3_600_000
 SHA = "a" * 64
 BASE = {"customerid": "cust-1"}  # one identity-free field would do; this keeps messages realistic

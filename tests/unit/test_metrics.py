@@ -4,13 +4,12 @@ import json
 from typing import Any
 
 import pytest
+from literals import NOW_MS
 
 from rokt_forwarder.adapters import metrics
 from rokt_forwarder.delivery import DeliveryStats
 from rokt_forwarder.outcome import DELIVERED, DeadLettered, Failed, Skipped
 from rokt_forwarder.record import Record
-
-NOW_MS = 1_767_225_600_000
 
 
 def record(sent_ms: int | None) -> Record:

@@ -9,14 +9,13 @@ from typing import Any
 
 import jsonschema
 import pytest
+from literals import NOW_MS, ROOT
 
 from devstack import oracle
 from rokt_forwarder import rules
 from rokt_forwarder.batch import prepare
 from rokt_forwarder.errors import RefusedError
 
-ROOT = Path(__file__).parents[2]
-NOW_MS = 1_767_225_600_000
 DAY_MS = 24 * 3600 * 1000
 VALID: dict[str, Any] = {
     "environment": "development",

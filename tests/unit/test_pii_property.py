@@ -12,11 +12,11 @@ from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from literals import NOW_MS
 
 from rokt_forwarder.batch import prepare
 from rokt_forwarder.message import FIELDS
 
-NOW_MS = 1_767_225_600_000
 # Names and phones are drawn so that a leak is unmistakable: "qz" never occurs in hex or in keys, and
 # a phone's ten digits start with 212555, which nothing else in a message holds.
 names = st.text("bcdfghjkmnpqrstvwxz", min_size=3, max_size=8).map(lambda s: f"Qz{s}")

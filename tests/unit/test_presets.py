@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from literals import NOW_MS, ROOT
 
 from rokt_forwarder import batch
 from rokt_forwarder.adapters import producers
@@ -24,9 +25,7 @@ from rokt_forwarder.config import ProducerSettings
 from rokt_forwarder.errors import RefusedError, SkippedError
 from rokt_forwarder.mapping import compile_mappings
 
-ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "devstack" / "examples"
-NOW_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 ORDER_TIME = "2025-12-31T18:55:00-05:00"  # five minutes before NOW_MS, in the shop's time zone
 ORDER_MS = NOW_MS - 300_000
 CREATED_S = NOW_MS // 1000 - 60  # Stripe's `created`: epoch seconds

@@ -11,13 +11,12 @@ from typing import Any
 
 import pytest
 from fakes import FIFO_QUEUE, Edges, FakeApi, record
+from literals import VALID
 
 from rokt_forwarder.adapters import producers
 from rokt_forwarder.config import ProducerSettings
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "devstack" / "examples"
-NOW_MS = 1_767_225_600_000  # the Edges' clock
-VALID = {"email": "jane@example.com", "amount": 19.99, "currency": "USD"}
 
 
 def shopify(topic: str) -> dict[str, Any]:

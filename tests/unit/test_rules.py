@@ -5,11 +5,10 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from literals import NOW_MS
 
 from rokt_forwarder import limits, rules
 from rokt_forwarder.rules import Violation, check_batch
-
-NOW_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 
 
 def valid_batch() -> dict[str, Any]:

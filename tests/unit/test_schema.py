@@ -1,17 +1,16 @@
 """The published JSON Schema and the forwarder's parser agree on what a message is."""
 
 import json
-from pathlib import Path
 
 import jsonschema
 import pytest
+from literals import ROOT
 
 from rokt_forwarder import message
 from rokt_forwarder.adapters import producers
 from rokt_forwarder.envelope import open_envelopes
 from rokt_forwarder.errors import RefusedError, SkippedError
 
-ROOT = Path(__file__).parents[2]
 SCHEMA = json.loads((ROOT / "docs/message.schema.json").read_text())
 VALIDATOR = jsonschema.Draft202012Validator(SCHEMA, format_checker=jsonschema.FormatChecker())
 PRESETS = producers.presets()

@@ -10,23 +10,21 @@ a stack of the template's two queues, a change set that removes one, the guard, 
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
+from literals import STACK
 from queue_stack import change_set, queue_template, queue_urls, renamed
-from support import API_KEY, API_SECRET, ROOT
+from support import ROOT
 
 from devstack.aws import EmbeddedAws
-from devstack.template import StackSettings
 from ops import changeset, deploy
 from ops.queues import drain, queue_depth
 
 FIXTURES = Path(__file__).parent / "fixtures" / "changesets"
-STACK = "rokt-event-forwarder"
 Q = "https://sqs.eu-west-1.amazonaws.com/123456789012/rokt-event-forwarder-ConversionsQueue-Q1w2E3r4T5y6"
 D = "https://sqs.eu-west-1.amazonaws.com/123456789012/rokt-event-forwarder-DeadLetterQueue-A1s2D3f4G5h6"
 DRAIN = (
@@ -136,12 +134,6 @@ def test_the_flag_turns_the_refusal_into_a_warning() -> None:
 
 
 # --- Against moto's CloudFormation: the same calls make deploy makes on AWS ---
-
-
-@pytest.fixture
-def aws() -> Iterator[EmbeddedAws]:
-    with EmbeddedAws(StackSettings.from_template(ROOT / "template.yaml"), API_KEY, API_SECRET) as stack:
-        yield stack
 
 
 @pytest.fixture

@@ -8,29 +8,15 @@ from collections.abc import Iterator, Mapping
 
 import pytest
 from hostile import Hostile, refusing_port, reply
-from support import API_KEY, API_SECRET, ROOT
+from literals import UNKNOWN_SECRET_ARN
+from support import API_KEY
 
 from devstack.aws import EmbeddedAws
 from devstack.sandbox import Sandbox, SandboxConfig
-from devstack.template import StackSettings
 from ops import check_credentials
 from ops.check_credentials import Api
 
-MISSING_SECRET = "arn:aws:secretsmanager:us-east-1:123456789012:secret:rokt-event-api-XXXXXX"
-
-
-@pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[EmbeddedAws]:
-    with EmbeddedAws(StackSettings.from_template(ROOT / "template.yaml"), API_KEY, API_SECRET) as stack:
-        for name in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION"):
-            monkeypatch.setenv(name, stack.environment()[name])
-        yield stack
-
-
-@pytest.fixture
-def api() -> Iterator[Sandbox]:
-    with Sandbox(SandboxConfig(api_key=API_KEY, api_secret=API_SECRET)) as sandbox:
-        yield sandbox
+pytestmark = pytest.mark.usefixtures("aws_env")
 
 
 @pytest.fixture
@@ -50,37 +36,39 @@ def answer(
 
 
 def test_the_right_key_is_accepted_and_nothing_is_ingested(
-    aws: EmbeddedAws, api: Sandbox, capsys: pytest.CaptureFixture[str]
+    aws: EmbeddedAws, sandbox: Sandbox, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    status, line = answer(["--secret-id", aws.secret_arn, "--api-url", api.url], capsys)
-    assert (status, line) == (0, f"OK: key/secret accepted by {api.url}; nothing was ingested")
-    stats = api.stats()
+    status, line = answer(["--secret-id", aws.secret_arn, "--api-url", sandbox.url], capsys)
+    assert (status, line) == (0, f"OK: key/secret accepted by {sandbox.url}; nothing was ingested")
+    stats = sandbox.stats()
     assert stats["batches_accepted"] == 0
     # Ours (400: nothing to ingest, after authentication) and the made-up control (403).
     assert stats["by_status"] == {"400": 1, "403": 1}
 
 
 def test_a_wrong_key_is_refused_with_what_to_do(
-    aws: EmbeddedAws, api: Sandbox, capsys: pytest.CaptureFixture[str]
+    aws: EmbeddedAws, sandbox: Sandbox, capsys: pytest.CaptureFixture[str]
 ) -> None:
     aws.client("secretsmanager").put_secret_value(
         SecretId=aws.secret_arn, SecretString=json.dumps({"api_key": API_KEY, "api_secret": "not-it-8c1f"})
     )
-    status, line = answer(["--secret-id", aws.secret_arn, "--api-url", api.url], capsys)
+    status, line = answer(["--secret-id", aws.secret_arn, "--api-url", sandbox.url], capsys)
     assert status == 1
-    assert line.startswith(f"REFUSED: the key/secret in {aws.secret_arn} was refused (403) by {api.url}: ")
+    assert line.startswith(
+        f"REFUSED: the key/secret in {aws.secret_arn} was refused (403) by {sandbox.url}: "
+    )
     assert "aws secretsmanager put-secret-value" in line
     assert "not-it-8c1f" not in line, "never the secret"
 
 
 def test_the_wrong_pod_names_the_pod_that_accepts_the_key(
-    aws: EmbeddedAws, api: Sandbox, other_account: Sandbox, capsys: pytest.CaptureFixture[str]
+    aws: EmbeddedAws, sandbox: Sandbox, other_account: Sandbox, capsys: pytest.CaptureFixture[str]
 ) -> None:
     with refusing_port() as port:
         pods = {
             "us1": Api(other_account.url, "us1"),
             "us2": Api(f"http://127.0.0.1:{port}/v2", "us2"),
-            "eu1": Api(api.url, "eu1"),
+            "eu1": Api(sandbox.url, "eu1"),
             "au1": Api(other_account.url, "au1"),
         }
         status, line = answer(["--secret-id", aws.secret_arn, "--pod", "us1"], capsys, pods=pods)
@@ -112,21 +100,21 @@ def test_an_unreachable_api(aws: EmbeddedAws, capsys: pytest.CaptureFixture[str]
 
 
 def test_a_url_that_is_not_the_event_api(
-    aws: EmbeddedAws, api: Sandbox, capsys: pytest.CaptureFixture[str]
+    aws: EmbeddedAws, sandbox: Sandbox, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    url = api.url.removesuffix("/v2") + "/s2s/v2"
+    url = sandbox.url.removesuffix("/v2") + "/s2s/v2"
     status, line = answer(["--secret-id", aws.secret_arn, "--api-url", url], capsys)
     assert status == 1
     assert line.startswith(f"WRONG URL: {url} answered 404 to POST /bulkevents: ")
 
 
 def test_a_secret_that_does_not_exist(
-    aws: EmbeddedAws, api: Sandbox, capsys: pytest.CaptureFixture[str]
+    aws: EmbeddedAws, sandbox: Sandbox, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    status, line = answer(["--secret-id", MISSING_SECRET, "--api-url", api.url], capsys)
+    status, line = answer(["--secret-id", UNKNOWN_SECRET_ARN, "--api-url", sandbox.url], capsys)
     assert status == 1
-    assert line.startswith(f"SECRET: cannot read secret {MISSING_SECRET}: ResourceNotFoundException: ")
-    assert api.stats()["requests"] == 0
+    assert line.startswith(f"SECRET: cannot read secret {UNKNOWN_SECRET_ARN}: ResourceNotFoundException: ")
+    assert sandbox.stats()["requests"] == 0
 
 
 def test_an_api_that_does_not_check_credentials_is_not_taken_for_a_yes(

@@ -47,17 +47,9 @@ def journal(aws: EmbeddedAws) -> dlq.Journal:
 
 
 @pytest.fixture
-def local_aws(aws: EmbeddedAws, monkeypatch: pytest.MonkeyPatch) -> EmbeddedAws:
-    """The embedded AWS, with its credentials, region and endpoint in the environment as for the tool."""
-    for name, value in aws.environment().items():
-        monkeypatch.setenv(name, value)
-    return aws
-
-
-@pytest.fixture
-def letters(local_aws: EmbeddedAws) -> dict[str, str]:
+def letters(aws_env: EmbeddedAws) -> dict[str, str]:
     """Four dead letters as the forwarder writes them, and one SQS moved itself (no reason): id → body."""
-    aws = local_aws
+    aws = aws_env
     sqs = aws.client("sqs")
     bodies = {
         "m-1": json.dumps({"email": "jane@example", "amount": 1}),
@@ -203,9 +195,9 @@ def test_aws_errors_are_one_line_not_a_traceback(
     assert capsys.readouterr().err.startswith("ERROR: AWS refused or could not be reached: ")
 
 
-def test_redrive_sends_large_letters_in_calls_sqs_accepts(local_aws: EmbeddedAws) -> None:
+def test_redrive_sends_large_letters_in_calls_sqs_accepts(aws_env: EmbeddedAws) -> None:
     """Three 200 KB letters are over one SendMessageBatch call's limit (256 KiB in all)."""
-    aws = local_aws
+    aws = aws_env
     sqs = aws.client("sqs")
     bodies = [json.dumps({"email": f"u{n}@example.com", "pad": "x" * 200_000}) for n in range(3)]
     for body in bodies:
@@ -263,11 +255,11 @@ def dead_lettered_by_sqs(aws: EmbeddedAws, receipt_handle: str) -> None:
 
 
 def test_a_conversion_accepted_whose_answer_was_lost_then_redriven_is_counted_once(
-    local_aws: EmbeddedAws,
+    aws_env: EmbeddedAws,
 ) -> None:
     """The incident of the runbook: the API accepts, the answer is lost, the record fails until SQS
     dead-letters it; once it is over, `make dlq ARGS=redrive` sends it back under a new message id."""
-    aws = local_aws
+    aws = aws_env
     (first_id,) = send(aws, [{"email": "jane@example.com", "amount": 19.99, "currency": "USD"}])
     lost = SandboxConfig(api_key=API_KEY, api_secret=API_SECRET, p_reset_after_accept=1.0)
     with (
@@ -301,11 +293,11 @@ def own_client(aws: EmbeddedAws) -> "SQSClient":
 
 
 def test_a_redrive_of_letters_still_invalid_makes_one_pass_while_the_function_refuses_them_again(
-    local_aws: EmbeddedAws, letters: dict[str, str]
+    aws_env: EmbeddedAws, letters: dict[str, str]
 ) -> None:
     """The function runs (the real handler, through the local event source mapping) and dead-letters the
     invalid letters again, under new message ids, while the tool is still receiving from the DLQ."""
-    aws = local_aws
+    aws = aws_env
     settings = replace(aws.settings, batching_window_seconds=0, max_concurrency=1)
     config = SandboxConfig(api_key=API_KEY, api_secret=API_SECRET)
     outcome: list[tuple[int, str]] = []
@@ -338,9 +330,9 @@ class Killed(BaseException):
 
 
 def test_a_redrive_killed_between_send_and_delete_is_completed_by_the_next_without_duplicates(
-    local_aws: EmbeddedAws, letters: dict[str, str]
+    aws_env: EmbeddedAws, letters: dict[str, str]
 ) -> None:
-    aws = local_aws
+    aws = aws_env
     queues = dlq.Queues(aws.queue_url, aws.dlq_url)
     dying = own_client(aws)
 
@@ -362,9 +354,9 @@ def test_a_redrive_killed_between_send_and_delete_is_completed_by_the_next_witho
 
 
 def test_ctrl_c_stops_a_redrive_only_once_the_letters_in_hand_are_in_one_queue(
-    local_aws: EmbeddedAws,
+    aws_env: EmbeddedAws,
 ) -> None:
-    aws = local_aws
+    aws = aws_env
     bodies = [json.dumps({"email": f"u{n}@example", "amount": n}) for n in range(15)]
     letters = [DeadLetter(f"m-{n}", body, EMAIL, aws.queue_arn) for n, body in enumerate(bodies)]
     assert Sqs(aws.client("sqs")).dead_letter(aws.dlq_url, letters) == set()
@@ -389,9 +381,9 @@ def test_ctrl_c_stops_a_redrive_only_once_the_letters_in_hand_are_in_one_queue(
 
 
 def test_a_letter_dead_lettered_after_the_run_started_is_left_for_the_next_run(
-    local_aws: EmbeddedAws, letters: dict[str, str]
+    aws_env: EmbeddedAws, letters: dict[str, str]
 ) -> None:
-    aws = local_aws
+    aws = aws_env
     tool = own_client(aws)
     new = json.dumps({"email": "late@example", "amount": 1})
     sent: list[DeadLetter] = []

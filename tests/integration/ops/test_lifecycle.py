@@ -8,27 +8,16 @@ change sets no Replacement or PolicyAction (test_changeset.py covers those from 
 """
 
 import json
-from collections.abc import Iterator
 
 import pytest
+from literals import STACK
 from queue_stack import change_set, queue_template, queue_urls
-from support import API_KEY, API_SECRET, ROOT
 
 from devstack.aws import EmbeddedAws
-from devstack.template import StackSettings
 from ops import deploy, dlq
 from ops.queues import queue_depth
 
-STACK = "rokt-event-forwarder"
-
-
-@pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[EmbeddedAws]:
-    with EmbeddedAws(StackSettings.from_template(ROOT / "template.yaml"), API_KEY, API_SECRET) as stack:
-        for name, value in stack.environment().items():  # for the DLQ tool's own clients
-            if name.startswith("AWS_"):
-                monkeypatch.setenv(name, value)
-        yield stack
+pytestmark = pytest.mark.usefixtures("aws_env")  # for the DLQ tool's own clients
 
 
 def deployed(aws: EmbeddedAws, template: dict[str, object]) -> int:

@@ -2,39 +2,21 @@
 event source mapping running the real handler, and the sandbox. The tool runs as against AWS: it finds
 the queue in the stack's outputs and each outcome in the function's log lines."""
 
-from collections.abc import Iterator
-from dataclasses import replace
 from decimal import Decimal
 
 import boto3
 import pytest
-from support import API_KEY, API_SECRET, ROOT, dead_letters
+from literals import STACK, UNKNOWN_SECRET_ARN
+from support import dead_letters
 
 from devstack.aws import EmbeddedAws
-from devstack.sandbox import Sandbox, SandboxConfig
+from devstack.sandbox import Sandbox
 from devstack.stack import running_forwarder
-from devstack.template import StackSettings
 from ops import send_test
 from ops.samconfig import function_name
 
-STACK = "rokt-event-forwarder"  # samconfig.toml's default stack name, which send-test falls back to
-PLACEHOLDER_SECRET = "arn:aws:secretsmanager:us-east-1:123456789012:secret:rokt-event-api-XXXXXX"
-
-
-@pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[EmbeddedAws]:
-    settings = StackSettings.from_template(ROOT / "template.yaml")
-    with EmbeddedAws(replace(settings, queue_visibility_timeout=30), API_KEY, API_SECRET) as stack:
-        # The tool finds AWS through boto3's standard settings, as it would find a real account.
-        for name in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION"):
-            monkeypatch.setenv(name, stack.environment()[name])
-        yield stack
-
-
-@pytest.fixture
-def sandbox() -> Iterator[Sandbox]:
-    with Sandbox(SandboxConfig(api_key=API_KEY, api_secret=API_SECRET)) as api:
-        yield api
+# The tool finds AWS through boto3's standard settings, as it would find a real account.
+pytestmark = pytest.mark.usefixtures("aws_env")
 
 
 def accepted_refs(sandbox: Sandbox) -> set[str]:
@@ -84,7 +66,7 @@ def test_a_secret_that_does_not_exist_shows_as_a_failure_with_its_reason(
     aws: EmbeddedAws, sandbox: Sandbox, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # The placeholder ARN samconfig.toml used to carry: every record fails, and send-test says why.
-    with running_forwarder(aws, sandbox.url, stack_name=STACK, env={"ROKT_SECRET_ID": PLACEHOLDER_SECRET}):
+    with running_forwarder(aws, sandbox.url, stack_name=STACK, env={"ROKT_SECRET_ID": UNKNOWN_SECRET_ARN}):
         status = send_test.main(["--timeout", "15"])
     out = capsys.readouterr().out
     assert status == 1

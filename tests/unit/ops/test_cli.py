@@ -6,11 +6,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from literals import ROOT
 
 from devstack import demo
 from ops import cli, dlq, logs, send_test
-
-ROOT = Path(__file__).resolve().parents[3]
 
 
 def interrupted() -> int:

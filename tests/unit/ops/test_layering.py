@@ -5,7 +5,8 @@ imports neither."""
 import ast
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[3]
+from literals import ROOT
+
 # send_test.py sends the demo's Shopify, Stripe and EventBridge shapes: one builder for both.
 OPS_USES_OF_DEVSTACK = {"ops/send_test.py": {"devstack.platforms", "devstack.traffic"}}
 
