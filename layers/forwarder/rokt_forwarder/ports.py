@@ -81,7 +81,7 @@ class Transport(Protocol):
         ...
 
 
-# The message attributes of every dead letter: why, and where it came from (ops/dlq.py reads them).
+# The message attributes of every dead letter: why, and where it came from (ops/dlq/ reads them).
 REASON, SOURCE_MESSAGE_ID, SOURCE_QUEUE = "reason", "source_message_id", "source_queue"
 
 

@@ -1,4 +1,4 @@
-"""The DLQ tool (ops/dlq.py) against moto in server mode: report, redrive (all, by reason).
+"""The DLQ tool (ops/dlq/) against moto in server mode: report, redrive (all, by reason).
 
 validate, which needs no AWS, is tests/unit/ops/test_validate.py."""
 
@@ -125,7 +125,7 @@ def test_redrive_prints_its_progress_every_so_many_letters(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(dlq, "PROGRESS_EVERY", 2)
+    monkeypatch.setattr(dlq.move, "PROGRESS_EVERY", 2)
     code, out = run(aws, "redrive")
     assert code == 0
     progress = [line for line in capsys.readouterr().err.splitlines() if "so far" in line]

@@ -66,7 +66,7 @@ def test_ctrl_c_in_logs_is_not_a_traceback(
 def test_ctrl_c_in_a_redrive_shows_what_moved_then_one_line(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setattr(dlq, "redrive", lambda *_, **__: dlq.Moved(moved=3, interrupted=True))
+    monkeypatch.setattr(dlq.command, "redrive", lambda *_, **__: dlq.Moved(moved=3, interrupted=True))
     argv = [
         "--queue-url",
         "https://sqs.eu-west-1.amazonaws.com/1/q",
