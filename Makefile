@@ -161,7 +161,7 @@ version: $(STAMP)
 	$(BIN)/python -m devstack.version $(VERSION)
 
 # The packaged template and the artefacts of this version in dist/rokt-event-forwarder-<version>/,
-# for S3_BUCKET; refuses a dirty tree or a released version (README: Releases). Needs no AWS account.
+# for S3_BUCKET; refuses a dirty tree or a released version (docs/operations.md: Releases). Needs no AWS account.
 S3_BUCKET ?=
 S3_PREFIX ?= rokt-event-forwarder
 SOURCE_URL ?=

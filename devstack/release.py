@@ -287,14 +287,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"  artifacts/     what packaged.yaml names, and it as {TEMPLATE}: upload to s3://{target.bucket}/")
     print(f"  {layer}  the layer")
     print("  SHA256SUMS")
-    print("Next (README: Releases):")
+    print("Next (docs/operations.md: Releases):")
     for step in next_steps(shown, target.bucket, current):
         print(f"  {step}")
     return 0
 
 
 def next_steps(folder: str, bucket: str, current: str) -> list[str]:
-    """Upload, publish, tag: what the README's Releases shows too."""
+    """Upload, publish, tag: what docs/operations.md's Releases shows too."""
     return [
         f"aws s3 cp --recursive {folder}/artifacts s3://{bucket}/",
         f"sam publish --template {folder}/packaged.yaml --region <the bucket's region>",

@@ -1,5 +1,5 @@
-"""The queues' lifecycle on moto's CloudFormation, as docs/operations.md#upgrades and the README's
-"Delete the stack" tell it: version N (before the queues were retained) upgraded to N+1 through make
+"""The queues' lifecycle on moto's CloudFormation, as docs/operations.md's "Upgrades" and "Delete the
+stack" tell it: version N (before the queues were retained) upgraded to N+1 through make
 deploy's change-set check, then deleted, then a new stack and the retained queue's messages moved in.
 
 What moto cannot show is said where it matters: it runs no SAM transform, Lambda alias or CloudWatch
@@ -57,7 +57,7 @@ def test_deleting_the_stack_leaves_the_queues_and_a_new_stack_can_take_their_mes
 ) -> None:
     assert deployed(aws, queue_template()) == 0
     old = queue_urls(aws.client("cloudformation"), STACK)
-    assert old["ConversionsQueue"].rsplit("/", 1)[1].startswith(f"{STACK}-ConversionsQueue-"), "README's name"
+    assert old["ConversionsQueue"].rsplit("/", 1)[1].startswith(f"{STACK}-ConversionsQueue-"), "docs' name"
     send(aws, old["ConversionsQueue"], 4)
     send(aws, old["DeadLetterQueue"], 1)
     aws.client("cloudformation").delete_stack(StackName=STACK)
@@ -66,12 +66,12 @@ def test_deleting_the_stack_leaves_the_queues_and_a_new_stack_can_take_their_mes
     assert deployed(aws, queue_template()) == 0
     new = queue_urls(aws.client("cloudformation"), STACK)
     assert new["ConversionsQueue"] != old["ConversionsQueue"], "a new stack makes new queues"
-    # The README's command: every message without a reason, from the old queue into the new one.
+    # docs/operations.md's command: every message without a reason, from the old queue into the new one.
     capsys.readouterr()
     argv = ["--dlq-url", old["ConversionsQueue"], "--queue-url", new["ConversionsQueue"]]
     assert dlq.main([*argv, "redrive", "--reason", dlq.SQS_REDRIVEN]) == 0
     assert (depth(aws, old["ConversionsQueue"]), depth(aws, new["ConversionsQueue"])) == (0, 4)
-    # And the old queues deleted for good, once empty (README: Delete the stack, step 3).
+    # And the old queues deleted for good, once empty (docs/operations.md: Delete the stack, step 3).
     sqs = aws.client("sqs")
     sqs.delete_queue(QueueUrl=old["ConversionsQueue"])
     remaining = sqs.list_queues(QueueNamePrefix=f"{STACK}-ConversionsQueue-").get("QueueUrls", [])
