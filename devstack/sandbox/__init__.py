@@ -27,7 +27,7 @@ The modules: ``config`` (SandboxConfig), ``replies`` (Request, Reply, the error 
 (the HTTP side) and ``cli``.
 """
 
-from devstack.sandbox.api import RESET, STATS, Sandbox
+from devstack.sandbox.api import CREDENTIALS, RESET, STATS, Sandbox
 from devstack.sandbox.cli import main, options
 from devstack.sandbox.config import SandboxConfig
 from devstack.sandbox.contract import (
@@ -44,6 +44,7 @@ from devstack.sandbox.replies import Reply, Request, error_reply, errors_body, t
 
 __all__ = [
     "BULK",
+    "CREDENTIALS",
     "EVENTS",
     "RESET",
     "STATS",

@@ -34,7 +34,8 @@ from devstack.service import HttpService
 
 STATS: Final = "/_sandbox/stats"
 RESET: Final = "/_sandbox/reset"
-_ROUTES: Final = {EVENTS: "POST", BULK: "POST", STATS: "GET", RESET: "POST"}
+CREDENTIALS: Final = "/_sandbox/credentials"
+_ROUTES: Final = {EVENTS: "POST", BULK: "POST", STATS: "GET", RESET: "POST", CREDENTIALS: "POST"}
 _COUNTS: Final = ("requests", "batches_accepted", "batches_refused", "deduplicated", "rate_limited")
 _OTHER_COUNTS: Final = ("requests", "batches_accepted", "rate_limited")
 _OTHER_BATCHES: Final = 5  # the other sender posts small requests, as a web SDK does
@@ -155,6 +156,8 @@ class Sandbox(HttpService):
         if path == RESET:
             self.reset()
             return Reply(HTTPStatus.NO_CONTENT)
+        if path == CREDENTIALS:
+            return self._set_credentials(request.body)
         reply = self._serve(request, path)
         with self._lock:
             self._counts["requests"] += 1
@@ -162,6 +165,18 @@ class Sandbox(HttpService):
             if not reply.reset:
                 self._by_status[reply.status] += 1
         return reply
+
+    def _set_credentials(self, body: bytes) -> Reply:
+        """``{"api_key": ..., "api_secret": ...}`` become the only accepted credentials (a rotation)."""
+        try:
+            given = json.loads(body)
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            given = None
+        fields = ("api_key", "api_secret")
+        if not isinstance(given, dict) or not all(isinstance(given.get(f), str) and given[f] for f in fields):
+            return error_reply(HTTPStatus.BAD_REQUEST, 'body must be {"api_key": "...", "api_secret": "..."}')
+        self.rotate_credentials(given["api_key"], given["api_secret"])
+        return Reply(HTTPStatus.NO_CONTENT)
 
     def _serve(self, request: Request, endpoint: str) -> Reply:
         fault, delay = self._draw_fault()
