@@ -30,7 +30,7 @@ from devstack.sandbox.contract import (
 from devstack.sandbox.faults import FAULT_REPLIES, Fault, pick_fault
 from devstack.sandbox.replies import RESET_REPLY, Reply, Request, error_reply, errors_body, throttled_headers
 from devstack.sandbox.server import Server
-from devstack.service import HttpService
+from devstack.service import HttpService, url_host
 
 STATS: Final = "/_sandbox/stats"
 RESET: Final = "/_sandbox/reset"
@@ -110,8 +110,11 @@ class Sandbox(HttpService):
 
     @property
     def url(self) -> str:
-        """The base URL a sender is configured with, like the real ``https://s2s.us1.mparticle.com/v2``."""
-        return f"http://{self.config.host}:{self.port}/v2"
+        """The base URL a sender is configured with, like the real ``https://s2s.us1.mparticle.com/v2``.
+
+        Bound to every interface (0.0.0.0), it names loopback: a URL to 0.0.0.0 is no address to send to.
+        """
+        return f"http://{url_host(self.config.host)}:{self.port}/v2"
 
     def stats(self) -> dict[str, Any]:
         with self._lock:
