@@ -5,6 +5,8 @@ sandbox's key and secret, so the function authenticates against the sandbox as i
 With --function the forwarder runs too, as a deployed stack would: a stack named rokt-event-forwarder
 (in moto's CloudFormation, with the template's outputs) whose function consumes the queue and logs to
 moto's CloudWatch Logs, so `make send-test` and other AWS tools work against it unchanged.
+What follows `--` (make's SANDBOX_ARGS) goes to the sandbox's own options; --no-sandbox leaves it out.
+The function's output and moto's errors go to local-stack.log, so the terminal keeps what is printed.
 """
 
 import argparse
