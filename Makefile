@@ -33,7 +33,7 @@ help:
 	@echo "make test   lint, type-check, template checks + security scan, unit + integration + end-to-end tests"
 	@echo "The local stack (devstack/):"
 	@echo "make sandbox      run the local Rokt Event API sandbox on :8765 (SANDBOX_ARGS=--help)"
-	@echo "make local-stack  moto on :5000 + sandbox on :8765, for sam local (STACK_ARGS=--host 0.0.0.0)"
+	@echo "make local-stack  moto on :5000 + sandbox on :8765, for sam local (STACK_ARGS=--help; SANDBOX_ARGS as above)"
 	@echo "On your AWS account (ops/; ENV=prod for production; ARGS=--help for options):"
 	@echo "make deploy       check prerequisites, sam build, sam deploy up to the change set, read it, run it"
 	@echo "make logs         tail the deployed function's logs"
@@ -127,7 +127,7 @@ sandbox: $(STAMP)
 	$(BIN)/python -m devstack.sandbox $(SANDBOX_ARGS)
 
 local-stack: $(STAMP)
-	$(BIN)/python -m devstack.stack $(STACK_ARGS)
+	$(BIN)/python -m devstack.stack $(STACK_ARGS) -- $(SANDBOX_ARGS)
 
 dlq: $(STAMP)
 	$(ACCOUNT_ENV) $(BIN)/python -m ops.dlq --config-env $(ENV) $(ARGS)

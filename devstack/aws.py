@@ -15,7 +15,7 @@ from moto.core.utils import unix_time_millis
 from moto.server import ThreadedMotoServer
 from moto.sqs import models as moto_sqs
 
-from devstack.service import Service
+from devstack.service import Service, url_host
 from devstack.template import StackSettings
 from ops.queues import drain, queue_arn
 
@@ -111,7 +111,7 @@ class EmbeddedAws(Service):
             self._warp.enter_context(_visibility_warp(self._time_scale, longest))
         self._server.start()
         host, port = self._server.get_host_and_port()
-        self._endpoint_url = f"http://{'127.0.0.1' if host == '0.0.0.0' else host}:{port}"  # noqa: S104
+        self._endpoint_url = f"http://{url_host(host)}:{port}"
         # moto's state is global to the process and outlives a server: start from a clean slate.
         reset = urllib.request.Request(f"{self._endpoint_url}/moto-api/reset", method="POST")  # noqa: S310
         urllib.request.urlopen(reset).close()  # noqa: S310 - our own loopback server

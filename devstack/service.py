@@ -7,6 +7,13 @@ from typing import Self
 
 # How soon stop() returns: serve_forever notices a shutdown only between polls.
 _POLL_SECONDS = 0.05
+# Addresses that mean "every interface": fine to bind to, but no client can connect to them.
+_ANY_ADDRESS = frozenset({"", "0.0.0.0"})  # noqa: S104 - recognised, not bound to
+
+
+def url_host(host: str) -> str:
+    """The host to put in a URL for a server bound to `host`: loopback for a wildcard address."""
+    return "127.0.0.1" if host in _ANY_ADDRESS else host
 
 
 class Service(ABC):

@@ -227,6 +227,28 @@ def test_stats_endpoint_counts_and_reset_clears(api: Sandbox) -> None:
     assert api.stats()["requests"] == 0 and api.accepted_batches() == []
 
 
+def test_posted_credentials_replace_the_accepted_ones(api: Sandbox) -> None:
+    """A rotation staged while it runs: the old key/secret get the wrong credentials' 403."""
+    base = api.url.removesuffix("/v2")
+    rotated = {"api_key": "rotated-key", "api_secret": "rotated-secret"}
+    assert HTTP.request("POST", base + "/_sandbox/credentials", json=rotated).status == 204
+    refused = post(api, "/events", VALID)
+    assert refused.status == 403
+    assert refused.json()["errors"][0]["message"] == "invalid credentials"
+    assert post(api, "/events", VALID, auth="rotated-key:rotated-secret").status == 202
+    assert post(api, "/events", VALID, auth=None).status == 401, "none sent is still 401"
+    assert [b["environment"] for b in api.accepted_batches()] == ["development"]
+
+
+@pytest.mark.parametrize(
+    "body", [b"", b"not json", b"[]", b'{"api_key": "k"}', b'{"api_key": "k", "api_secret": ""}']
+)
+def test_credentials_must_be_a_key_and_a_secret(api: Sandbox, body: bytes) -> None:
+    response = HTTP.request("POST", api.url.removesuffix("/v2") + "/_sandbox/credentials", body=body)
+    assert response.status == 400
+    assert post(api, "/events", VALID).status == 202, "the credentials are unchanged"
+
+
 def test_unknown_paths_are_404_and_other_methods_405(api: Sandbox) -> None:
     assert post(api, "/nope", VALID).status == 404
     response = HTTP.request("GET", api.url + "/events")

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from literals import NOW_MS
 
-from devstack import sandbox
+from devstack.sandbox import contract
 from rokt_forwarder import envelope, message, pii, policy, reasons, rules
 from rokt_forwarder.batch import prepare
 from rokt_forwarder.errors import RefusedError
@@ -43,8 +43,8 @@ def prepared(text: str) -> None:
 
 
 def parsed_by_the_sandbox(text: str) -> None:
-    with contextlib.suppress(sandbox.BodyError):
-        sandbox.parse_batches(text.encode(), bulk=text.startswith("["))
+    with contextlib.suppress(contract.BodyError):
+        contract.parse_batches(text.encode(), bulk=text.startswith("["))
 
 
 EMAIL_LIKE = [
@@ -108,12 +108,12 @@ CASES: list[tuple[str, Callable[[str], object], list[str]]] = [
         ],
     ),
     (
-        "sandbox.parse_batches",
+        "contract.parse_batches",
         parsed_by_the_sandbox,
         [body([{"x": half("a@")}]), half("[") + "]", body([{}] * (MB // 4))],
     ),
-    ("sandbox._BETWEEN_ITEMS", sandbox._BETWEEN_ITEMS.match, [half(" ,"), half(",") + "x"]),
-    ("sandbox._LINE_BREAKS", lambda t: sandbox._LINE_BREAKS.sub(" ", t), [half("\r\n"), half("\nx")]),
+    ("contract._BETWEEN_ITEMS", contract._BETWEEN_ITEMS.match, [half(" ,"), half(",") + "x"]),
+    ("contract._LINE_BREAKS", lambda t: contract._LINE_BREAKS.sub(" ", t), [half("\r\n"), half("\nx")]),
 ]
 
 
