@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-from devstack.bench.contenders import OURS, ROOT
+from bench.contenders import OURS, ROOT
 
 SITES = ROOT / ".bench"
 # The runtime's boto3, at the versions the virtualenv pins (the closest stand-in for Lambda's own).

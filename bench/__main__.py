@@ -1,8 +1,8 @@
 """`make bench` (CPU, cold start, memory), `make bench-rate` (the rate limit), `make bench-outage`.
 
-    python -m devstack.bench [--sections cpu,cold,memory] [--profile DIR] ...
-    python -m devstack.bench rate [--rows 1,3] [--seconds 60] ...
-    python -m devstack.bench outage [--hours 1,24,26] ...
+    python -m bench [--sections cpu,cold,memory] [--profile DIR] ...
+    python -m bench rate [--rows 1,3] [--seconds 60] ...
+    python -m bench outage [--hours 1,24,26] ...
 
 Benchmark children are spawned from this module; as a package's __main__, multiprocessing does not
 import it again in each of them.
@@ -13,8 +13,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from devstack.bench import outage, rate, suite
-from devstack.bench.stack import Machine
+from bench import outage, rate, suite
+from bench.harness import Machine
 
 
 def main(argv: Sequence[str] | None = None) -> int:

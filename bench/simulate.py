@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from devstack.bench.events import bodies, sqs_event
+from bench.events import bodies, sqs_event
 from devstack.ratelimit import Limiter, Usage
 from devstack.virtual_time import VirtualTime
 from rokt_forwarder.config import Settings
