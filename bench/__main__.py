@@ -23,12 +23,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return rate.main(argv[1:])
     if argv[:1] == ["outage"]:
         return outage.main(argv[1:])
-    parser = argparse.ArgumentParser(prog="make bench BENCH_ARGS=...", description=suite.__doc__)
+    parser = argparse.ArgumentParser(
+        prog="make bench BENCH_ARGS=...",
+        description=suite.__doc__,
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     parser.add_argument("--sections", default="cpu,cold,memory", help="any of cpu,cold,memory")
     parser.add_argument("--records", type=int, default=5000, help="records of the warm invocation")
     parser.add_argument("--repeats", type=int, default=5, help="warm invocations measured per forwarder")
     parser.add_argument("--cold-runs", type=int, default=9, help="fresh processes per forwarder (>= 7)")
-    parser.add_argument("--memory-records", type=int, default=10_000)
+    parser.add_argument(
+        "--memory-records", type=int, default=10_000, help="records of the invocation whose peak RSS is read"
+    )
     parser.add_argument(
         "--profile", type=Path, metavar="DIR", help="print the cProfile and -X importtime tops"
     )
