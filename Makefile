@@ -49,13 +49,13 @@ help:
 	@echo "make release S3_BUCKET=...     the packaged template and artefacts of this version, ready to upload"
 	@echo "Checks, one at a time (make test runs them all):"
 	@echo "make lint         ruff check and ruff format --check"
-	@echo "make typecheck    mypy --strict over the runtime, the function, devstack/ and ops/"
+	@echo "make typecheck    mypy --strict over the runtime, the function, devstack/, ops/ and bench/"
 	@echo "make template     cfn-lint and sam validate --lint over template.yaml"
 	@echo "make security     checkov over template.yaml (its own .venv-checkov)"
 	@echo "make unit         unit and template tests (PYTEST_ARGS=... for pytest)"
 	@echo "make integration  integration tests on the embedded stack"
 	@echo "make e2e          end-to-end tests (minutes)"
-	@echo "Benchmarks (minutes; docs/benchmarks.md):"
+	@echo "Benchmarks (bench/; minutes; docs/benchmarks.md):"
 	@echo "make bench        CPU, cold start, memory vs the mParticle SDK (BENCH_ARGS=--help; docs/benchmarks.md)"
 	@echo "make bench-rate   containers at the API's rate limit on each model of it, and a plot (BENCH_ARGS=\"--rows 1,3\")"
 	@echo "make bench-outage an Event API outage of hours, in simulated time (BENCH_ARGS=\"--hours 1,24\")"
@@ -83,7 +83,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy layers/forwarder/rokt_forwarder functions/forwarder devstack ops
+	$(BIN)/mypy layers/forwarder/rokt_forwarder functions/forwarder devstack ops bench
 
 # `sam build` runs in tests/template/test_artifacts.py, which checks what the artifacts hold.
 template: $(STAMP)
@@ -171,13 +171,13 @@ release: $(STAMP)
 
 # Not part of `make test`: they take minutes and their numbers depend on the machine (docs/benchmarks.md).
 bench: $(STAMP)
-	$(BIN)/python -m devstack.bench $(BENCH_ARGS)
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 bench-rate: $(STAMP)
-	$(BIN)/python -m devstack.bench rate $(BENCH_ARGS)
+	$(BIN)/python -m bench rate $(BENCH_ARGS)
 
 bench-outage: $(STAMP)
-	$(BIN)/python -m devstack.bench outage $(BENCH_ARGS)
+	$(BIN)/python -m bench outage $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) .aws-sam .bench dist .pytest_cache .mypy_cache .ruff_cache .hypothesis *.egg-info build

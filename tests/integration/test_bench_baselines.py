@@ -5,9 +5,9 @@ from collections.abc import Iterator
 import pytest
 from support import ROOT
 
+from bench import events
+from bench.baselines import NaiveForwarder, SdkForwarder, source_request_id
 from devstack.aws import EmbeddedAws
-from devstack.bench import events
-from devstack.bench.baselines import NaiveForwarder, SdkForwarder, source_request_id
 from devstack.context import LocalContext
 from devstack.sandbox import Sandbox, SandboxConfig
 from devstack.template import StackSettings

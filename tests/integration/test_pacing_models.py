@@ -1,7 +1,7 @@
 """The pacing holds its targets on every model of the API's rate limit, not just the sandbox's.
 
 A fleet of real `Forwarder`s (send loop, pacer, deadline) against `devstack.ratelimit` models, in
-simulated time (devstack/bench/simulate.py): a minute of 20 containers runs in a few seconds, the
+simulated time (bench/simulate.py): a minute of 20 containers runs in a few seconds, the
 same every time. The targets are issue 14's: at least 90 % of the room the other senders leave, at
 most 5 % of requests answered 429, no record failed, another sender of the account at most 5 % 429.
 A 429 that is not the rate limit (a fault) must not ratchet the rate down to nothing either.
@@ -11,7 +11,7 @@ They are measured after a warm-up, as a steady drain; the start from idle is its
 
 import pytest
 
-from devstack.bench.simulate import Scenario, describe, run
+from bench.simulate import Scenario, describe, run
 from devstack.ratelimit import Usage
 
 

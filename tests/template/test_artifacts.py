@@ -1,4 +1,5 @@
-"""`sam build` output: the layer ships the runtime package and its dependencies, nothing from devstack/.
+"""`sam build` output: the layer ships the runtime package and its dependencies, nothing from
+devstack/, ops/ or bench/.
 
 Built once per run into a temporary directory, with the SAM CLI and Python 3.13 of the virtualenv.
 """
@@ -20,7 +21,7 @@ DISTRIBUTIONS = {"aws_lambda_powertools", "urllib3", "jmespath", "typing_extensi
 TRACING_DISTRIBUTIONS = {"aws_xray_sdk", "wrapt"}
 # Compiled distributions of the layer: built for the function's architecture (arm64), not this host's.
 COMPILED = ("orjson",)
-DEV_ONLY_IMPORTS = {"moto", "yaml", "werkzeug", "devstack", "http.server", "pytest"}
+DEV_ONLY_IMPORTS = {"moto", "yaml", "werkzeug", "devstack", "ops", "bench", "http.server", "pytest"}
 # The Lambda runtime's own boto3, for importing the artifact with nothing else from the virtualenv.
 RUNTIME_PACKAGES = ("boto3", "botocore", "s3transfer", "dateutil", "six.py")
 

@@ -3,6 +3,7 @@
     rokt_forwarder/*.py, presets/, any other folder   the core: pure, no I/O, never imports an adapter
     rokt_forwarder/adapters/                          the edges: HTTP, AWS, Lambda's runtime, metrics
     rokt_forwarder/runtime.py                         the composition root: hands the core its edges
+    devstack/, ops/, bench/                           not shipped: the runtime never imports them
 
 Every file is found with pathlib: a module added anywhere but adapters/ is held to the core's rule.
 """
@@ -100,6 +101,18 @@ def test_the_adapters_folder_holds_the_edges() -> None:
     assert {"api", "secret", "sqs", "aws", "metrics", "tracing"} <= found
 
 
-def test_nothing_shipped_imports_the_development_stack() -> None:
+# The top-level packages that are not shipped: the local stack, the operator tools, the benchmarks.
+NOT_SHIPPED = {"devstack", "ops", "bench"}
+
+
+def test_nothing_shipped_imports_the_tools_around_it() -> None:
     for path in [*PACKAGE.rglob("*.py"), APP]:
-        assert not {name for name in imports(path) if name.split(".")[0] == "devstack"}, path.name
+        assert not {name for name in imports(path) if name.split(".")[0] in NOT_SHIPPED}, path.name
+
+
+def test_the_benchmarks_sit_on_top() -> None:
+    """bench/ uses the local stack and the runtime; the local stack and the operator tools never use it."""
+    found = [path for folder in ("devstack", "ops") for path in sorted((ROOT / folder).rglob("*.py"))]
+    assert len(found) > 20, "devstack/ and ops/ were not found: did they move?"
+    for path in found:
+        assert not {name for name in imports(path) if name.split(".")[0] == "bench"}, path

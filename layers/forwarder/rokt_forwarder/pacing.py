@@ -26,7 +26,7 @@ the same under every model of it (docs/architecture.md, "Pacing"):
 
 `Pacer` turns the rate into shares: a request waits for about a second's share and carries what was
 earned, so traffic stays smooth. The constants were chosen with a simulation of a fleet against
-several models of the API (devstack/bench/simulate.py) and measured with real processes (make
+several models of the API (bench/simulate.py) and measured with real processes (make
 bench-rate, docs/benchmarks.md). No library paces like this: urllib3 and botocore retry after the
 fact (botocore's adaptive mode knows no shared limit, usage header or deadline). The pacer lives as
 long as the container; its waits are the caller's, who checks them against the deadline first.

@@ -1,6 +1,6 @@
 """A cold-start child: a fresh interpreter that loads one contender and handles one 1-record event.
 
-    python -m devstack.bench.coldstart CONTENDER SPAWNED_AT EVENT_FILE --out result.json
+    python -m bench.coldstart CONTENDER SPAWNED_AT EVENT_FILE --out result.json
 
 SPAWNED_AT is the parent's time.perf_counter() just before it started this process (the same
 monotonic clock on Linux), so the total runs from before the interpreter starts to the end of the
@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from devstack.bench import contenders
+from bench import contenders
 from devstack.context import LocalContext
 
 

@@ -10,11 +10,15 @@ import hashlib
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-from devstack.bench.contenders import OURS, ROOT
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+from bench.contenders import OURS, ROOT
 
 SITES = ROOT / ".bench"
 # The runtime's boto3, at the versions the virtualenv pins (the closest stand-in for Lambda's own).
@@ -22,10 +26,36 @@ RUNTIME = ("boto3", "botocore", "s3transfer")
 BASELINE = ("mparticle",)
 
 
+def pinned(names: Iterable[str]) -> list[str]:
+    """`names` and everything they require, pinned at the versions this virtualenv resolved together.
+
+    Left to itself, pip --target takes the newest release of each dependency: for the SDK alone, a
+    python-dateutil that the runtime's botocore refuses, and a resolver ERROR in the middle of a run.
+    """
+    found: dict[str, str] = {}
+    waiting = [*names]
+    while waiting:
+        name = canonicalize_name(waiting.pop())
+        if name in found:
+            continue
+        found[name] = metadata.version(name)
+        for line in metadata.requires(name) or []:
+            requirement = Requirement(line)
+            if requirement.marker is None or requirement.marker.evaluate({"extra": ""}):
+                waiting.append(requirement.name)
+    return [f"{name}=={version}" for name, version in sorted(found.items())]
+
+
 def requirements() -> list[str]:
-    pins = [f"{name}=={metadata.version(name)}" for name in (*RUNTIME, *BASELINE)]
-    layer = (ROOT / "layers" / "forwarder" / "requirements.txt").read_text().splitlines()
-    return pins + [line.strip() for line in layer if line.strip() and not line.lstrip().startswith("#")]
+    pins = pinned((*RUNTIME, *BASELINE))
+    names = {pin.split("==", 1)[0] for pin in pins}
+    layer = [Requirement(line) for line in _lines(ROOT / "layers" / "forwarder" / "requirements.txt")]
+    return pins + [str(r) for r in layer if canonicalize_name(r.name) not in names]
+
+
+def _lines(path: Path) -> list[str]:
+    lines = (line.split("#", 1)[0].strip() for line in path.read_text().splitlines())
+    return [line for line in lines if line]
 
 
 def ensure() -> Path:
@@ -67,11 +97,9 @@ def deployed() -> Deployed:
     if not done.exists():
         shutil.rmtree(base, ignore_errors=True)
         print(f"Installing the deployed code of each forwarder into {base.relative_to(ROOT)} ...", flush=True)
-        pins = dict(line.split("==", 1) for line in requirements() if "==" in line)
         pip = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--target"]
-        runtime = [f"{name}=={pins[name]}" for name in RUNTIME]
-        subprocess.run([*pip, str(base / "runtime"), *runtime], check=True)  # noqa: S603
-        baseline = [f"{name}=={pins[name]}" for name in BASELINE]
+        subprocess.run([*pip, str(base / "runtime"), *pinned(RUNTIME)], check=True)  # noqa: S603
+        baseline = pinned(BASELINE)
         subprocess.run([*pip, str(base / "sdk"), "--no-compile", *baseline], check=True)  # noqa: S603
         layer = ["make", "-s", "-C", str(ROOT / "layers" / "forwarder"), "build-ForwarderLayer"]
         settings = [f"ARTIFACTS_DIR={base / 'layer'}", "PIP_PLATFORM=", f"PYTHON={sys.executable}"]

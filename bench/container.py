@@ -13,7 +13,7 @@ from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Event
 from typing import Any
 
-from devstack.bench import contenders, events
+from bench import contenders, events
 from devstack.context import LocalContext
 
 INVOCATION_SECONDS = 30.0  # the function timeout a container gets per invocation

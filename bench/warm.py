@@ -1,7 +1,7 @@
 """A benchmark child: one fresh process per contender, a warm container, big invocations.
 
-    python -S -m devstack.bench.warm cpu ours EVENTS_FILE [--profile FILE] --out result.json
-    python -S -m devstack.bench.warm memory sdk EVENTS_FILE --out result.json
+    python -S -m bench.warm cpu ours EVENTS_FILE [--profile FILE] --out result.json
+    python -S -m bench.warm memory sdk EVENTS_FILE --out result.json
 
 EVENTS_FILE holds a JSON list of SQS events, as the Lambda runtime receives them. `cpu`: the first
 event warms the container up; for each of the others, handler-thread CPU (time.thread_time around
@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from devstack.bench import contenders
+from bench import contenders
 from devstack.context import LocalContext
 from devstack.function import Handler
 
@@ -82,7 +82,7 @@ def _status_kib(field: str) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -S -m devstack.bench.warm", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -S -m bench.warm", description=__doc__)
     parser.add_argument("mode", choices=("cpu", "memory"))
     parser.add_argument("contender", choices=contenders.CONTENDERS)
     parser.add_argument("events", type=Path)

@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from devstack.bench import lambda_site
-from devstack.bench.contenders import CONTENDERS, LABELS, OURS, SDK
-from devstack.bench.events import bodies, sqs_event
-from devstack.bench.stack import BenchStack, run_child
+from bench import lambda_site
+from bench.contenders import CONTENDERS, LABELS, OURS, SDK
+from bench.events import bodies, sqs_event
+from bench.harness import BenchStack, run_child
 
 CPU_TARGET, COLD_TARGET, COLD_EXTENSION_TARGET, RSS_TARGET = 0.67, 0.9, 0.5, 1.0
 OURS_EXTENSION = "ours+extension"
@@ -59,7 +59,7 @@ def cpu(stack: BenchStack, *, records: int, repeats: int, profile_dir: Path | No
         invocations = [WARMUP, *[records] * repeats, *([records] if profile else [])]
         with _events_file([sqs_event(pool, count) for count in invocations]) as events:
             args = ["cpu", contender, str(events), *(["--profile", str(profile)] if profile else [])]
-            result = run_child("devstack.bench.warm", args, stack.environment())["result"]
+            result = run_child("bench.warm", args, stack.environment())["result"]
         cpu_us = statistics.median(result["cpu_seconds"]) / records * 1e6
         rate = records / statistics.median(result["wall_seconds"])
         medians[contender] = (cpu_us, rate, max(result["failed"]))
@@ -93,7 +93,7 @@ def cold_start(stack: BenchStack, *, runs: int, deployed: lambda_site.Deployed |
                 env = stack.environment(extension=name == OURS_EXTENSION)
                 args = [contender, repr(spawned), str(event_file)]
                 code = deployed.path(contender) if deployed else ()
-                result = run_child("devstack.bench.coldstart", args, env, deployed=code)["result"]
+                result = run_child("bench.coldstart", args, env, deployed=code)["result"]
                 if result["failed"]:
                     raise RuntimeError(f"{name}: the cold start's record failed, so its time means nothing")
                 if name == OURS_EXTENSION and stack.extension_requests() == before:
@@ -148,7 +148,7 @@ def memory(stack: BenchStack, *, records: int) -> Table:
         stack.sandbox.reset()
         with _events_file([sqs_event(bodies(POOL), records)]) as events:
             args = ["memory", contender, str(events)]
-            peaks[contender] = run_child("devstack.bench.warm", args, stack.environment())["result"]
+            peaks[contender] = run_child("bench.warm", args, stack.environment())["result"]
     sdk = peaks[SDK]
     rows = []
     for contender, result in peaks.items():
@@ -200,9 +200,7 @@ def import_profile(stack: BenchStack, contender: str, *, limit: int = 15) -> str
         event_file.write_text(json.dumps(sqs_event([_one_body()], 1)))
         args = [contender, repr(time.perf_counter()), str(event_file)]
         flags = ("-X", "importtime")
-        stderr = run_child("devstack.bench.coldstart", args, stack.environment(), python_flags=flags)[
-            "stderr"
-        ]
+        stderr = run_child("bench.coldstart", args, stack.environment(), python_flags=flags)["stderr"]
     entries = [
         (int(own), int(cumulative), len(indent), name)
         for own, cumulative, indent, name in _IMPORT_LINE.findall(stderr)

@@ -21,10 +21,10 @@ from typing import Any
 
 import orjson
 
-from devstack.bench.contenders import ROOT
-from devstack.bench.events import bodies
-from devstack.bench.simulate import quiet_invocations, simulated_settings
-from devstack.bench.suite import Table
+from bench.contenders import ROOT
+from bench.events import bodies
+from bench.simulate import quiet_invocations, simulated_settings
+from bench.suite import Table
 from devstack.ratelimit import Limiter, Usage
 from devstack.template import StackSettings
 from devstack.virtual_time import VirtualTime

@@ -26,11 +26,11 @@ from typing import Any
 
 import urllib3
 
-from devstack.bench import container
-from devstack.bench.contenders import LABELS, OURS
-from devstack.bench.events import bodies, sqs_event
-from devstack.bench.stack import BenchStack, Machine, MachineCpu, SandboxProcess
-from devstack.bench.suite import Table
+from bench import container
+from bench.contenders import LABELS, OURS
+from bench.events import bodies, sqs_event
+from bench.harness import BenchStack, Machine, MachineCpu, SandboxProcess
+from bench.suite import Table
 from devstack.ratelimit import Usage
 from devstack.sandbox import SandboxConfig
 from rokt_forwarder import limits

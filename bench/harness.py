@@ -18,9 +18,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Self
 
+from bench import lambda_site
+from bench.contenders import ROOT
 from devstack.aws import EmbeddedAws
-from devstack.bench import lambda_site
-from devstack.bench.contenders import ROOT
 from devstack.sandbox import SandboxConfig
 from devstack.secrets_extension import PORT_VARIABLE, SecretsExtension
 from devstack.service import Service
@@ -173,7 +173,8 @@ def run_child(
     handler's logs) is dropped.
     """
     if deployed:
-        harness = [str(ROOT), str(ROOT / "functions" / "forwarder")]  # devstack, and the entry point app.py
+        # The repository (bench/, devstack/) and the entry point app.py.
+        harness = [str(ROOT), str(ROOT / "functions" / "forwarder")]
         path = os.pathsep.join([*map(str, deployed), *harness])
         env = {**env, "PYTHONDONTWRITEBYTECODE": "1"}
     else:

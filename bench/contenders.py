@@ -11,15 +11,15 @@ from pathlib import Path
 
 from devstack.function import Handler
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 OURS, SDK, NAIVE = "ours", "sdk", "naive"
 CONTENDERS = (OURS, SDK, NAIVE)
 LABELS = {OURS: "rokt-event-forwarder", SDK: "mParticle SDK forwarder", NAIVE: "naive (1 request/record)"}
 # What each contender imports before its init phase: its entry point's dependencies.
 _CODE = {
     OURS: ("aws_lambda_powertools", "rokt_forwarder.runtime"),
-    SDK: ("devstack.bench.baselines",),
-    NAIVE: ("devstack.bench.baselines",),
+    SDK: ("bench.baselines",),
+    NAIVE: ("bench.baselines",),
 }
 _BASELINES = {SDK: "SdkForwarder", NAIVE: "NaiveForwarder"}
 # Ours stays loaded for the life of the process, as in a Lambda container.
@@ -37,7 +37,7 @@ def initialise(contender: str) -> Handler:
         function = importlib.import_module("devstack.function")
         handler: Handler = _CONTAINER.enter_context(function.cold_start(ROOT, {}))
         return handler
-    baseline = getattr(importlib.import_module("devstack.bench.baselines"), _BASELINES[contender])
+    baseline = getattr(importlib.import_module("bench.baselines"), _BASELINES[contender])
     forwarder: Handler = baseline.from_env()
     return forwarder
 
