@@ -360,20 +360,20 @@ def test_full_batch_passes_through_filling_only_defaults() -> None:
                     "custom_attributes": {"amount": Decimal("49.99")},
                     "extra_data_field": "kept",
                     "custom_event_type": "transaction",
-                    "source_message_id": batch.request_id(f"{request}/0"),
+                    "source_message_id": batch.source_id(f"{request}/0"),
                 },
                 "event_extra": True,
             },
             {
                 "event_type": "screen_view",
-                "data": {"screen_name": "checkout", "source_message_id": batch.request_id(f"{request}/1")},
+                "data": {"screen_name": "checkout", "source_message_id": batch.source_id(f"{request}/1")},
             },
             {
                 "event_type": "custom_event",
                 "data": {
                     "event_name": "signup",
                     "custom_event_type": "other",
-                    "source_message_id": batch.request_id(f"{request}/2"),
+                    "source_message_id": batch.source_id(f"{request}/2"),
                 },
             },
         ],
