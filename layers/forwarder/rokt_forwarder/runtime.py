@@ -30,8 +30,8 @@ def create(settings: Settings | None = None) -> Forwarder:
         transport.authorize()
     clock = SystemClock()
     pacer = None
-    if settings.max_batches_per_second > 0:
-        pacer = Pacer(settings.max_batches_per_second, settings.concurrency, clock)
+    if settings.rate_limit > 0:
+        pacer = Pacer(settings.rate_limit, settings.concurrency, clock)
     forwarder = Forwarder(
         settings=settings,
         transport=transport,
