@@ -87,10 +87,10 @@ class Delivery:
         while queue:
             request = queue.popleft()
             try:
-                settled = self._send(request, batches, queue.appendleft)
+                request_results = self._send(request, batches, queue.appendleft)
             except Exception as error:  # a bug fails its request only: what others settled stays settled
-                settled = [(index, Failed(f"unexpected {type(error).__name__}")) for index in request]
-            for index, result in settled:
+                request_results = [(index, Failed(f"unexpected {type(error).__name__}")) for index in request]
+            for index, result in request_results:
                 results[index] = result
         return [r if r is not None else Failed("not sent") for r in results]
 

@@ -196,9 +196,9 @@ class Forwarder:
             bodies = {n: body for n in wave if isinstance(body := prepared[n], bytes)}
             results: dict[int, Result] = {n: p for n in wave if not isinstance(p := prepared[n], bytes)}
             results.update(zip(bodies, delivery.deliver(list(bodies.values())), strict=True))
-            for n, settled in self._dead_letter(records, results, time_left).items():
-                outcomes[records[n].message_id] = settled
-                if isinstance(settled, Failed):
+            for n, record_outcome in self._dead_letter(records, results, time_left).items():
+                outcomes[records[n].message_id] = record_outcome
+                if isinstance(record_outcome, Failed):
                     for blocked in waves.close(n):
                         outcomes[records[blocked].message_id] = Failed(FIFO_BLOCKED)
 
@@ -249,20 +249,20 @@ class Forwarder:
                 for n, reason in refused.items()
             ]
             unsent = self.dead_letters.dead_letter(self.settings.dlq_url, letters, time_left)
-        settled: dict[int, Outcome] = {}
+        outcomes: dict[int, Outcome] = {}
         for n, result in results.items():
             match result:
                 case Delivered() | Failed() | Skipped():
-                    settled[n] = result
+                    outcomes[n] = result
                 case Refused(reason) if not self.settings.dlq_url:
-                    settled[n] = Failed(f"invalid, no DLQ_URL: {reason}")
+                    outcomes[n] = Failed(f"invalid, no DLQ_URL: {reason}")
                 case Refused(reason) if records[n].message_id in unsent:
-                    settled[n] = Failed(f"DLQ send failed: {reason}")
+                    outcomes[n] = Failed(f"DLQ send failed: {reason}")
                 case Refused(reason):
-                    settled[n] = DeadLettered(reason)
+                    outcomes[n] = DeadLettered(reason)
                 case _:
                     assert_never(result)
-        return settled
+        return outcomes
 
     def _retry_or_give_up(
         self, records: Sequence[Record], outcomes: dict[str, Outcome], time_left: TimeLeft
@@ -286,7 +286,7 @@ class Forwarder:
                 delays.append(Delay(record.message_id, record.receipt_handle, record.queue_arn, seconds))
         if last:
             given_up = self._dead_letter(records, {n: Refused(why) for n, why in last.items()}, time_left)
-            for n, settled in given_up.items():
-                outcomes[records[n].message_id] = settled
+            for n, record_outcome in given_up.items():
+                outcomes[records[n].message_id] = record_outcome
         if delays:
             self.visibility.delay(delays, time_left)
