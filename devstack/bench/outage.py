@@ -90,7 +90,7 @@ class _Api:
         self._limiter = Limiter(270, usage=Usage.BUCKET, clock=clock.monotonic)
         self.requests = 0
 
-    def authorize(self, refresh: bool, time_left: float) -> None:
+    def load_credentials(self, refresh: bool, time_left: float) -> None:
         pass
 
     def post(self, path: str, body: bytes, timeout: float) -> Response:

@@ -110,7 +110,7 @@ class _Api:
         self._limiter, self._clock, self._latency, self._run = limiter, clock, latency, run
         self._rng = rng
 
-    def authorize(self, refresh: bool, time_left: float) -> None:
+    def load_credentials(self, refresh: bool, time_left: float) -> None:
         pass
 
     def post(self, path: str, body: bytes, timeout: float) -> Response:

@@ -15,6 +15,7 @@ skipped     a producer's event that its mapping does not count as a conversion: 
 retry       post a request again within this invocation (the send loop, after a backoff).
 reason      why a record was refused, failed or skipped: field paths, rule names, statuses, never a value.
 deadline    when Lambda stops the invocation; every wait and call ends before it.
+credentials the Event API key/secret: loaded from their secret once, reloaded past any cache after a 401/403.
 limit       the account's rate limit in batches per second, which every sender draws on.
 concurrency how many containers share the limit: the queue's MaximumConcurrency (ROKT_CONCURRENCY).
 rate        this container's batches per second, learnt from the API's answers (pacing.Rate).

@@ -74,8 +74,8 @@ type SecretReader = Callable[[bool, float], Credentials]
 class Transport(Protocol):
     """Posts request bodies to the Event API; raises TransportError when it may not have arrived."""
 
-    def authorize(self, refresh: bool, time_left: float) -> None:
-        """Have the key/secret ready: read them if never read, or again if `refresh` (rotation).
+    def load_credentials(self, refresh: bool, time_left: float) -> None:
+        """Have the credentials ready: load them if never loaded, or reload them if `refresh` (rotation).
 
         Raises CredentialsError, or DeadlineError when a read is needed and `time_left` is too short.
         """

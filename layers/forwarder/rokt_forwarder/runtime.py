@@ -27,7 +27,7 @@ def create(settings: Settings | None = None) -> Forwarder:
     # Read the secret during init (not billed against the first invocation's deadline); if that
     # fails, the first invocation tries again and reports what is wrong.
     with contextlib.suppress(CredentialsError):
-        transport.authorize()
+        transport.load_credentials()
     clock = SystemClock()
     pacer = None
     if settings.rate_limit > 0:
