@@ -4,6 +4,7 @@
 
 Words, each used for one thing across the package:
 
+SQS event   one invocation's input: the records Lambda polled together (AWS calls it a batch).
 record      one SQS message as Lambda hands it over; its messageId names it everywhere.
 message     the conversion a record's body carries, out of its SNS or EventBridge envelope.
 batch       the Event API's unit, one user's events, built from one message.
@@ -124,7 +125,7 @@ class Forwarder:
             pacer=self.pacer,
             outage=self.outage,
         )
-        # SQS may deliver a message twice, even within one event: each messageId is settled once, in the
+        # SQS may deliver a record twice, even within one SQS event: each messageId is settled once, in the
         # place it first had, with the latest receipt handle (the one SQS honours).
         records = list({record.message_id: record for record in map(Record.of, event["Records"])}.values())
         outcomes: dict[str, Outcome] = {}

@@ -35,7 +35,7 @@ class Metric(StrEnum):
     SPLITS = "ApiSplits"
     LATENCY = "ApiLatency"  # mean time per request, in milliseconds
     PACING_WAIT = "PacingWait"  # seconds spent waiting for a share of the account's rate limit
-    OLDEST_RECORD_AGE = "OldestRecordAge"  # seconds since SQS took the batch's oldest record
+    OLDEST_RECORD_AGE = "OldestRecordAge"  # seconds since SQS took the SQS event's oldest record
     CREDENTIALS_FAILURES = "CredentialsFailures"  # 1 when no record could be sent for want of them
 
 
