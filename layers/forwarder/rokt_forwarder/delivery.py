@@ -79,7 +79,7 @@ class Delivery:
 
         Batches are packed into as few requests as the API's limits allow. A batch is posted again
         only when no answer said it was accepted or refused, and never once the deadline leaves no
-        time for a request: what is left then is Failed. A credentials problem fails every later
+        time for a request: what is left then is Failed. A credentials failure fails every later
         batch unsent; it never refuses one.
         """
         results: list[Result | None] = [None] * len(batches)
@@ -133,7 +133,7 @@ class Delivery:
                     self._credentials_reloaded = True
                     self._load_credentials(refresh=True)
                 case policy.ReloadCredentials(reason):
-                    # A credentials problem is never the records' fault: retry them later, send no more now.
+                    # A credentials failure is never the records' fault: retry them later, send no more now.
                     self._halt_on_credentials(reason)
                 case policy.GiveUp(reason):
                     return [(i, Failed(reason)) for i in request]
@@ -225,7 +225,7 @@ class Delivery:
         return policy.decide(response.status, response.body, response.retry_after, batches=len(request))
 
     def _load_credentials(self, refresh: bool) -> None:
-        """Have the key/secret ready; a credentials problem or the deadline halts all sending."""
+        """Have the key/secret ready; a credentials failure or the deadline halts all sending."""
         try:
             self._transport.load_credentials(refresh, self._remaining())
         except CredentialsError as error:

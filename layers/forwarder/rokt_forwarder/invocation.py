@@ -11,6 +11,7 @@ batch       the Event API's unit, one user's events, built from one message.
 request     one POST: a lone batch to /events, or up to 100 to /bulkevents.
 delivered   the API accepted the batch.
 refused     the batch can never be accepted, by our rules or the API's: the record is dead-lettered.
+violation   one broken rule, as a field path and the rule (rules.Violation); a refusal's reason lists them.
 failed      not delivered now: reported in batchItemFailures, so SQS delivers the record again later.
 skipped     a producer's event that its mapping does not count as a conversion: done, not sent.
 retry       post a request again within this invocation (the send loop, after a backoff).
