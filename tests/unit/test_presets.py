@@ -89,10 +89,10 @@ def prepare(event: dict[str, Any], *, environment: str = "production", hash_pii:
 
 def with_ids(result: Any) -> Any:
     """The batch with its dedup ids replaced by their rule (batch.py: derived from the content)."""
-    request = result["source_request_id"]
-    assert request == str(uuid.UUID(request)), "a UUID"
+    source_request_id = result["source_request_id"]
+    assert source_request_id == str(uuid.UUID(source_request_id)), "a UUID"
     for index, event in enumerate(result["events"]):
-        assert event["data"]["source_message_id"] == batch.source_id(f"{request}/{index}")
+        assert event["data"]["source_message_id"] == batch.source_id(f"{source_request_id}/{index}")
         event["data"]["source_message_id"] = MID
     return {**result, "source_request_id": batch.source_id(MID)}
 
