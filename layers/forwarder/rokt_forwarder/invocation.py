@@ -11,7 +11,7 @@ batch       the Event API's unit, one user's events, built from one message.
 request     one POST: a lone batch to /events, or up to 100 to /bulkevents.
 delivered   the API accepted the batch.
 refused     the batch can never be accepted, by our rules or the API's: the record is dead-lettered.
-violation   one broken rule, as a field path and the rule (rules.Violation); a refusal's reason lists them.
+violation   one broken rule, as a field path and the rule (rules.Violation); our refusals' reasons list them.
 failed      not delivered now: reported in batchItemFailures, so SQS delivers the record again later.
 skipped     a producer's event that its mapping does not count as a conversion: done, not sent.
 retry       post a request again within this invocation (the send loop, after a backoff).
@@ -19,7 +19,7 @@ reason      why a record was refused, failed or skipped: field paths, rule names
 deadline    when Lambda stops the invocation; every wait and call ends before it.
 credentials the Event API key/secret: loaded from their secret once, reloaded past any cache after a 401/403.
 limit       the account's rate limit in batches per second, which every sender draws on.
-concurrency how many containers share the limit: the queue's MaximumConcurrency (ROKT_CONCURRENCY).
+concurrency how many containers share the limit: the SQS trigger's MaximumConcurrency (ROKT_CONCURRENCY).
 rate        this container's batches per second, learnt from the API's answers (pacing.Rate).
 share       a part of the limit: a container's fair share (limit / concurrency, less headroom), and what
             one request may carry of the rate (pacing.Share).
