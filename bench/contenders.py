@@ -8,8 +8,10 @@ invocation. The environment (moto, the sandbox, the secret id) must already be i
 import contextlib
 import importlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from devstack.function import Handler
+if TYPE_CHECKING:  # not at run time: only the contender loads its code
+    from rokt_forwarder.ports import Handler
 
 ROOT = Path(__file__).resolve().parents[1]
 OURS, SDK, NAIVE = "ours", "sdk", "naive"
@@ -31,7 +33,7 @@ def import_code(contender: str) -> None:
         importlib.import_module(module)
 
 
-def initialise(contender: str) -> Handler:
+def initialise(contender: str) -> "Handler":
     """The handler after its init phase; imports whatever import_code has not."""
     if contender == OURS:
         function = importlib.import_module("devstack.function")
@@ -42,6 +44,6 @@ def initialise(contender: str) -> Handler:
     return forwarder
 
 
-def load(contender: str) -> Handler:
+def load(contender: str) -> "Handler":
     import_code(contender)
     return initialise(contender)

@@ -90,7 +90,7 @@ class _Api:
         self._limiter = Limiter(270, usage=Usage.BUCKET, clock=clock.monotonic)
         self.requests = 0
 
-    def authorize(self, refresh: bool, time_left: float) -> None:
+    def load_credentials(self, refresh: bool, time_left: float) -> None:
         pass
 
     def post(self, path: str, body: bytes, timeout: float) -> Response:
@@ -183,7 +183,7 @@ def _run(hours: float, kind: str, *, messages: int, settings: StackSettings, see
             clock=clock,
             now_ms=lambda: int((epoch + clock.monotonic()) * 1000),
             rng=random.Random(seed),
-            pacer=Pacer(config.max_batches_per_second, config.concurrency, clock, random.Random(seed)),
+            pacer=Pacer(config.rate_limit, config.concurrency, clock, random.Random(seed)),
             outage=Outage(),
         )
         while queue.messages:

@@ -279,7 +279,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=60.0, help="measured window per row")
     parser.add_argument("--warmup", type=float, default=30.0, help="seconds before the window opens")
     parser.add_argument("--records", type=int, default=100, help="records per invocation")
-    parser.add_argument("--rate", type=float, default=limits.BATCHES_PER_SECOND, help="the sandbox's limit")
+    parser.add_argument("--rate", type=float, default=limits.RATE_LIMIT, help="the sandbox's limit")
     parser.add_argument("--latency", type=float, default=0.05, help="the sandbox's answer time, seconds")
     parser.add_argument("--forwarders", default=OURS, help="any of ours,sdk,naive")
     parser.add_argument("--plot", type=Path, default=Path(".bench/rate.png"), help="where to draw the plot")
@@ -303,7 +303,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     cells, windows, saturated = [], [], []
     for number, row in enumerate(chosen, 1):
         for contender in args.forwarders.split(","):
-            # As the template passes them: the account's limit, and MaximumConcurrency as the sharers.
+            # As the template passes them: the account's limit, and MaximumConcurrency as the concurrency.
             env = {
                 "ROKT_MAX_BATCHES_PER_SECOND": f"{args.rate:g}",
                 "ROKT_CONCURRENCY": str(row.concurrency or row.containers),

@@ -110,7 +110,7 @@ class _Api:
         self._limiter, self._clock, self._latency, self._run = limiter, clock, latency, run
         self._rng = rng
 
-    def authorize(self, refresh: bool, time_left: float) -> None:
+    def load_credentials(self, refresh: bool, time_left: float) -> None:
         pass
 
     def post(self, path: str, body: bytes, timeout: float) -> Response:
@@ -197,7 +197,7 @@ def _run(scenario: Scenario) -> Run:
     api = _Api(limiter, clock, scenario.latency, result, random.Random(scenario.seed))
     pool = bodies(200, seed=scenario.seed)
     settings = simulated_settings(
-        max_batches_per_second=scenario.rate, concurrency=scenario.concurrency or scenario.containers
+        rate_limit=scenario.rate, concurrency=scenario.concurrency or scenario.containers
     )
 
     def container(seed: int) -> None:
@@ -209,7 +209,7 @@ def _run(scenario: Scenario) -> Run:
             visibility=_Sqs(),
             clock=clock,
             rng=rng,
-            pacer=Pacer(settings.max_batches_per_second, settings.concurrency, clock, random.Random(seed)),
+            pacer=Pacer(settings.rate_limit, settings.concurrency, clock, random.Random(seed)),
         )
         start = 0
         while clock.monotonic() < total:

@@ -23,7 +23,7 @@ from typing import Any
 
 from bench import contenders
 from devstack.context import LocalContext
-from devstack.function import Handler
+from rokt_forwarder.ports import Handler
 
 INVOCATION_SECONDS = 900.0  # Lambda's longest: a big invocation must never hit the deadline here
 

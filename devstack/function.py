@@ -9,9 +9,11 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
-Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+if TYPE_CHECKING:  # not at run time: a cold start must load rokt_forwarder itself
+    from rokt_forwarder.ports import Handler
+
 # As template.yaml sets them (a template test keeps them in step): the EMF metrics need both.
 SERVICE_NAME = "rokt-event-forwarder"
 METRICS_NAMESPACE = "RoktEventForwarder"
@@ -42,7 +44,7 @@ def containers(root: Path, env: dict[str, str]) -> Iterator[Containers]:
         }
     )
 
-    def new_container() -> Handler:
+    def new_container() -> "Handler":
         sys.modules.pop("app", None)  # importing app again is the cold start: new settings, clients, caches
         try:
             handler: Handler = importlib.import_module("app").lambda_handler
@@ -58,7 +60,7 @@ def containers(root: Path, env: dict[str, str]) -> Iterator[Containers]:
 
 
 @contextmanager
-def cold_start(root: Path, env: dict[str, str]) -> Iterator[Handler]:
+def cold_start(root: Path, env: dict[str, str]) -> Iterator["Handler"]:
     """One container: `app.lambda_handler` loaded with `env` (see `containers`)."""
     with containers(root, env) as new_container:
         yield new_container()

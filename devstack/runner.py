@@ -17,10 +17,10 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Self
 
 from devstack.context import LocalContext
-from devstack.function import Handler
 from devstack.service import Service
 from devstack.template import StackSettings
 from ops.queues import MAX_MESSAGES_PER_CALL, delete_messages
+from rokt_forwarder.ports import Handler
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient

@@ -78,7 +78,7 @@ def url_api(url: str) -> Api:
 def ask(api: Api, credentials: Credential, timeout: float) -> Response:
     """One POST of nothing to ingest; raises TransportError or CredentialsError."""
     transport = HttpTransport(api.url, credentials)
-    transport.authorize()
+    transport.load_credentials()
     return transport.post("/bulkevents", NOTHING_TO_INGEST, timeout)
 
 

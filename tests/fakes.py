@@ -38,7 +38,7 @@ class FakeApi:
     cost: float = 0.01
     calls: list[tuple[str, list[Any]]] = field(default_factory=list)
     timeouts: list[float] = field(default_factory=list)  # the timeout each POST was given
-    reauthentications: int = 0
+    credential_reloads: int = 0
 
     def post(self, path: str, body: bytes, timeout: float) -> Response:
         parsed = json.loads(body, parse_float=Decimal)
@@ -55,10 +55,10 @@ class FakeApi:
             raise reply
         return reply(path, batches) if callable(reply) else reply
 
-    def authorize(self, refresh: bool, time_left: float) -> None:
+    def load_credentials(self, refresh: bool, time_left: float) -> None:
         """Reading the key/secret costs nothing here; a refresh (a re-read after 401/403) is counted."""
         assert time_left > 0
-        self.reauthentications += refresh
+        self.credential_reloads += refresh
 
     def sent_ids(self) -> list[str]:
         return [b["source_request_id"] for _, batches in self.calls for b in batches]

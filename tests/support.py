@@ -13,10 +13,11 @@ from literals import ROOT
 
 from devstack.aws import EmbeddedAws
 from devstack.context import LocalContext
-from devstack.function import SERVICE_NAME, Handler, cold_start
+from devstack.function import SERVICE_NAME, cold_start
 from devstack.runner import sqs_record
 from devstack.sandbox import Sandbox, SandboxConfig
 from rokt_forwarder.batch import prepare
+from rokt_forwarder.ports import Handler
 
 API_KEY, API_SECRET = "test-key", "test-secret"
 

@@ -15,7 +15,7 @@ class SandboxConfig:
     api_secret: str = "sandbox-secret"  # noqa: S105 - a published test credential, not a secret
     host: str = "127.0.0.1"
     port: int = 0
-    rate: float = limits.BATCHES_PER_SECOND
+    rate: float = limits.RATE_LIMIT
     # How the rate limit behaves where the API does not say (devstack/ratelimit.py): what the usage
     # header reports, the burst the limiter holds, the acceleration limit, and another sender's share.
     usage: Usage = Usage.WINDOW

@@ -30,7 +30,7 @@ from ops.queues import (
     queue_depth_and_clock,
     receive_all,
 )
-from rokt_forwarder.adapters.sqs import chunks, message_bytes
+from rokt_forwarder.adapters.sqs import chunks, entry_bytes
 from rokt_forwarder.ports import SOURCE_QUEUE
 
 if TYPE_CHECKING:
@@ -305,7 +305,7 @@ def _send(
             entry["MessageDeduplicationId"] = message["MessageId"]
         entries.append(entry)
     # As the forwarder sends dead letters: ten at most, and no more bytes than SQS takes in one call.
-    for chunk in chunks(entries, [message_bytes(entry) for entry in entries]):
+    for chunk in chunks(entries, [entry_bytes(entry) for entry in entries]):
         response = sqs.send_message_batch(QueueUrl=queue_url, Entries=[entries[n] for n in chunk])
         for failure in response.get("Failed", []):
             print(f"not sent: {failure['Id']} {failure['Code']}", file=sys.stderr)

@@ -16,7 +16,7 @@ from rokt_forwarder.ports import Credentials
 
 def transport(url: str, pool: urllib3.PoolManager) -> HttpTransport:
     api = HttpTransport(url, lambda refresh, time_left: Credentials("key", "secret"), pool=pool)
-    api.authorize()
+    api.load_credentials()
     return api
 
 

@@ -99,7 +99,7 @@ def test_transient_faults_are_retried_until_delivered(aws: EmbeddedAws, faults: 
 
 
 def test_rate_limit_429_is_honoured(aws: EmbeddedAws) -> None:
-    # Without pacing (budget 0), the forwarder sends at once and meets the API's limit.
+    # Without pacing (limit 0), the forwarder sends at once and meets the API's limit.
     bodies = [{**VALID, "customerid": str(n)} for n in range(150)]
     invocation = send_and_invoke(aws, bodies, rate=100, env={"ROKT_MAX_BATCHES_PER_SECOND": "0"})
     assert invocation.failed == set()
@@ -111,7 +111,7 @@ def test_rate_limit_429_is_honoured(aws: EmbeddedAws) -> None:
 def test_a_429_burst_is_absorbed_by_pacing_without_failures_or_dead_letters(
     aws: EmbeddedAws, caplog: pytest.LogCaptureFixture
 ) -> None:
-    # The account's real limit (40/s) is far below the budget the stack was given (270/s, one container).
+    # The account's real limit (40/s) is far below the limit the stack was given (270/s, one container).
     bodies = [{**VALID, "customerid": str(n)} for n in range(150)]
     env = {"ROKT_MAX_BATCHES_PER_SECOND": "270", "ROKT_CONCURRENCY": "1"}
     invocation = send_and_invoke(aws, bodies, rate=40, env=env)

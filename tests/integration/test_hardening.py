@@ -30,10 +30,10 @@ from support import (
 )
 
 from devstack.aws import EmbeddedAws
-from devstack.function import Handler
 from devstack.sandbox import Sandbox, SandboxConfig
 from devstack.template import StackSettings
 from rokt_forwarder.adapters.aws import client_config
+from rokt_forwarder.ports import Handler
 
 MiB = 2**20
 

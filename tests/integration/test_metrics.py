@@ -59,7 +59,7 @@ def test_an_invocation_publishes_every_metric_of_what_it_did(
     bodies = [{**VALID, "customerid": str(n)} for n in range(6)] + [{"amount": 1}]
     values, api, failed, _ = run(aws, bodies, capsys, p429=0.5, rate=0)
     assert failed == set()
-    assert set(values) == metrics.NAMES
+    assert set(values) == set(metrics.Metric)
     assert (values["RecordsDelivered"], values["RecordsDeadLettered"], values["RecordsFailed"]) == (6, 1, 0)
     assert values["ApiRequests"] == api["requests"]
     assert values["ApiThrottled"] == api["by_status"]["429"] >= 1, "the seed must throttle at least once"

@@ -705,9 +705,9 @@ def test_failed_records_alarm_is_a_share_of_all_records(
     assert queries["total"]["Expression"] == "delivered + deadlettered + failed"
     named = {q["Id"]: q["MetricStat"]["Metric"]["MetricName"] for q in queries.values() if "MetricStat" in q}
     assert named == {
-        "failed": metrics.FAILED,
-        "delivered": metrics.DELIVERED,
-        "deadlettered": metrics.DEAD_LETTERED,
+        "failed": metrics.Metric.FAILED,
+        "delivered": metrics.Metric.DELIVERED,
+        "deadlettered": metrics.Metric.DEAD_LETTERED,
     }
     assert alarm["Threshold"] == ref("FailedRecordsAlarmPercent")
     assert 1 <= default(template, "FailedRecordsAlarmPercent") <= 100
@@ -715,7 +715,7 @@ def test_failed_records_alarm_is_a_share_of_all_records(
 
 def test_credentials_alarm_fires_on_the_first_failure(alarms: dict[str, dict[str, Any]]) -> None:
     alarm = alarms["CredentialsAlarm"]
-    assert alarm["MetricName"] == metrics.CREDENTIALS_FAILURES
+    assert alarm["MetricName"] == metrics.Metric.CREDENTIALS_FAILURES
     assert (alarm["Statistic"], alarm["ComparisonOperator"], alarm["Threshold"]) == (
         "Sum",
         "GreaterThanThreshold",
@@ -730,9 +730,9 @@ def test_custom_metrics_are_ones_the_code_emits_under_its_namespace_and_service(
     assert variables["POWERTOOLS_METRICS_NAMESPACE"] == METRICS_NAMESPACE
     assert variables["POWERTOOLS_SERVICE_NAME"] == ref("AWS::StackName"), "one stack's metrics apart"
     used = custom_metrics(list(alarms.values()))
-    assert {m["MetricName"] for m in used} >= {metrics.FAILED, metrics.CREDENTIALS_FAILURES}
+    assert {m["MetricName"] for m in used} >= {metrics.Metric.FAILED, metrics.Metric.CREDENTIALS_FAILURES}
     for metric in used:
-        assert metric["MetricName"] in metrics.NAMES
+        assert metric["MetricName"] in set(metrics.Metric)
         assert metric["Dimensions"] == [{"Name": "service", "Value": ref("AWS::StackName")}]
 
 
@@ -781,14 +781,14 @@ def test_dashboard_shows_throughput_429s_lag_dlq_errors_and_duration(
             namespace, name = line[0], line[1]
             plotted.setdefault(namespace, set()).add(name)
     assert plotted[METRICS_NAMESPACE] >= {
-        metrics.DELIVERED,
-        metrics.DEAD_LETTERED,
-        metrics.FAILED,
-        metrics.THROTTLED,
-        metrics.OLDEST_RECORD_AGE,
-        metrics.LATENCY,
+        metrics.Metric.DELIVERED,
+        metrics.Metric.DEAD_LETTERED,
+        metrics.Metric.FAILED,
+        metrics.Metric.THROTTLED,
+        metrics.Metric.OLDEST_RECORD_AGE,
+        metrics.Metric.LATENCY,
     }
-    assert plotted[METRICS_NAMESPACE] <= metrics.NAMES
+    assert plotted[METRICS_NAMESPACE] <= set(metrics.Metric)
     assert {"ApproximateAgeOfOldestMessage", "ApproximateNumberOfMessagesVisible"} <= plotted["AWS/SQS"]
     assert {"Errors", "Duration"} <= plotted["AWS/Lambda"]
     (alarm_widget,) = [w for w in dashboard["widgets"] if w["type"] == "alarm"]

@@ -38,7 +38,7 @@ def pooled(pool: urllib3.PoolManager) -> int:
 
 def ready(url: str, pool: urllib3.PoolManager | None = None, secret: Secret | None = None) -> HttpTransport:
     api = HttpTransport(url, secret or Secret(), pool=pool or new_pool())
-    api.authorize()
+    api.load_credentials()
     return api
 
 
@@ -70,7 +70,7 @@ def test_a_post_goes_to_the_base_url_s_path_with_basic_auth_and_the_body() -> No
 def test_nothing_is_sent_before_the_key_secret_were_read() -> None:
     with Hostile([reply(202)]) as server:
         api = HttpTransport(server.url, Secret(), pool=new_pool())
-        with pytest.raises(CredentialsError, match="authorize"):
+        with pytest.raises(CredentialsError, match="load_credentials"):
             api.post("/events", b"{}", timeout=5)
     assert server.requests == []
 
@@ -123,9 +123,9 @@ def test_the_secret_is_read_once_then_again_only_when_asked_to() -> None:
     secret = Secret(Credentials("old", "s"), Credentials("new", "s"))
     with Hostile([reply(202)]) as server:
         api = ready(server.url, secret=secret)
-        api.authorize()
+        api.load_credentials()
         api.post("/events", b"{}", timeout=5)
-        api.authorize(refresh=True, time_left=math.inf)
+        api.load_credentials(refresh=True, time_left=math.inf)
         api.post("/events", b"{}", timeout=5)
     assert secret.reads == [False, True]
     assert [basic_auth(request) for request in server.requests] == [b"old:s", b"new:s"]
@@ -134,7 +134,7 @@ def test_the_secret_is_read_once_then_again_only_when_asked_to() -> None:
 def test_a_key_that_http_basic_cannot_carry_is_a_credentials_error_without_the_value() -> None:
     api = HttpTransport("http://127.0.0.1:9", Secret(Credentials("ключ", "s")), pool=new_pool())
     with pytest.raises(CredentialsError) as raised:
-        api.authorize()
+        api.load_credentials()
     assert "ключ" not in str(raised.value)
 
 

@@ -253,9 +253,11 @@ def test_ids_are_pinned_to_the_canonical_batch_and_the_namespace() -> None:
     )
     namespace = uuid.UUID("5b7e0c52-4a39-4d7e-9a54-6f1c3a0d2b8e")
     sent = load(build({"customerid": "c"}))
-    request = str(uuid.uuid5(namespace, canonical))
-    assert sent["source_request_id"] == request
-    assert sent["events"][0]["data"]["source_message_id"] == str(uuid.uuid5(namespace, f"{request}/0"))
+    source_request_id = str(uuid.uuid5(namespace, canonical))
+    assert sent["source_request_id"] == source_request_id
+    assert sent["events"][0]["data"]["source_message_id"] == str(
+        uuid.uuid5(namespace, f"{source_request_id}/0")
+    )
 
 
 # --- environment, timestamp -------------------------------------------------------------------------
@@ -347,11 +349,11 @@ def build_full(
 
 def test_full_batch_passes_through_filling_only_defaults() -> None:
     sent = build_full(full_batch())
-    request = sent["source_request_id"]
+    source_request_id = sent["source_request_id"]
     assert sent == {
         **full_batch(),
         "environment": "development",
-        "source_request_id": request,
+        "source_request_id": source_request_id,
         "events": [
             {
                 "event_type": "custom_event",
@@ -360,20 +362,23 @@ def test_full_batch_passes_through_filling_only_defaults() -> None:
                     "custom_attributes": {"amount": Decimal("49.99")},
                     "extra_data_field": "kept",
                     "custom_event_type": "transaction",
-                    "source_message_id": batch.request_id(f"{request}/0"),
+                    "source_message_id": batch.source_id(f"{source_request_id}/0"),
                 },
                 "event_extra": True,
             },
             {
                 "event_type": "screen_view",
-                "data": {"screen_name": "checkout", "source_message_id": batch.request_id(f"{request}/1")},
+                "data": {
+                    "screen_name": "checkout",
+                    "source_message_id": batch.source_id(f"{source_request_id}/1"),
+                },
             },
             {
                 "event_type": "custom_event",
                 "data": {
                     "event_name": "signup",
                     "custom_event_type": "other",
-                    "source_message_id": batch.request_id(f"{request}/2"),
+                    "source_message_id": batch.source_id(f"{source_request_id}/2"),
                 },
             },
         ],
@@ -381,9 +386,9 @@ def test_full_batch_passes_through_filling_only_defaults() -> None:
 
 
 def test_a_full_batch_s_ids_come_from_its_content() -> None:
-    request = build_full(full_batch())["source_request_id"]
-    assert build_full(dict(reversed(full_batch().items())))["source_request_id"] == request
-    assert build_full({**full_batch(), "ip": "198.51.100.7"})["source_request_id"] != request
+    source_request_id = build_full(full_batch())["source_request_id"]
+    assert build_full(dict(reversed(full_batch().items())))["source_request_id"] == source_request_id
+    assert build_full({**full_batch(), "ip": "198.51.100.7"})["source_request_id"] != source_request_id
 
 
 def test_full_batch_keeps_what_the_producer_set() -> None:

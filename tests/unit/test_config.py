@@ -255,13 +255,13 @@ def test_request_timeout_below_what_a_request_needs_is_refused(value: str) -> No
 
 
 def test_pacing_defaults_to_the_api_limit_shared_by_the_default_concurrency() -> None:
-    assert (settings().max_batches_per_second, settings().concurrency) == (270, 5)
+    assert (settings().rate_limit, settings().concurrency) == (270, 5)
 
 
 def test_pacing_settings() -> None:
     paced = settings(ROKT_MAX_BATCHES_PER_SECOND="135.5", ROKT_CONCURRENCY="50")
-    assert (paced.max_batches_per_second, paced.concurrency) == (135.5, 50)
-    assert settings(ROKT_MAX_BATCHES_PER_SECOND="0").max_batches_per_second == 0, "0 turns pacing off"
+    assert (paced.rate_limit, paced.concurrency) == (135.5, 50)
+    assert settings(ROKT_MAX_BATCHES_PER_SECOND="0").rate_limit == 0, "0 turns pacing off"
 
 
 @pytest.mark.parametrize(

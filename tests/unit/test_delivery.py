@@ -226,7 +226,7 @@ def test_403_reads_the_secret_again_once_then_succeeds() -> None:
     api = FakeApi([Response(403), Response(202)])
     sent = deliver(api, [batch(0), batch(1)])
     assert sent.results == [DELIVERED] * 2
-    assert api.reauthentications == 1
+    assert api.credential_reloads == 1
     assert sent.stats.credentials_failure is None, "a rotation the re-read fixed is no failure"
 
 
@@ -236,7 +236,7 @@ def test_credentials_still_refused_fail_everything_without_dead_lettering(status
     batches = [batch(i) for i in range(150)]
     sent = deliver(api, batches)
     assert all(isinstance(r, Failed) for r in sent.results)
-    assert api.reauthentications == 1
+    assert api.credential_reloads == 1
     assert len(api.calls) == 2, "after a second refusal no more requests are sent"
     assert sent.stats.credentials_failure is not None
     assert str(status) in sent.stats.credentials_failure
@@ -244,7 +244,7 @@ def test_credentials_still_refused_fail_everything_without_dead_lettering(status
 
 def test_unreadable_secret_fails_everything() -> None:
     class Api(FakeApi):
-        def authorize(self, refresh: bool, time_left: float) -> None:
+        def load_credentials(self, refresh: bool, time_left: float) -> None:
             raise CredentialsError("cannot read secret s: AccessDeniedException")
 
     api = Api()
@@ -256,7 +256,7 @@ def test_unreadable_secret_fails_everything() -> None:
 
 def test_no_time_to_read_the_secret_fails_everything_unsent() -> None:
     class Api(FakeApi):
-        def authorize(self, refresh: bool, time_left: float) -> None:
+        def load_credentials(self, refresh: bool, time_left: float) -> None:
             raise DeadlineError("no time left to read secret s")
 
     api = Api()
@@ -297,7 +297,7 @@ def test_retry_after_zero_still_backs_off() -> None:
 
 def test_a_failed_secret_reread_fails_the_rest_without_raising() -> None:
     class Api(FakeApi):
-        def authorize(self, refresh: bool, time_left: float) -> None:
+        def load_credentials(self, refresh: bool, time_left: float) -> None:
             if refresh:
                 raise CredentialsError("cannot read secret s: ThrottlingException")
 

@@ -175,7 +175,7 @@ def test_credential_problems_never_dead_letter_valid_records(status: int) -> Non
     edges = Edges(FakeApi([Response(status)]))
     assert edges([record(VALID, mid="a"), record(VALID, mid="b")]) == ["a", "b"]
     assert edges.letters == []
-    assert edges.api.reauthentications == 1
+    assert edges.api.credential_reloads == 1
 
 
 def test_the_same_record_gets_the_same_request_id_on_redelivery_and_after_a_redrive() -> None:
@@ -189,7 +189,7 @@ def test_the_same_record_gets_the_same_request_id_on_redelivery_and_after_a_redr
 
 def test_failed_secret_reread_after_403_keeps_what_was_delivered() -> None:
     class Api(FakeApi):
-        def authorize(self, refresh: bool, time_left: float) -> None:
+        def load_credentials(self, refresh: bool, time_left: float) -> None:
             if refresh:
                 raise CredentialsError("cannot read secret s: ThrottlingException")
 

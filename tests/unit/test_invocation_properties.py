@@ -112,7 +112,7 @@ def answers(draw: st.DrawFn) -> tuple[Response | TransportError, str]:
     return Response(status, body if draw(st.booleans()) else b"", retry_after), value
 
 
-def request_id(body: str, hash_pii: bool) -> str:
+def source_request_id(body: str, hash_pii: bool) -> str:
     """The id of the batch the forwarder makes of this body (fakes.Edges's settings and clock)."""
     sent = prepare(body, environment="development", hash_pii=hash_pii, now_ms=1_767_225_600_000)
     return str(json.loads(sent)["source_request_id"])
@@ -152,7 +152,7 @@ def test_every_record_gets_one_outcome_in_time_and_no_pii_escapes(
     assert not set(letters) & set(failed), "a dead-lettered record is not also retried"
     delivered = [r for r in event if r["messageId"] not in set(failed) | set(letters)]
     sent = {batch["source_request_id"] for _, batches in api.calls for batch in batches}
-    assert {request_id(r["body"], hash_pii) for r in delivered} <= sent, (
+    assert {source_request_id(r["body"], hash_pii) for r in delivered} <= sent, (
         "a record counted delivered was posted"
     )
     assert clock.now <= remaining_ms / 1000, "nothing ran past the deadline"

@@ -29,7 +29,7 @@ def record(sent_ms: int | None) -> Record:
 def published(capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
     (line,) = capsys.readouterr().out.splitlines()
     document: dict[str, Any] = json.loads(line)
-    return {name: document[name][0] for name in metrics.NAMES if name in document}
+    return {name: document[name][0] for name in metrics.Metric if name in document}
 
 
 @pytest.fixture(autouse=True)

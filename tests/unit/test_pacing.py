@@ -15,10 +15,10 @@ from rokt_forwarder.pacing import Pacer, Rate, Share
 FAIR = pacing.HEADROOM * 270 / 5  # five containers on a 270 batches/s account
 
 
-def drained(budget: float = 270, sharers: int = 5) -> tuple[Pacer, FakeClock]:
+def drained(limit: float = 270, concurrency: int = 5) -> tuple[Pacer, FakeClock]:
     """A pacer whose random start has been spent, so every share below is earned on the clock."""
     clock = FakeClock()
-    pacer = Pacer(budget, sharers, clock, random.Random(1))
+    pacer = Pacer(limit, concurrency, clock, random.Random(1))
     first = pacer.take(pacing.MIN_BATCHES, within=60)
     assert first is not None
     clock.now += first.wait
@@ -35,7 +35,7 @@ def sending(rate: Rate, clock: FakeClock, seconds: float, used: float | None = N
 def test_a_cold_start_begins_at_a_quarter_of_the_fair_share() -> None:
     assert Pacer(270, 5, FakeClock()).rate == pytest.approx(pacing.START * FAIR)
     assert Pacer(270, 50, FakeClock()).fair_share == pytest.approx(FAIR / 10)
-    assert FAIR * 5 < 270, "shares add up to a little under the budget"
+    assert FAIR * 5 < 270, "shares add up to a little under the limit"
 
 
 def test_the_slow_start_grows_by_a_share_per_second_up_to_the_fair_share() -> None:
@@ -194,7 +194,7 @@ def test_an_acceleration_429_slows_the_start_but_does_not_end_it() -> None:
     assert rate.value == pytest.approx(start * (1 + pacing.SLOW_START * 2 / 3))
 
 
-def test_the_rate_stays_between_a_floor_and_the_whole_budget() -> None:
+def test_the_rate_stays_between_a_floor_and_the_whole_limit() -> None:
     clock = FakeClock()
     rate = Rate(270, FAIR, clock.now)
     for _ in range(100):

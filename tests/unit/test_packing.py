@@ -111,12 +111,14 @@ def _old_sqs_chunks(sizes: list[int], most: int, max_bytes: int) -> list[list[in
     return chunks
 
 
-@given(st.lists(st.integers(min_value=0, max_value=2 * sqs.MAX_SEND_BATCH_BYTES), max_size=60))
+@given(st.lists(st.integers(min_value=0, max_value=2 * sqs.MAX_CALL_BYTES), max_size=60))
 def test_sqs_chunks_group_as_before_with_the_shared_first_fit(sizes: list[int]) -> None:
     # An entry over the byte limit still goes alone (SQS refuses it; the sender then tries it alone).
-    expected = _old_sqs_chunks(sizes, sqs.SQS_BATCH, sqs.MAX_SEND_BATCH_BYTES)
+    expected = _old_sqs_chunks(sizes, sqs.MAX_ENTRIES_PER_CALL, sqs.MAX_CALL_BYTES)
     assert sqs.chunks(sizes, sizes) == expected
-    assert first_fit(sizes, sqs.SQS_BATCH, lambda total, _: total <= sqs.MAX_SEND_BATCH_BYTES) == expected
+    assert (
+        first_fit(sizes, sqs.MAX_ENTRIES_PER_CALL, lambda total, _: total <= sqs.MAX_CALL_BYTES) == expected
+    )
 
 
 def test_first_fit_closes_a_group_on_the_count_or_the_limit_and_never_drops_an_item() -> None:

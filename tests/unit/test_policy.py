@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from rokt_forwarder import policy
-from rokt_forwarder.policy import Accepted, GiveUp, Reauthenticate, Retry, Split, decide
+from rokt_forwarder.policy import Accepted, GiveUp, ReloadCredentials, Retry, Split, decide
 from rokt_forwarder.reasons import redact
 
 PII = "jane.secret@example.com"
@@ -117,7 +117,7 @@ def test_400_without_body() -> None:
 
 @pytest.mark.parametrize("status", [401, 403])
 def test_unauthorized(status: int) -> None:
-    assert decide(status, b"", None, batches=1) == Reauthenticate(f"HTTP {status}")
+    assert decide(status, b"", None, batches=1) == ReloadCredentials(f"HTTP {status}")
 
 
 def test_429_with_retry_after() -> None:
@@ -213,7 +213,7 @@ def test_decide_never_raises_on_a_hostile_body(status: int, body: bytes) -> None
 @given(status=st.integers(100, 599), body=st.binary(max_size=300), batches=st.integers(1, 100))
 def test_decide_never_raises_for_any_bytes(status: int, body: bytes, batches: int) -> None:
     assert isinstance(
-        decide(status, body, None, batches=batches), Accepted | Split | Reauthenticate | Retry | GiveUp
+        decide(status, body, None, batches=batches), Accepted | Split | ReloadCredentials | Retry | GiveUp
     )
 
 

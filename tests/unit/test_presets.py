@@ -89,12 +89,12 @@ def prepare(event: dict[str, Any], *, environment: str = "production", hash_pii:
 
 def with_ids(result: Any) -> Any:
     """The batch with its dedup ids replaced by their rule (batch.py: derived from the content)."""
-    request = result["source_request_id"]
-    assert request == str(uuid.UUID(request)), "a UUID"
+    source_request_id = result["source_request_id"]
+    assert source_request_id == str(uuid.UUID(source_request_id)), "a UUID"
     for index, event in enumerate(result["events"]):
-        assert event["data"]["source_message_id"] == batch.request_id(f"{request}/{index}")
+        assert event["data"]["source_message_id"] == batch.source_id(f"{source_request_id}/{index}")
         event["data"]["source_message_id"] = MID
-    return {**result, "source_request_id": batch.request_id(MID)}
+    return {**result, "source_request_id": batch.source_id(MID)}
 
 
 def attributes(result: Any) -> dict[str, Any]:
@@ -112,7 +112,7 @@ def sha(text: str) -> str:
 def test_shopifys_sample_order_becomes_this_batch() -> None:
     assert with_ids(prepare(shopify_order())) == {
         "environment": "development",  # the sample is a test order
-        "source_request_id": batch.request_id(MID),
+        "source_request_id": batch.source_id(MID),
         "user_identities": {"email": "jon@example.com", "customerid": "115310627314723954"},
         "user_attributes": {
             "firstname": "John",
@@ -266,7 +266,7 @@ def test_a_shopify_event_arriving_through_sns_is_mapped_too() -> None:
 def test_stripes_checkout_session_becomes_this_batch() -> None:
     assert with_ids(prepare(stripe_event())) == {
         "environment": "development",  # livemode: false
-        "source_request_id": batch.request_id(MID),
+        "source_request_id": batch.source_id(MID),
         "user_identities": {"email": "jenny.rosen@example.com"},
         "user_attributes": {"firstname": "Jenny", "lastname": "Rosen", "billingzipcode": "94080"},
         "events": [

@@ -35,7 +35,7 @@ def restored() -> tuple[Edges, HttpTransport, Secret, urllib3.PoolManager]:
     pool = urllib3.PoolManager()
     pool.connection_from_url("https://s2s.us1.mparticle.com/v2")
     transport = HttpTransport("https://s2s.us1.mparticle.com/v2", secret, pool=pool)
-    transport.authorize()
+    transport.load_credentials()
     return edges, transport, secret, pool
 
 

@@ -111,7 +111,7 @@ def test_attributes_count_toward_a_batch_s_size() -> None:
     letters = [DeadLetter(f"m{n}", "x" * 86_500, reason, "arn:a:b:c:d:q") for n in range(3)]
     adapter(client).dead_letter("https://q/dlq", letters)
     for _, call in client.calls:
-        assert sum(message_size(entry) for entry in call["Entries"]) <= sqs.MAX_SEND_BATCH_BYTES
+        assert sum(message_size(entry) for entry in call["Entries"]) <= sqs.MAX_CALL_BYTES
     assert [len(call["Entries"]) for _, call in client.calls] == [2, 1]
 
 

@@ -21,8 +21,11 @@ _NAMESPACE = uuid.UUID("5b7e0c52-4a39-4d7e-9a54-6f1c3a0d2b8e")
 ROKT_INTEGRATION_ID = "1277"
 
 
-def request_id(content: bytes | str) -> str:
-    """A UUIDv5 of `content`: the batch's canonical JSON, or a request id and an event's index."""
+def source_id(content: bytes | str) -> str:
+    """A UUIDv5 of `content`: a batch's source_request_id, or an event's source_message_id.
+
+    `content` is the batch's canonical JSON, or the batch's source_request_id and the event's index.
+    """
     return str(uuid.uuid5(_NAMESPACE, content))
 
 
@@ -70,7 +73,7 @@ def build(
         batch = _with_data_plan(batch, data_plan)
     if violations := rules.check_batch(batch, now_ms=now_ms):
         raise RefusedError(reasons.join([str(v) for v in violations]))
-    batch = _with_ids(batch, request_id(_dumps(batch, sort_keys=True)))
+    batch = _with_ids(batch, source_id(_dumps(batch, sort_keys=True)))
     if hash_pii:
         batch = pii.hash_batch(batch)
     body = _dumps(batch)
@@ -150,16 +153,19 @@ def _event_defaults(event: Any) -> Any:
     return {**event, "data": {**event["data"], "custom_event_type": "transaction"}}
 
 
-def _with_ids(batch: dict[str, Any], request: str) -> dict[str, Any]:
-    """The batch with the ids it lacks: `request` for itself, one derived from it for each event.
+def _with_ids(batch: dict[str, Any], source_request_id: str) -> dict[str, Any]:
+    """The batch with the ids it lacks: `source_request_id` for itself, one derived from it per event.
 
     A producer's own ids are kept.
     """
-    batch = {**batch, "source_request_id": batch.get("source_request_id", request)}
+    batch = {**batch, "source_request_id": batch.get("source_request_id", source_request_id)}
     events = batch.get("events")
     if isinstance(events, list):
         batch["events"] = [
-            {**event, "data": {"source_message_id": request_id(f"{request}/{index}"), **event["data"]}}
+            {
+                **event,
+                "data": {"source_message_id": source_id(f"{source_request_id}/{index}"), **event["data"]},
+            }
             if isinstance(event, dict) and isinstance(event.get("data"), dict)
             else event
             for index, event in enumerate(events)

@@ -70,7 +70,7 @@ class Settings:
     hash_pii: bool
     request_timeout: float = DEFAULT_REQUEST_TIMEOUT_SECONDS
     # The account's rate limit in batches per second (0: no pacing), and how many containers share it.
-    max_batches_per_second: float = limits.BATCHES_PER_SECOND
+    rate_limit: float = limits.RATE_LIMIT
     concurrency: int = DEFAULT_CONCURRENCY
     # The queue's maxReceiveCount: a record failing on that receive is dead-lettered by the function,
     # with its reason, instead of moved by SQS without one. None: not known, SQS moves it.
@@ -101,7 +101,7 @@ class Settings:
                 least=MIN_REQUEST_SECONDS,
                 unit="number of seconds",
             ),
-            max_batches_per_second=_rate(env),
+            rate_limit=_rate_limit(env),
             concurrency=int(
                 _number(env, "ROKT_CONCURRENCY", DEFAULT_CONCURRENCY, least=1, unit="whole number")
             ),
@@ -127,13 +127,13 @@ def _choice(
     return value
 
 
-def _rate(env: Mapping[str, str]) -> float:
+def _rate_limit(env: Mapping[str, str]) -> float:
     """0 (no pacing) or at least 1 batch a second: a smaller share would round to nothing."""
     name = "ROKT_MAX_BATCHES_PER_SECOND"
-    rate = _number(env, name, limits.BATCHES_PER_SECOND, least=0)
-    if 0 < rate < 1:
+    limit = _number(env, name, limits.RATE_LIMIT, least=0)
+    if 0 < limit < 1:
         raise ConfigError(f"{name}={env[name].strip()!r} must be 0 (no pacing) or at least 1")
-    return rate
+    return limit
 
 
 def _api_url(env: Mapping[str, str]) -> str:

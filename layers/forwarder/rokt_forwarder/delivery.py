@@ -49,7 +49,7 @@ class DeliveryStats:
 
 
 class Delivery:
-    """One invocation's sender: shares its deadline, stats and re-authentication across calls."""
+    """One invocation's sender: shares its deadline, stats and credentials reload across calls."""
 
     def __init__(
         self,
@@ -69,8 +69,8 @@ class Delivery:
         self._deadline = deadline
         self._request_timeout = request_timeout
         self._rng = rng or random.Random()
-        self._authorized = False
-        self._reauthenticated = False
+        self._credentials_loaded = False
+        self._credentials_reloaded = False
         self._halt: Failed | None = None
         self.stats = DeliveryStats()
 
@@ -79,7 +79,7 @@ class Delivery:
 
         Batches are packed into as few requests as the API's limits allow. A batch is posted again
         only when no answer said it was accepted or refused, and never once the deadline leaves no
-        time for a request: what is left then is Failed. A credentials problem fails every later
+        time for a request: what is left then is Failed. A credentials failure fails every later
         batch unsent; it never refuses one.
         """
         results: list[Result | None] = [None] * len(batches)
@@ -87,10 +87,10 @@ class Delivery:
         while queue:
             request = queue.popleft()
             try:
-                settled = self._send(request, batches, queue.appendleft)
+                request_results = self._send(request, batches, queue.appendleft)
             except Exception as error:  # a bug fails its request only: what others settled stays settled
-                settled = [(index, Failed(f"unexpected {type(error).__name__}")) for index in request]
-            for index, result in settled:
+                request_results = [(index, Failed(f"unexpected {type(error).__name__}")) for index in request]
+            for index, result in request_results:
                 results[index] = result
         return [r if r is not None else Failed("not sent") for r in results]
 
@@ -102,9 +102,9 @@ class Delivery:
         while True:
             if self._halt:
                 return [(i, self._halt) for i in request]
-            if not self._authorized:  # once per invocation; reads the secret only if never read
-                self._authorized = True
-                self._authorize(refresh=False)
+            if not self._credentials_loaded:  # once per invocation; reads the secret only if never read
+                self._credentials_loaded = True
+                self._load_credentials(refresh=False)
                 continue
             request, timeout = self._ready(request, requeue)
             if isinstance(timeout, Failed):
@@ -129,11 +129,11 @@ class Delivery:
                     return []
                 case policy.Split(reason):
                     return [(request[0], Refused(reason))]
-                case policy.Reauthenticate(reason) if not self._reauthenticated:
-                    self._reauthenticated = True
-                    self._authorize(refresh=True)
-                case policy.Reauthenticate(reason):
-                    # A credentials problem is never the records' fault: retry them later, send no more now.
+                case policy.ReloadCredentials(reason) if not self._credentials_reloaded:
+                    self._credentials_reloaded = True
+                    self._load_credentials(refresh=True)
+                case policy.ReloadCredentials(reason):
+                    # A credentials failure is never the records' fault: retry them later, send no more now.
                     self._halt_on_credentials(reason)
                 case policy.GiveUp(reason):
                     return [(i, Failed(reason)) for i in request]
@@ -224,10 +224,10 @@ class Delivery:
             )
         return policy.decide(response.status, response.body, response.retry_after, batches=len(request))
 
-    def _authorize(self, refresh: bool) -> None:
-        """Have the key/secret ready; a credentials problem or the deadline halts all sending."""
+    def _load_credentials(self, refresh: bool) -> None:
+        """Have the key/secret ready; a credentials failure or the deadline halts all sending."""
         try:
-            self._transport.authorize(refresh, self._remaining())
+            self._transport.load_credentials(refresh, self._remaining())
         except CredentialsError as error:
             self._halt_on_credentials(f"credentials: {error}")
         except DeadlineError:

@@ -1,6 +1,6 @@
 """The order in which records are settled: in waves that keep each FIFO group in order.
 
-SQS keeps a FIFO queue's order per MessageGroupId, and a batch may hold several groups. So a group's
+SQS keeps a FIFO queue's order per MessageGroupId, and an SQS event may hold several groups. So a group's
 next record is settled only once the one before it is, and the first record that fails closes its
 group: the records after it are reported failed unsent, to come back in order (AWS's rule for FIFO
 partial batch responses). Groups do not wait for each other: each wave takes the next record of every

@@ -4,17 +4,25 @@
 
 Words, each used for one thing across the package:
 
+SQS event   one invocation's input: the records Lambda polled together (AWS calls it a batch).
 record      one SQS message as Lambda hands it over; its messageId names it everywhere.
 message     the conversion a record's body carries, out of its SNS or EventBridge envelope.
 batch       the Event API's unit, one user's events, built from one message.
 request     one POST: a lone batch to /events, or up to 100 to /bulkevents.
 delivered   the API accepted the batch.
 refused     the batch can never be accepted, by our rules or the API's: the record is dead-lettered.
+violation   one broken rule, as a field path and the rule (rules.Violation); our refusals' reasons list them.
 failed      not delivered now: reported in batchItemFailures, so SQS delivers the record again later.
 skipped     a producer's event that its mapping does not count as a conversion: done, not sent.
 retry       post a request again within this invocation (the send loop, after a backoff).
 reason      why a record was refused, failed or skipped: field paths, rule names, statuses, never a value.
 deadline    when Lambda stops the invocation; every wait and call ends before it.
+credentials the Event API key/secret: loaded from their secret once, reloaded past any cache after a 401/403.
+limit       the account's rate limit in batches per second, which every sender draws on.
+concurrency how many containers share the limit: the SQS trigger's MaximumConcurrency (ROKT_CONCURRENCY).
+rate        this container's batches per second, learnt from the API's answers (pacing.Rate).
+share       a part of the limit: a container's fair share (limit / concurrency, less headroom), and what
+            one request may carry of the rate (pacing.Share).
 """
 
 import random
@@ -118,7 +126,7 @@ class Forwarder:
             pacer=self.pacer,
             outage=self.outage,
         )
-        # SQS may deliver a message twice, even within one event: each messageId is settled once, in the
+        # SQS may deliver a record twice, even within one SQS event: each messageId is settled once, in the
         # place it first had, with the latest receipt handle (the one SQS honours).
         records = list({record.message_id: record for record in map(Record.of, event["Records"])}.values())
         outcomes: dict[str, Outcome] = {}
@@ -191,9 +199,9 @@ class Forwarder:
             bodies = {n: body for n in wave if isinstance(body := prepared[n], bytes)}
             results: dict[int, Result] = {n: p for n in wave if not isinstance(p := prepared[n], bytes)}
             results.update(zip(bodies, delivery.deliver(list(bodies.values())), strict=True))
-            for n, settled in self._dead_letter(records, results, time_left).items():
-                outcomes[records[n].message_id] = settled
-                if isinstance(settled, Failed):
+            for n, record_outcome in self._dead_letter(records, results, time_left).items():
+                outcomes[records[n].message_id] = record_outcome
+                if isinstance(record_outcome, Failed):
                     for blocked in waves.close(n):
                         outcomes[records[blocked].message_id] = Failed(FIFO_BLOCKED)
 
@@ -244,20 +252,20 @@ class Forwarder:
                 for n, reason in refused.items()
             ]
             unsent = self.dead_letters.dead_letter(self.settings.dlq_url, letters, time_left)
-        settled: dict[int, Outcome] = {}
+        outcomes: dict[int, Outcome] = {}
         for n, result in results.items():
             match result:
                 case Delivered() | Failed() | Skipped():
-                    settled[n] = result
+                    outcomes[n] = result
                 case Refused(reason) if not self.settings.dlq_url:
-                    settled[n] = Failed(f"invalid, no DLQ_URL: {reason}")
+                    outcomes[n] = Failed(f"invalid, no DLQ_URL: {reason}")
                 case Refused(reason) if records[n].message_id in unsent:
-                    settled[n] = Failed(f"DLQ send failed: {reason}")
+                    outcomes[n] = Failed(f"DLQ send failed: {reason}")
                 case Refused(reason):
-                    settled[n] = DeadLettered(reason)
+                    outcomes[n] = DeadLettered(reason)
                 case _:
                     assert_never(result)
-        return settled
+        return outcomes
 
     def _retry_or_give_up(
         self, records: Sequence[Record], outcomes: dict[str, Outcome], time_left: TimeLeft
@@ -281,7 +289,7 @@ class Forwarder:
                 delays.append(Delay(record.message_id, record.receipt_handle, record.queue_arn, seconds))
         if last:
             given_up = self._dead_letter(records, {n: Refused(why) for n, why in last.items()}, time_left)
-            for n, settled in given_up.items():
-                outcomes[records[n].message_id] = settled
+            for n, record_outcome in given_up.items():
+                outcomes[records[n].message_id] = record_outcome
         if delays:
             self.visibility.delay(delays, time_left)

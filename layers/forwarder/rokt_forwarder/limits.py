@@ -8,7 +8,7 @@ from typing import Final
 MAX_REQUEST_BYTES: Final = 256 * 1024
 MAX_BATCH_BYTES: Final = 128 * 1024
 MAX_BATCHES_PER_REQUEST: Final = 100
-BATCHES_PER_SECOND: Final = 270
+RATE_LIMIT: Final = 270  # batches per second, per account
 MAX_NAME_LENGTH: Final = 256
 MAX_VALUE_LENGTH: Final = 4096
 MAX_ATTRIBUTES_PER_EVENT: Final = 100

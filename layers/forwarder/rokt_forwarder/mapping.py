@@ -210,20 +210,20 @@ class Mapping:
         if self.convert is not None and not _truthy(self._search(self.convert, document)):
             raise SkippedError(f"{self.name}: {self._kind(document)} does not meet the mapping's convert")
         flat: dict[str, Any] = {}
-        problems: list[str] = []
+        violations: list[str] = []
         for field, expression in self.fields:
             try:
                 value = _present(expression.search(document))
             except _Unfit as unfit:
-                problems.append(f"{field}: {unfit}")
+                violations.append(f"{field}: {unfit}")
                 continue
             except (jmespath_exceptions.JMESPathError, TypeError, ValueError, ArithmeticError) as error:
-                problems.append(f"{field}: {_failed(self.name, error)}")
+                violations.append(f"{field}: {_failed(self.name, error)}")
                 continue
             if value is not None:
                 flat[field] = value
-        if problems:
-            raise RefusedError(reasons.join(problems))
+        if violations:
+            raise RefusedError(reasons.join(violations))
         return flat
 
     def _search(self, expression: Expression, document: Any) -> Any:

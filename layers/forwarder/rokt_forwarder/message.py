@@ -1,6 +1,6 @@
 """The message: a flat conversion (the integration guide's field names) or a full Event API batch.
 
-Parsing a flat conversion checks each field's type and rule and names every problem at once, so a
+Parsing a flat conversion checks each field's type and rule and names every violation at once, so a
 producer fixes a bad message in one round. Unknown keys are errors: a typo must not drop data.
 """
 
@@ -49,8 +49,8 @@ def _string(value: Value, _now_ms: int) -> Value:
 def _checked(rule: Callable[[object], str | None], normalise: Callable[[str], str] = str.strip) -> _Parser:
     def parse(value: Value, _now_ms: int) -> Value:
         value = normalise(value) if isinstance(value, str) else value
-        if problem := rule(value):
-            raise ValueError(problem)
+        if violation := rule(value):
+            raise ValueError(violation)
         return value
 
     return parse
@@ -101,8 +101,8 @@ def _timestamp(value: Value, now_ms: int) -> Value:
         millis = int((parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp() * 1000)
     else:
         raise ValueError("must be ISO-8601 or epoch milliseconds")
-    if problem := rules.timestamp_rule(millis, now_ms):
-        raise ValueError(problem)
+    if violation := rules.timestamp_rule(millis, now_ms):
+        raise ValueError(violation)
     return millis
 
 
@@ -148,21 +148,21 @@ def parse_message(payload: dict[str, Any], *, now_ms: int) -> Message:
     """Classify and check a message; raises RefusedError listing every broken rule."""
     if "events" in payload:
         return FullBatch(payload)
-    problems: list[str] = []
+    violations: list[str] = []
     fields: dict[str, Value] = {}
     for key, value in payload.items():
         parser = FIELDS.get(key)
         if parser is None:
-            problems.append(f"{reasons.name(key)}: unknown field")
+            violations.append(f"{reasons.name(key)}: unknown field")
         elif value is not None:
             try:
                 fields[key] = parser(value, now_ms)
             except ValueError as error:
-                problems.append(f"{key}: {error}")
+                violations.append(f"{key}: {error}")
     for extras, named in (("custom_attributes", EVENT_FIELDS), ("user_attributes", USER_FIELDS)):
         # An extra may not replace a checked field: "amount" in custom_attributes would skip its rule.
         shadowed = [key for key in fields.get(extras, {}) if key in named]
-        problems += [f"{extras}.{key}: use the top-level field" for key in shadowed]
-    if problems:
-        raise RefusedError(reasons.join(problems))
+        violations += [f"{extras}.{key}: use the top-level field" for key in shadowed]
+    if violations:
+        raise RefusedError(reasons.join(violations))
     return Conversion(fields)

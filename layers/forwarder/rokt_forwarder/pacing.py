@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from rokt_forwarder.ports import Clock
 
 ACCELERATION = "acceleration"  # X-mp-rate-limit-exceeded of a 429 when the rate rose too fast
-HEADROOM = 0.97  # of the budget is shared out: shares adding up to all of it would meet the limit
+HEADROOM = 0.97  # of the limit is shared out: shares adding up to all of it would meet the limit
 START = 0.2  # of the fair share: where a slow start begins
 SLOW_START = 0.2  # growth per second of a slow start, until the fair share (or the ceiling)
 BACK_OFF = 0.8  # the rate after a 429, as a share of what the API took from the container lately
@@ -68,8 +68,8 @@ SHARE_SECONDS = 1.0  # and for at least what the rate earns in this time: about 
 class Rate:
     """This container's batches per second, following the API's answers (the module docstring)."""
 
-    def __init__(self, budget: float, fair_share: float, now: float) -> None:
-        self.budget = budget
+    def __init__(self, limit: float, fair_share: float, now: float) -> None:
+        self.limit = limit
         self.fair_share = fair_share
         self.value = START * fair_share
         self.ceiling: float | None = None
@@ -163,7 +163,7 @@ class Rate:
         return batches / max(now - since, 1.0) if batches else None
 
     def _set(self, value: float) -> None:
-        self.value = min(max(value, MIN_SHARE * self.fair_share), self.budget)
+        self.value = min(max(value, MIN_SHARE * self.fair_share), self.limit)
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,10 +177,12 @@ class Share:
 class Pacer:
     """A token bucket in batches per second at the container's `Rate`, and the holds of Retry-After."""
 
-    def __init__(self, budget: float, sharers: int, clock: Clock, rng: random.Random | None = None) -> None:
-        """`budget`: the account's batches per second; `sharers`: how many containers share it."""
-        self.budget = budget
-        self.fair_share = HEADROOM * budget / max(sharers, 1)
+    def __init__(
+        self, limit: float, concurrency: int, clock: Clock, rng: random.Random | None = None
+    ) -> None:
+        """`limit`: the account's batches per second; `concurrency`: how many containers share it."""
+        self.limit = limit
+        self.fair_share = HEADROOM * limit / max(concurrency, 1)
         self._clock = clock
         self.restart(rng or random.Random())
 
@@ -195,7 +197,7 @@ class Pacer:
         one SnapStart snapshot) then spread their first requests over time.
         """
         now = self._clock.monotonic()
-        self._rate = Rate(self.budget, self.fair_share, now)
+        self._rate = Rate(self.limit, self.fair_share, now)
         self._stamp = self._resume_at = self._sent_at = now
         self._tested = False  # the last share waited for the rate
         self._tokens = rng.uniform(0, MIN_BATCHES)

@@ -32,8 +32,8 @@ class Split:
 
 
 @dataclass(frozen=True, slots=True)
-class Reauthenticate:
-    """401/403: the key/secret is missing or wrong, maybe rotated since it was read."""
+class ReloadCredentials:
+    """401/403: the key/secret is missing or wrong, maybe rotated since it was loaded: reload it once."""
 
     reason: str
 
@@ -53,7 +53,7 @@ class GiveUp:
     reason: str
 
 
-type Decision = Accepted | Split | Reauthenticate | Retry | GiveUp
+type Decision = Accepted | Split | ReloadCredentials | Retry | GiveUp
 
 
 def decide(status: int, body: bytes, retry_after: float | None, *, batches: int) -> Decision:
@@ -70,7 +70,7 @@ def decide(status: int, body: bytes, retry_after: float | None, *, batches: int)
     if status in (400, 413):
         return Split(f"API refused: {reason}")
     if status in (401, 403):
-        return Reauthenticate(reason)
+        return ReloadCredentials(reason)
     if status in RETRYABLE_4XX or status >= 500:
         return Retry(reason, retry_after)
     return GiveUp(reason)

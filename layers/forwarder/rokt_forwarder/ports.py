@@ -8,7 +8,7 @@ The one contract between the core and `adapters/`: `adapters/api.py` implements 
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:  # types of the core that Publish reads; delivery.py imports this module
     from rokt_forwarder.delivery import DeliveryStats
@@ -23,6 +23,10 @@ class LambdaContext(Protocol):
     """What the invocation reads of Lambda's context object."""
 
     def get_remaining_time_in_millis(self) -> int: ...
+
+
+# A Lambda handler of SQS events: app.lambda_handler, traced or not, and the local stack's containers.
+type Handler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
 
 
 class Clock(Protocol):
@@ -70,8 +74,8 @@ type SecretReader = Callable[[bool, float], Credentials]
 class Transport(Protocol):
     """Posts request bodies to the Event API; raises TransportError when it may not have arrived."""
 
-    def authorize(self, refresh: bool, time_left: float) -> None:
-        """Have the key/secret ready: read them if never read, or again if `refresh` (rotation).
+    def load_credentials(self, refresh: bool, time_left: float) -> None:
+        """Have the credentials ready: load them if never loaded, or reload them if `refresh` (rotation).
 
         Raises CredentialsError, or DeadlineError when a read is needed and `time_left` is too short.
         """

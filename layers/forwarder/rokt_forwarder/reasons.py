@@ -10,8 +10,8 @@ import re
 from collections.abc import Sequence
 
 MAX_REASON_CHARS = 500
-# A reason lists at most this many problems of one record, then how many more there were.
-MAX_PROBLEMS = 10
+# A reason lists at most this many violations of one record, then how many more there were.
+MAX_VIOLATIONS = 10
 WITHHELD = "…"
 # An API error text is read this far: the API's are a line long, and one quoting the longest value
 # (4,096 characters, its quotes HTML-escaped) still fits; a longer one is hostile, and cut.
@@ -52,11 +52,11 @@ def name(key: object) -> str:
     return key if isinstance(key, str) and _IDENTIFIER.fullmatch(key) else WITHHELD
 
 
-def join(problems: Sequence[str]) -> str:
-    """Problems of one record as one reason, at most MAX_PROBLEMS of them and MAX_REASON_CHARS long."""
-    shown = list(dict.fromkeys(problems))
-    more = len(shown) - MAX_PROBLEMS
-    text = "; ".join(shown[:MAX_PROBLEMS]) + (f"; and {more} more" if more > 0 else "")
+def join(violations: Sequence[str]) -> str:
+    """Violations of one record as one reason, at most MAX_VIOLATIONS of them and MAX_REASON_CHARS long."""
+    shown = list(dict.fromkeys(violations))
+    more = len(shown) - MAX_VIOLATIONS
+    text = "; ".join(shown[:MAX_VIOLATIONS]) + (f"; and {more} more" if more > 0 else "")
     return clip(text)
 
 

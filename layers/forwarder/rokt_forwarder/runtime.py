@@ -27,11 +27,11 @@ def create(settings: Settings | None = None) -> Forwarder:
     # Read the secret during init (not billed against the first invocation's deadline); if that
     # fails, the first invocation tries again and reports what is wrong.
     with contextlib.suppress(CredentialsError):
-        transport.authorize()
+        transport.load_credentials()
     clock = SystemClock()
     pacer = None
-    if settings.max_batches_per_second > 0:
-        pacer = Pacer(settings.max_batches_per_second, settings.concurrency, clock)
+    if settings.rate_limit > 0:
+        pacer = Pacer(settings.rate_limit, settings.concurrency, clock)
     forwarder = Forwarder(
         settings=settings,
         transport=transport,

@@ -199,7 +199,7 @@ class HttpTransport:
         connection dropped), so a huge or garbled answer costs no memory; its status still counts.
         """
         if self._authorization is None:
-            raise CredentialsError("the key/secret were not read: authorize() first")
+            raise CredentialsError("the key/secret were not read: load_credentials() first")
         headers = {
             "Authorization": self._authorization,
             "Content-Type": "application/json",
@@ -250,9 +250,9 @@ class HttpTransport:
     def restart(self) -> None:
         """After a SnapStart restore: the snapshot's connections are dead and its secret may be stale."""
         self._pool.clear()
-        self.authorize(refresh=True)
+        self.load_credentials(refresh=True)
 
-    def authorize(self, refresh: bool = False, time_left: float = math.inf) -> None:
+    def load_credentials(self, refresh: bool = False, time_left: float = math.inf) -> None:
         if self._authorization is not None and not refresh:
             return
         credentials = self._credentials(refresh, time_left)

@@ -16,11 +16,12 @@ from rokt_forwarder.ports import REASON, SOURCE_MESSAGE_ID, SOURCE_QUEUE, DeadLe
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
-SQS_BATCH = 10
-# SQS counts a message's attributes (name, type and value) toward its size, and refuses a batch whose
-# messages add up to more than the limit as a whole. template.yaml sets this limit on both queues.
+# The entries of one SendMessageBatch or ChangeMessageVisibilityBatch call: at most this many.
+MAX_ENTRIES_PER_CALL = 10
+# SQS counts a message's attributes (name, type and value) toward its size (MaximumMessageSize), and
+# refuses a call whose entries add up to more than that as a whole. template.yaml sets it on both queues.
 MAX_MESSAGE_BYTES = 256 * 1024
-MAX_SEND_BATCH_BYTES = MAX_MESSAGE_BYTES
+MAX_CALL_BYTES = MAX_MESSAGE_BYTES
 MAX_ATTRIBUTE_CHARS = 1024
 _STRING = "String"
 
@@ -56,7 +57,7 @@ class Sqs:
         fifo = dlq_url.endswith(".fifo")
         unsent: set[str] = set()
         entries = [_dead_letter_entry(letter, fifo) for letter in letters]
-        for chunk in chunks(entries, [message_bytes(entry) for entry in entries]):
+        for chunk in chunks(entries, [entry_bytes(entry) for entry in entries]):
             if time_left() < CALL_SECONDS:
                 unsent.update(letters[n].message_id for n in chunk)
                 continue
@@ -127,8 +128,8 @@ def _dead_letter_entry(letter: DeadLetter, fifo: bool) -> dict[str, Any]:
     return entry
 
 
-def message_bytes(entry: Mapping[str, Any]) -> int:
-    """A message's size as SQS counts it: the body, and each attribute's name, type and value."""
+def entry_bytes(entry: Mapping[str, Any]) -> int:
+    """A send entry's size as SQS counts it: the body, and each attribute's name, type and value."""
     attributes = entry.get("MessageAttributes", {}).items()
     return _utf8_size(entry["MessageBody"]) + sum(
         len(name)
@@ -155,8 +156,8 @@ def _utf8_size(text: str) -> int:
 
 
 def chunks(items: Sequence[object], sizes: Sequence[int]) -> list[list[int]]:
-    """Indices of `items` for one batch call each: at most ten, and MAX_SEND_BATCH_BYTES of `sizes`.
+    """Indices of `items` for one call each: MAX_ENTRIES_PER_CALL at most, and MAX_CALL_BYTES of `sizes`.
 
     One size per item; an item over the byte limit alone still gets a call of its own.
     """
-    return first_fit(sizes, SQS_BATCH, lambda total, _: total <= MAX_SEND_BATCH_BYTES)
+    return first_fit(sizes, MAX_ENTRIES_PER_CALL, lambda total, _: total <= MAX_CALL_BYTES)

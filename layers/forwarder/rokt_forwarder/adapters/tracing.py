@@ -6,10 +6,8 @@ sets it with Tracing=Active; the SDK then comes from the template's TracingLayer
 """
 
 import os
-from collections.abc import Callable
-from typing import Any
 
-type Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+from rokt_forwarder.ports import Handler
 
 
 def enabled() -> bool:
