@@ -20,7 +20,7 @@ from typing import Any, Self
 
 from bench import lambda_site
 from bench.contenders import ROOT
-from devstack.aws import EmbeddedAws
+from devstack.embedded_aws import EmbeddedAws
 from devstack.sandbox import SandboxConfig
 from devstack.secrets_extension import PORT_VARIABLE, SecretsExtension
 from devstack.service import Service

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from devstack.aws import EmbeddedAws
+from devstack.embedded_aws import EmbeddedAws
 from devstack.function import containers
 from devstack.runner import EventSourceMapping, MappingStats
 from devstack.sandbox import Sandbox, SandboxConfig, parse_outage

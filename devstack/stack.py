@@ -17,7 +17,7 @@ import threading
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
-from devstack.aws import EmbeddedAws
+from devstack.embedded_aws import EmbeddedAws
 from devstack.function import containers
 from devstack.function_logs import FunctionLogs
 from devstack.runner import EventSourceMapping

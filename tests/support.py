@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from literals import ROOT
 
-from devstack.aws import EmbeddedAws
 from devstack.context import LocalContext
+from devstack.embedded_aws import EmbeddedAws
 from devstack.function import SERVICE_NAME, cold_start
 from devstack.runner import sqs_record
 from devstack.sandbox import Sandbox, SandboxConfig

@@ -6,7 +6,7 @@ from dataclasses import replace
 import pytest
 from support import API_KEY, API_SECRET, ROOT
 
-from devstack.aws import EmbeddedAws
+from devstack.embedded_aws import EmbeddedAws
 from devstack.sandbox import Sandbox, SandboxConfig
 from devstack.template import StackSettings
 

@@ -7,8 +7,8 @@ from support import ROOT
 
 from bench import events
 from bench.baselines import NaiveForwarder, SdkForwarder, source_request_id
-from devstack.aws import EmbeddedAws
 from devstack.context import LocalContext
+from devstack.embedded_aws import EmbeddedAws
 from devstack.sandbox import Sandbox, SandboxConfig
 from devstack.template import StackSettings
 

@@ -19,7 +19,7 @@ from support import (
     send_and_invoke,
 )
 
-from devstack.aws import EmbeddedAws
+from devstack.embedded_aws import EmbeddedAws
 from devstack.sandbox import Sandbox, SandboxConfig
 from rokt_forwarder import pacing
 from rokt_forwarder.errors import ConfigError

@@ -29,7 +29,7 @@ from support import (
     send,
 )
 
-from devstack.aws import EmbeddedAws
+from devstack.embedded_aws import EmbeddedAws
 from devstack.sandbox import Sandbox, SandboxConfig
 from devstack.template import StackSettings
 from rokt_forwarder.adapters.aws import client_config

@@ -27,7 +27,7 @@ from support import (
     send,
 )
 
-from devstack.aws import EmbeddedAws
+from devstack.embedded_aws import EmbeddedAws
 from devstack.sandbox import Sandbox, SandboxConfig
 
 # The email rule's old pattern backtracked quadratically on this (100,000 dots: about 30 s of CPU).

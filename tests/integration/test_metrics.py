@@ -8,7 +8,7 @@ from literals import VALID
 from support import API_KEY, API_SECRET, invoke, lambda_handler, receive_event, send, send_and_invoke
 
 import rokt_forwarder
-from devstack.aws import EmbeddedAws
+from devstack.embedded_aws import EmbeddedAws
 from devstack.function import METRICS_NAMESPACE, SERVICE_NAME
 from devstack.sandbox import Sandbox, SandboxConfig
 from rokt_forwarder.adapters import metrics

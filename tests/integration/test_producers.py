@@ -16,7 +16,7 @@ import pytest
 from support import dead_letters, lambda_handler, send_and_invoke
 
 from devstack import platforms
-from devstack.aws import CREDENTIALS, EmbeddedAws
+from devstack.embedded_aws import CREDENTIALS, EmbeddedAws
 from rokt_forwarder.errors import ConfigError
 
 NOW = datetime.now(UTC) - timedelta(minutes=5)

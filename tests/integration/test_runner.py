@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from devstack.aws import EmbeddedAws
+from devstack.embedded_aws import EmbeddedAws
 from devstack.runner import EventSourceMapping, InvalidBatchResponse, failed_message_ids
 from devstack.template import StackSettings
 from ops.queues import drain, queue_depth, wait_until_drained

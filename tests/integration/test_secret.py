@@ -11,7 +11,7 @@ from botocore.exceptions import ClientError
 from hostile import Hostile, refusing_port, reply
 from support import API_KEY, API_SECRET, invoke, lambda_handler, receive_event, send
 
-from devstack.aws import EmbeddedAws
+from devstack.embedded_aws import EmbeddedAws
 from devstack.sandbox import Sandbox, SandboxConfig
 from rokt_forwarder.adapters import secret
 from rokt_forwarder.adapters.secret import ExtensionReader, SecretsManagerReader

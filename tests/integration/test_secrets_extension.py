@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from support import API_KEY, API_SECRET, ROOT
 
-from devstack.aws import EmbeddedAws
+from devstack.embedded_aws import EmbeddedAws
 from devstack.secrets_extension import PATH, PORT_VARIABLE, TOKEN_HEADER, SecretsExtension
 from devstack.template import StackSettings
 

@@ -5,7 +5,7 @@ from collections import Counter
 
 from sqs_limits import Recorder
 
-from devstack.aws import EmbeddedAws
+from devstack.embedded_aws import EmbeddedAws
 from ops.queues import MAX_MESSAGES_PER_CALL, drain, queue_depth
 from rokt_forwarder.adapters.sqs import MAX_ATTRIBUTE_CHARS, Sqs
 from rokt_forwarder.ports import REASON, SOURCE_MESSAGE_ID, DeadLetter, Delay

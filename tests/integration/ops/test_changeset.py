@@ -20,7 +20,7 @@ from literals import STACK
 from queue_stack import change_set, queue_template, queue_urls, renamed
 from support import ROOT
 
-from devstack.aws import EmbeddedAws
+from devstack.embedded_aws import EmbeddedAws
 from ops import changeset, deploy
 from ops.queues import drain, queue_depth
 

@@ -11,7 +11,7 @@ from hostile import Hostile, refusing_port, reply
 from literals import UNKNOWN_SECRET_ARN
 from support import API_KEY
 
-from devstack.aws import EmbeddedAws
+from devstack.embedded_aws import EmbeddedAws
 from devstack.sandbox import Sandbox, SandboxConfig
 from ops import check_credentials
 from ops.check_credentials import Api

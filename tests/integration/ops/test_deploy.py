@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from support import API_KEY, API_SECRET, ROOT
 
-from devstack.aws import EmbeddedAws
+from devstack.embedded_aws import EmbeddedAws
 from devstack.template import StackSettings
 from ops import deploy, logs, send_test
 from ops.samconfig import parse_overrides

@@ -19,7 +19,7 @@ from botocore.exceptions import ClientError
 from sqs_limits import Recorder
 from support import API_KEY, API_SECRET, ROOT, invoke, lambda_handler, receive_event, send
 
-from devstack.aws import CREDENTIALS, EmbeddedAws
+from devstack.embedded_aws import CREDENTIALS, EmbeddedAws
 from devstack.function import containers
 from devstack.runner import EventSourceMapping
 from devstack.sandbox import Sandbox, SandboxConfig

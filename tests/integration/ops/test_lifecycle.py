@@ -13,7 +13,7 @@ import pytest
 from literals import STACK
 from queue_stack import change_set, queue_template, queue_urls
 
-from devstack.aws import EmbeddedAws
+from devstack.embedded_aws import EmbeddedAws
 from ops import deploy, dlq
 from ops.queues import queue_depth
 

@@ -9,7 +9,7 @@ import pytest
 from literals import STACK, UNKNOWN_SECRET_ARN
 from support import dead_letters
 
-from devstack.aws import EmbeddedAws
+from devstack.embedded_aws import EmbeddedAws
 from devstack.sandbox import Sandbox
 from devstack.stack import running_forwarder
 from ops import send_test
