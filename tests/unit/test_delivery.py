@@ -9,12 +9,12 @@ from fakes import FakeApi, FakeClock
 
 from rokt_forwarder import limits, wire
 from rokt_forwarder.adapters.api import parse_retry_after
-from rokt_forwarder.delivery import API_DOWN, DEADLINE_REACHED, NO_SHARE, Delivery, DeliveryStats
+from rokt_forwarder.delivery import API_DOWN, DEADLINE_REACHED, NO_SHARE, Delivery
 from rokt_forwarder.errors import CredentialsError, DeadlineError, TransportError
 from rokt_forwarder.outage import FAILURES_TO_OPEN, PROBE_SECONDS, Outage
 from rokt_forwarder.outcome import DELIVERED, Failed, Refused, Result
 from rokt_forwarder.pacing import Pacer
-from rokt_forwarder.ports import Response
+from rokt_forwarder.ports import DeliveryStats, Response
 
 
 def batch(n: int, pad: int = 0) -> bytes:

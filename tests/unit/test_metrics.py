@@ -7,8 +7,8 @@ import pytest
 from literals import NOW_MS
 
 from rokt_forwarder.adapters import metrics
-from rokt_forwarder.delivery import DeliveryStats
 from rokt_forwarder.outcome import DELIVERED, DeadLettered, Failed, Skipped
+from rokt_forwarder.ports import DeliveryStats
 from rokt_forwarder.record import Record
 
 

@@ -7,7 +7,6 @@ and cannot read a 202's per-batch errors. So the loop is ours; I/O stays behind 
 import random
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import assert_never
 
 from rokt_forwarder import policy, wire
@@ -17,35 +16,11 @@ from rokt_forwarder.outage import Outage
 from rokt_forwarder.outcome import DELIVERED, Failed, Refused, Result
 from rokt_forwarder.pacing import Pacer
 from rokt_forwarder.packing import pack
-from rokt_forwarder.ports import Clock, Response, Transport
+from rokt_forwarder.ports import Clock, DeliveryStats, Response, Transport
 
 DEADLINE_REACHED = Failed("Lambda deadline reached before delivery")
 NO_SHARE = "no share of the API's rate limit before the Lambda deadline"
 API_DOWN = "Event API unavailable, not retried in this invocation"
-
-
-@dataclass(slots=True)
-class DeliveryStats:
-    """What one invocation's sending took: for the log line and the metrics."""
-
-    requests: int = 0
-    retries: int = 0
-    splits: int = 0
-    by_status: dict[str, int] = field(default_factory=dict)
-    api_seconds: float = 0.0  # time spent in requests, answered or not
-    waited_seconds: float = 0.0  # time spent waiting before a retry
-    paced_seconds: float = 0.0  # time spent waiting for a share of the account's rate limit
-    # Why sending stopped for want of credentials (unreadable secret, or 401/403 after the re-read):
-    # names the secret or the status, never a value. None while the credentials work.
-    credentials_failure: str | None = None
-    api_down: bool = False  # sending stopped early: the API counts as down (outage.py)
-    # The failure that made the API count as down, when it was one of this invocation's: the
-    # container's outage began here, and the invocation logs it once, at WARNING.
-    outage_began: str | None = None
-
-    @property
-    def throttled(self) -> int:
-        return self.by_status.get("429", 0)
 
 
 class Delivery:

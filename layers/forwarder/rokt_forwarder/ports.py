@@ -7,11 +7,10 @@ The one contract between the core and `adapters/`: `adapters/api.py` implements 
 
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-if TYPE_CHECKING:  # types of the core that Publish reads; delivery.py imports this module
-    from rokt_forwarder.delivery import DeliveryStats
+if TYPE_CHECKING:  # types of the core that Publish reads
     from rokt_forwarder.outcome import Outcome
     from rokt_forwarder.record import Record
 
@@ -122,5 +121,29 @@ class VisibilityTimeouts(Protocol):
         ...
 
 
+@dataclass(slots=True)
+class DeliveryStats:
+    """What one invocation's sending took (delivery.py keeps it): for the log line and the metrics."""
+
+    requests: int = 0
+    retries: int = 0
+    splits: int = 0
+    by_status: dict[str, int] = field(default_factory=dict)
+    api_seconds: float = 0.0  # time spent in requests, answered or not
+    waited_seconds: float = 0.0  # time spent waiting before a retry
+    paced_seconds: float = 0.0  # time spent waiting for a share of the account's rate limit
+    # Why sending stopped for want of credentials (unreadable secret, or 401/403 after the re-read):
+    # names the secret or the status, never a value. None while the credentials work.
+    credentials_failure: str | None = None
+    api_down: bool = False  # sending stopped early: the API counts as down (outage.py)
+    # The failure that made the API count as down, when it was one of this invocation's: the
+    # container's outage began here, and the invocation logs it once, at WARNING.
+    outage_began: str | None = None
+
+    @property
+    def throttled(self) -> int:
+        return self.by_status.get("429", 0)
+
+
 # Writes one invocation's metrics (records, their outcomes, what sending took, now in ms); never raises.
-type Publish = Callable[[Sequence["Record"], Iterable["Outcome"], "DeliveryStats", int], None]
+type Publish = Callable[[Sequence["Record"], Iterable["Outcome"], DeliveryStats, int], None]

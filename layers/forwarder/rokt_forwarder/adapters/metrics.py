@@ -15,8 +15,8 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
 from rokt_forwarder import __version__
-from rokt_forwarder.delivery import DeliveryStats
 from rokt_forwarder.outcome import DeadLettered, Delivered, Failed, Outcome, Skipped
+from rokt_forwarder.ports import DeliveryStats
 from rokt_forwarder.record import Record
 
 logger = Logger(child=True)
