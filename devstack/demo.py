@@ -133,7 +133,7 @@ def run(options: Options) -> Report:
     valid = {mid for mid, message in sent.items() if message.valid} - skipped
     invalid = set(sent) - valid - skipped
     # What the API accepted, never inferred from what is missing: each message by its batch's id.
-    delivered = {mid for mid in valid if _request_id(sent[mid]) in accepted}
+    delivered = {mid for mid in valid if _source_request_id(sent[mid]) in accepted}
     return Report(
         sent=len(sent),
         valid=len(valid),
@@ -268,7 +268,7 @@ def _accepted_ids(sandbox: Sandbox) -> set[str]:
 _PRESETS = producers.presets()
 
 
-def _request_id(message: Message) -> str:
+def _source_request_id(message: Message) -> str:
     """The id of the batch the forwarder makes of a valid message (from its content: batch.py)."""
     now_ms = time.time_ns() // 1_000_000
     batch = prepare(message.body, environment=ENVIRONMENT, hash_pii=False, now_ms=now_ms, mappings=_PRESETS)

@@ -250,12 +250,12 @@ class Sandbox(HttpService):
 
     def _keep(self, batch: dict[str, Any]) -> bool:
         """Keep a valid batch unless its ``source_request_id`` was accepted before; caller holds the lock."""
-        request_id = batch.get("source_request_id")
-        if request_id in self._seen_ids:
+        source_request_id = batch.get("source_request_id")
+        if source_request_id in self._seen_ids:
             self._counts["deduplicated"] += 1
             return False
-        if isinstance(request_id, str):
-            self._seen_ids.add(request_id)
+        if isinstance(source_request_id, str):
+            self._seen_ids.add(source_request_id)
         self._counts["batches_accepted"] += 1
         self._accepted.append(batch)
         return True

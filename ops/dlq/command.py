@@ -78,7 +78,7 @@ def main(argv: Sequence[str] | None = None, out: IO[str] | None = None) -> int:
     report_args = commands.add_parser(
         "report", help="dead letters counted by reason, with message ids", formatter_class=cli.HelpFormatter
     )
-    report_args.add_argument("--ids", type=int, help="show at most this many ids per reason")
+    report_args.add_argument("--ids", type=int, help="show at most this many ids per reason (default: all)")
     report_args.add_argument("--json", action="store_true", help="reason → message ids, as JSON")
     redrive_args = commands.add_parser(
         "redrive", help="send dead letters back to the conversions queue", formatter_class=cli.HelpFormatter
@@ -86,7 +86,9 @@ def main(argv: Sequence[str] | None = None, out: IO[str] | None = None) -> int:
     redrive_args.add_argument(
         "--reason", help="only dead letters with exactly this reason (as report prints it)"
     )
-    redrive_args.add_argument("--max", type=int, dest="limit", help="move at most this many")
+    redrive_args.add_argument(
+        "--max", type=int, dest="limit", help="move at most this many (default: every letter)"
+    )
     redrive_args.add_argument("--dry-run", action="store_true", help="count what would move; move nothing")
     redrive_args.add_argument(
         "--journal",

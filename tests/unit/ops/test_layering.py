@@ -26,7 +26,7 @@ def top_level(names: set[str], package: str) -> set[str]:
 
 
 def test_ops_imports_devstack_only_for_the_sample_events() -> None:
-    for path in sorted((ROOT / "ops").glob("*.py")):
+    for path in sorted((ROOT / "ops").rglob("*.py")):
         relative = path.relative_to(ROOT).as_posix()
         allowed = OPS_USES_OF_DEVSTACK.get(relative, set())
         uses = {

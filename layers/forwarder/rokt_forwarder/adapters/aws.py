@@ -1,4 +1,4 @@
-"""boto3 client settings for the adapters (secret.py, sqs.py): every call bounded, one attempt.
+"""boto3 client settings for the adapters (secret.py, sqs.py, producers.py): every call bounded, one attempt.
 
 botocore's timeouts bound each socket operation, and a retry repeats them: a call's worst case is
 attempts x (connect + read). With one attempt that is CALL_SECONDS at most, so an adapter starts a
