@@ -137,7 +137,10 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     stack_argv, sandbox_argv = split_args(sys.argv[1:] if argv is None else argv)
-    args = _parser().parse_args(stack_argv)
+    parser = _parser()
+    args = parser.parse_args(stack_argv)
+    if args.api_url and args.sandbox:
+        parser.error("--api-url names a sandbox run elsewhere: give --no-sandbox with it")
     # The stack's --host, --api-port and --record are the sandbox's defaults; its own options win.
     api = sandbox_cli.options(
         sandbox_argv,
@@ -175,16 +178,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             api_url = args.api_url or f"http://{url_host(api.host)}:{api.port}/v2"
             say(f"Event API         {api_url}  (not started here: --no-sandbox)")
+        environment = aws.environment()
         say("Environment for the forwarder:")
-        say(
-            *(
-                f"  export {name}={value}"
-                for name, value in {**aws.environment(), "ROKT_API_URL": api_url}.items()
-            )
-        )
-        aws_env = (
-            f"AWS_ENDPOINT_URL={aws.endpoint_url} AWS_ACCESS_KEY_ID=testing "
-            f"AWS_SECRET_ACCESS_KEY=testing AWS_REGION={aws.region}"
+        say(*(f"  export {name}={value}" for name, value in {**environment, "ROKT_API_URL": api_url}.items()))
+        aws_env = " ".join(
+            f"{name}={environment[name]}"
+            for name in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION")
         )
         say("Does the API accept the secret's key/secret? In another terminal:")
         say(f'  {aws_env} make check-credentials ARGS="--api-url {api_url} --secret-id {aws.secret_arn}"')

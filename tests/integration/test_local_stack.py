@@ -131,10 +131,10 @@ def test_sandbox_args_reach_its_sandbox_urls_name_loopback_and_the_function_logs
         stats = HTTP.request("GET", api.removesuffix("/v2") + "/_sandbox/stats").json()
     assert stats["batches_accepted"] == 1, "the function authenticated with the secret's k/s: the sandbox's"
     assert FUNCTION_LINE.search(log.read_text()), "the function's output is in the log file"
+    dlq = sqs.get_queue_attributes(
+        QueueUrl=url_after("  dead-letter", stack.banner), AttributeNames=["QueueArn"]
+    )
     with pytest.raises(ClientError):  # moto has no move task: it answers 500 and prints a traceback
-        dlq = sqs.get_queue_attributes(
-            QueueUrl=url_after("  dead-letter", stack.banner), AttributeNames=["QueueArn"]
-        )
         sqs.start_message_move_task(SourceArn=dlq["Attributes"]["QueueArn"])
     assert "start_message_move_task action has not been implemented" in log.read_text()
     after = stack.stop()

@@ -4,6 +4,7 @@ import pytest
 
 from devstack.sandbox import options
 from devstack.service import url_host
+from devstack.stack import main as stack_main
 from devstack.stack import split_args
 
 
@@ -45,3 +46,12 @@ def test_a_wrong_sandbox_option_exits_2_naming_it(capsys: pytest.CaptureFixture[
 )
 def test_urls_name_loopback_for_a_server_bound_to_every_interface(bound: str, named: str) -> None:
     assert url_host(bound) == named
+
+
+def test_an_api_url_without_no_sandbox_exits_2_before_anything_starts(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        stack_main(["--api-url", "http://127.0.0.1:9/v2"])
+    assert exited.value.code == 2
+    assert "give --no-sandbox with it" in capsys.readouterr().err
